@@ -1,0 +1,105 @@
+//! Environments, deployment records and catalogs.
+
+use chrono::{DateTime, Utc};
+use promptreg_core::{DeployKind, Version};
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/environments` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEnvironment {
+    /// 1-63 characters, `[a-z0-9][a-z0-9._-]*`.
+    pub name: String,
+    /// Protected environments will require approvals (governance); recorded now.
+    #[serde(default)]
+    pub protected: bool,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// An environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnvironmentView {
+    /// Name.
+    pub name: String,
+    /// Whether it is protected.
+    pub protected: bool,
+    /// Free text.
+    pub description: Option<String>,
+    /// Who created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `PUT /v1/environments/{env}/prompts/{name}` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    /// The version to make live.
+    #[schema(value_type = i64)]
+    pub version: Version,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/environments/{env}/prompts/{name}/rollback` body (may be empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// An earlier live version to go back to; default: the one live before the current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub to_version: Option<Version>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One move of an environment's pointer; never erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeploymentView {
+    /// Environment.
+    pub env: String,
+    /// Prompt.
+    pub name: String,
+    /// Per-(env, prompt) counter from 1.
+    pub seq: i64,
+    /// Live before (null for the first deploy).
+    #[schema(value_type = Option<i64>)]
+    pub from_version: Option<Version>,
+    /// Live after.
+    #[schema(value_type = i64)]
+    pub to_version: Version,
+    /// Digest of `to_version`.
+    pub digest: String,
+    /// Who moved it.
+    pub actor: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `deploy` or `rollback`.
+    #[schema(value_type = String)]
+    pub kind: DeployKind,
+    /// On deploy: false when the version was already live and nothing was recorded (this is
+    /// then the record that made it live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<bool>,
+}
+
+/// A prompt deployed in an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CatalogEntry {
+    /// Prompt.
+    pub name: String,
+    /// Live version.
+    #[schema(value_type = i64)]
+    pub version: Version,
+    /// Its digest.
+    pub digest: String,
+    /// When it went live.
+    pub deployed_at: DateTime<Utc>,
+}

@@ -1,0 +1,45 @@
+//! Wire types of the promptreg v1 HTTP API (see `shared/API.md`), shared by the server, the
+//! agent SDK and the CLI so that all three agree on every field.
+//!
+//! - [`error`]: the error envelope `{"error": {"code", "message"}}`.
+//! - [`versions`]: creating and reading immutable versions, listing prompts, diffs.
+//! - [`deploy`]: environments, deployment records, catalog.
+//! - [`resolve`]: what agents fetch on their hot path and the render call.
+//! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
+//!
+//! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
+//! a valid name.
+
+#![forbid(unsafe_code)]
+
+pub mod deploy;
+pub mod error;
+pub mod resolve;
+pub mod tokens;
+pub mod versions;
+
+use serde::{Deserialize, Serialize};
+
+pub use deploy::*;
+pub use error::{ErrorBody, ErrorDetail};
+pub use resolve::*;
+pub use tokens::*;
+pub use versions::*;
+
+/// One page of a list: `{"items": [...], "next_cursor": "..." | null}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass as `?cursor=` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging query parameters accepted by every list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+pub struct PageParams {
+    /// 1-500, default 50.
+    pub limit: Option<String>,
+    /// An opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}

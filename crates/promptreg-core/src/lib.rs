@@ -1,0 +1,32 @@
+//! The pure domain of promptreg: no I/O, no async, no database, no HTTP.
+//!
+//! Everything that decides *what is valid* and *what a change means* lives here, so that the
+//! server, the storage backends, the CLI and the agent SDK all agree:
+//!
+//! - [`name`]: validated identifiers ([`PromptName`], [`EnvName`], [`ProjectId`]) and [`Version`].
+//! - [`content`]: the immutable content of a version (text or chat, variables schema, model) and
+//!   its [`Digest`], SHA-256 over the RFC 8785 canonical JSON of the content.
+//! - [`metadata`]: provenance and compatibility metadata, which is *not* content.
+//! - [`schema`]: the variables JSON Schema, checked with a real JSON-Schema implementation.
+//! - [`render`]: sandboxed minijinja rendering with strict undefined variables.
+//! - [`diff`]: a unified diff between two versions.
+//! - [`deploy`]: the rules that turn a deploy or rollback request into a pointer move.
+//! - [`event`]: the typed change events every write emits (index, change stream, ledger).
+
+#![forbid(unsafe_code)]
+
+pub mod content;
+pub mod deploy;
+pub mod diff;
+pub mod event;
+pub mod metadata;
+pub mod name;
+pub mod render;
+pub mod schema;
+
+pub use content::{ChatEntry, Digest, PromptBody, PromptContent, PromptType};
+pub use deploy::{DeployKind, PointerMove, RollbackError};
+pub use event::ChangeEvent;
+pub use metadata::{Compat, Metadata};
+pub use name::{EnvName, NameError, ProjectId, PromptName, Role, Version};
+pub use schema::VariablesSchema;

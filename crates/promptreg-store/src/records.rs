@@ -1,0 +1,264 @@
+//! Records the store keeps and returns: domain types in, domain types out.
+
+use chrono::{DateTime, Utc};
+use promptreg_core::deploy::MoveRequest;
+use promptreg_core::{
+    ChangeEvent, DeployKind, Digest, EnvName, Metadata, ProjectId, PromptContent, PromptName, Role,
+    Version,
+};
+
+/// A write's result together with the event recorded in the same transaction.
+#[derive(Debug, Clone)]
+pub struct Committed<T> {
+    /// What was written (or found, when nothing needed writing).
+    pub value: T,
+    /// The event appended with it; `None` when nothing changed.
+    pub event: Option<ChangeEvent>,
+}
+
+/// A version to create. The digest is computed by the caller from the content.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// Prompt.
+    pub name: PromptName,
+    /// Content.
+    pub content: PromptContent,
+    /// Commit message.
+    pub commit_message: Option<String>,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Principal.
+    pub created_by: String,
+    /// Time of creation.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored, immutable version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    /// Prompt.
+    pub name: PromptName,
+    /// Number.
+    pub version: Version,
+    /// Content digest.
+    pub digest: Digest,
+    /// Content.
+    pub content: PromptContent,
+    /// Commit message.
+    pub commit_message: Option<String>,
+    /// Metadata.
+    pub metadata: Metadata,
+    /// Previous version (lineage).
+    pub parent: Option<Version>,
+    /// Principal.
+    pub created_by: String,
+    /// Time of creation.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Outcome of `create_version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    /// The new version, or the latest one when its content was the same.
+    pub version: VersionRecord,
+    /// Whether a version was created.
+    pub created: bool,
+}
+
+/// Version list filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionFilter {
+    /// Only versions with this tag.
+    pub tag: Option<String>,
+    /// Only versions that serve this agent type (listed, or no agent types given).
+    pub agent_type: Option<String>,
+}
+
+/// Prompt list filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptFilter {
+    /// Only names starting with this.
+    pub prefix: Option<String>,
+    /// Only prompts whose latest version has this tag.
+    pub tag: Option<String>,
+}
+
+/// Keyset paging: up to `limit` rows after the key `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<K> {
+    /// How many rows (the server asks one more to know whether a next page exists).
+    pub limit: u32,
+    /// Exclusive start key.
+    pub after: Option<K>,
+}
+
+impl<K> PageRequest<K> {
+    /// The first page of `limit` rows.
+    pub fn first(limit: u32) -> Self {
+        Self { limit, after: None }
+    }
+}
+
+/// A prompt and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptRecord {
+    /// Name.
+    pub name: PromptName,
+    /// Its newest version.
+    pub latest: VersionRecord,
+    /// Environments it is deployed to, by environment name.
+    pub deployed: Vec<(EnvName, Version)>,
+}
+
+/// An environment to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEnvironment {
+    /// Name.
+    pub name: EnvName,
+    /// Protected.
+    pub protected: bool,
+    /// Free text.
+    pub description: Option<String>,
+    /// Principal.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored environment.
+pub type Environment = NewEnvironment;
+
+/// A requested pointer move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointerChange {
+    /// Environment.
+    pub env: EnvName,
+    /// Prompt.
+    pub name: PromptName,
+    /// Deploy a version or roll back.
+    pub request: MoveRequest,
+    /// Principal.
+    pub actor: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One recorded pointer move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRecord {
+    /// Environment.
+    pub env: EnvName,
+    /// Prompt.
+    pub name: PromptName,
+    /// Per-(env, prompt) counter from 1.
+    pub seq: i64,
+    /// Live before.
+    pub from_version: Option<Version>,
+    /// Live after.
+    pub to_version: Version,
+    /// Digest of `to_version`.
+    pub digest: Digest,
+    /// Principal.
+    pub actor: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Deploy or rollback.
+    pub kind: DeployKind,
+}
+
+/// Outcome of `move_pointer`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MoveOutcome {
+    /// The pointer moved; the record, the newly live version and the event.
+    Moved {
+        /// The new record.
+        record: DeploymentRecord,
+        /// The version now live.
+        version: VersionRecord,
+        /// The event appended with it.
+        event: ChangeEvent,
+    },
+    /// The version was already live; the record that made it live.
+    Unchanged(DeploymentRecord),
+}
+
+/// A catalog line: one prompt live in an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogRecord {
+    /// Prompt.
+    pub name: PromptName,
+    /// Live version.
+    pub version: Version,
+    /// Its digest.
+    pub digest: Digest,
+    /// When the pointer last moved.
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// A live pointer with its version, for the resolve index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployedVersion {
+    /// Tenant.
+    pub project: ProjectId,
+    /// Environment.
+    pub env: EnvName,
+    /// The live version.
+    pub version: VersionRecord,
+}
+
+/// How a token authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// `Authorization: Basic <public_key:secret_key>` (Langfuse-style key pair).
+    KeyPair,
+}
+
+impl TokenKind {
+    /// Storage spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Bearer => "bearer",
+            TokenKind::KeyPair => "key_pair",
+        }
+    }
+
+    /// Parses the storage spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "bearer" => Some(TokenKind::Bearer),
+            "key_pair" => Some(TokenKind::KeyPair),
+            _ => None,
+        }
+    }
+}
+
+/// A stored token: the secret only as a SHA-256 hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Id.
+    pub id: String,
+    /// Tenant.
+    pub project: ProjectId,
+    /// Label.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Bearer or key pair.
+    pub kind: TokenKind,
+    /// Public key of a key pair.
+    pub public_key: Option<String>,
+    /// Lowercase hex SHA-256 of the secret.
+    pub secret_hash: String,
+    /// Principal.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
