@@ -241,6 +241,53 @@ impl PromptContent {
         })
     }
 
+    /// Rebuilds content from its content object (`{"type", "template" | "messages",
+    /// "variables", "model"}`), as stored by a backend or sent by a client; errors name the field.
+    pub fn from_value(value: &Value) -> Result<Self, ContentError> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| ContentError::new("content", "must be an object"))?;
+        for key in obj.keys() {
+            if !matches!(
+                key.as_str(),
+                "type" | "template" | "messages" | "variables" | "model"
+            ) {
+                return Err(ContentError::new(key.clone(), "is not a content field"));
+            }
+        }
+        let body = match (
+            obj.get("type").and_then(Value::as_str),
+            obj.get("template"),
+            obj.get("messages"),
+        ) {
+            (Some("text"), Some(Value::String(t)), None | Some(Value::Null)) => {
+                PromptBody::Text(t.clone())
+            }
+            (Some("chat"), None | Some(Value::Null), Some(m)) => PromptBody::Chat(
+                serde_json::from_value(m.clone())
+                    .map_err(|e| ContentError::new("messages", e.to_string()))?,
+            ),
+            (Some("text"), ..) => {
+                return Err(ContentError::new(
+                    "template",
+                    "a text prompt needs a string `template` and no `messages`",
+                ))
+            }
+            (Some("chat"), ..) => {
+                return Err(ContentError::new(
+                    "messages",
+                    "a chat prompt needs `messages` and no `template`",
+                ))
+            }
+            _ => return Err(ContentError::new("type", "must be \"text\" or \"chat\"")),
+        };
+        Self::new(
+            body,
+            obj.get("variables").cloned(),
+            obj.get("model").cloned(),
+        )
+    }
+
     /// The template or messages.
     pub fn body(&self) -> &PromptBody {
         &self.body

@@ -169,3 +169,26 @@ proptest! {
         prop_assert!(Digest::parse(a.digest().as_str()).is_ok());
     }
 }
+
+#[test]
+fn content_round_trips_through_its_value() {
+    let c = PromptContent::new(
+        PromptBody::Chat(vec![ChatEntry::Placeholder { name: "h".into() }]),
+        Some(json!({"type": "object"})),
+        Some(json!({"provider": "x"})),
+    )
+    .unwrap();
+    assert_eq!(PromptContent::from_value(&c.to_value()).unwrap(), c);
+    assert_eq!(
+        PromptContent::from_value(&json!({"type": "text", "template": "t", "x": 1}))
+            .unwrap_err()
+            .field,
+        "x"
+    );
+    assert_eq!(
+        PromptContent::from_value(&json!({"type": "text"}))
+            .unwrap_err()
+            .field,
+        "template"
+    );
+}
