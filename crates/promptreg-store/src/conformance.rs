@@ -699,7 +699,7 @@ pub async fn tokens_are_created_listed_and_revoked(store: Arc<dyn Store>) {
         role: Role::Author,
         kind,
         public_key: (kind == TokenKind::KeyPair).then(|| format!("pk-{id}")),
-        secret_hash: format!("{:0>64}", id.len()),
+        secret_hash: format!("{id:0>64}"),
         created_by: "admin".into(),
         created_at: t0(),
         revoked_at: None,

@@ -1,0 +1,259 @@
+//! Versions and prompts.
+
+use promptreg_core::{ChangeEvent, ProjectId, PromptName, Version};
+use promptreg_store::*;
+use sqlx::SqlitePool;
+
+use crate::{db_err, events, rows, ts};
+
+const VERSION_COLS: &str =
+    "v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at";
+
+/// Creates the next version in one transaction on the single writer connection.
+pub(crate) async fn create(
+    writer: &SqlitePool,
+    project: &ProjectId,
+    new: NewVersion,
+) -> StoreResult<Committed<Created>> {
+    let digest = new.content.digest();
+    let mut tx = writer.begin().await.map_err(db_err)?;
+    let latest: Option<(i64, String)> = sqlx::query_as(
+        "SELECT v.version, v.digest FROM prompts p JOIN versions v
+           ON v.project = p.project AND v.name = p.name AND v.version = p.latest_version
+         WHERE p.project = ? AND p.name = ?",
+    )
+    .bind(project.as_str())
+    .bind(new.name.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if let Some((n, d)) = &latest {
+        if *d == digest.as_str() {
+            let version = get_on(
+                &mut tx,
+                project,
+                &new.name,
+                Some(Version::new(*n).map_err(StoreError::other)?),
+            )
+            .await?;
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(Committed {
+                value: Created {
+                    version,
+                    created: false,
+                },
+                event: None,
+            });
+        }
+    }
+    let parent = latest.map(|(n, _)| n);
+    let number = parent.map_or(Version::FIRST, |n| {
+        Version::new(n + 1).unwrap_or(Version::FIRST)
+    });
+    let created_at = ts(new.created_at);
+    if parent.is_none() {
+        sqlx::query(
+            "INSERT INTO prompts (project, name, latest_version, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(project.as_str())
+        .bind(new.name.as_str())
+        .bind(number.get())
+        .bind(&created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    } else {
+        sqlx::query("UPDATE prompts SET latest_version = ? WHERE project = ? AND name = ?")
+            .bind(number.get())
+            .bind(project.as_str())
+            .bind(new.name.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    let metadata = serde_json::to_string(&new.metadata).map_err(StoreError::other)?;
+    sqlx::query(
+        "INSERT INTO versions (project, name, version, digest, prompt_type, content, commit_message,
+                               metadata, parent, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(project.as_str())
+    .bind(new.name.as_str())
+    .bind(number.get())
+    .bind(digest.as_str())
+    .bind(new.content.prompt_type().as_str())
+    .bind(new.content.to_value().to_string())
+    .bind(&new.commit_message)
+    .bind(metadata)
+    .bind(parent)
+    .bind(&new.created_by)
+    .bind(&created_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let event = ChangeEvent::VersionCreated {
+        project: project.clone(),
+        name: new.name.clone(),
+        version: number,
+        digest: digest.clone(),
+    };
+    events::append(&mut tx, &event, new.created_at).await?;
+    tx.commit().await.map_err(db_err)?;
+    let version = VersionRecord {
+        name: new.name,
+        version: number,
+        digest,
+        content: new.content,
+        commit_message: new.commit_message,
+        metadata: new.metadata,
+        parent: parent.and_then(|p| Version::new(p).ok()),
+        created_by: new.created_by,
+        created_at: new.created_at,
+    };
+    Ok(Committed {
+        value: Created {
+            version,
+            created: true,
+        },
+        event: Some(event),
+    })
+}
+
+fn not_found(name: &PromptName, version: Option<Version>) -> StoreError {
+    match version {
+        Some(v) => StoreError::NotFound(format!("prompt '{name}' has no version {v}")),
+        None => StoreError::NotFound(format!("prompt '{name}' not found")),
+    }
+}
+
+async fn get_on(
+    conn: &mut sqlx::SqliteConnection,
+    project: &ProjectId,
+    name: &PromptName,
+    version: Option<Version>,
+) -> StoreResult<VersionRecord> {
+    let sql = match version {
+        Some(_) => format!("SELECT {VERSION_COLS} FROM versions v WHERE v.project = ? AND v.name = ? AND v.version = ?"),
+        None => format!(
+            "SELECT {VERSION_COLS} FROM prompts p JOIN versions v
+               ON v.project = p.project AND v.name = p.name AND v.version = p.latest_version
+             WHERE p.project = ? AND p.name = ?"
+        ),
+    };
+    let mut q = sqlx::query(&sql).bind(project.as_str()).bind(name.as_str());
+    if let Some(v) = version {
+        q = q.bind(v.get());
+    }
+    let row = q
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| not_found(name, version))?;
+    rows::version(&row)
+}
+
+/// One version, or the latest when `version` is `None`.
+pub(crate) async fn get(
+    pool: &SqlitePool,
+    project: &ProjectId,
+    name: &PromptName,
+    version: Option<Version>,
+) -> StoreResult<VersionRecord> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    get_on(&mut conn, project, name, version).await
+}
+
+/// Whether `metadata` serves an agent type: listed, or no agent types at all.
+const AGENT_TYPE_MATCH: &str = "(json_array_length(v.metadata, '$.compat.agent_types') IS NULL
+      OR json_array_length(v.metadata, '$.compat.agent_types') = 0
+      OR EXISTS (SELECT 1 FROM json_each(v.metadata, '$.compat.agent_types') WHERE value = ?))";
+const TAG_MATCH: &str = "EXISTS (SELECT 1 FROM json_each(v.metadata, '$.tags') WHERE value = ?)";
+
+pub(crate) async fn list(
+    pool: &SqlitePool,
+    project: &ProjectId,
+    name: &PromptName,
+    filter: &VersionFilter,
+    page: &PageRequest<Version>,
+) -> StoreResult<Vec<VersionRecord>> {
+    let mut sql = format!("SELECT {VERSION_COLS} FROM versions v WHERE v.project = ? AND v.name = ? AND v.version < ?");
+    if filter.tag.is_some() {
+        sql.push_str(&format!(" AND {TAG_MATCH}"));
+    }
+    if filter.agent_type.is_some() {
+        sql.push_str(&format!(" AND {AGENT_TYPE_MATCH}"));
+    }
+    sql.push_str(" ORDER BY v.version DESC LIMIT ?");
+    let mut q = sqlx::query(&sql)
+        .bind(project.as_str())
+        .bind(name.as_str())
+        .bind(page.after.map_or(i64::MAX, Version::get));
+    if let Some(tag) = &filter.tag {
+        q = q.bind(tag);
+    }
+    if let Some(agent) = &filter.agent_type {
+        q = q.bind(agent);
+    }
+    let rows = q
+        .bind(i64::from(page.limit))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(rows::version).collect()
+}
+
+pub(crate) async fn list_prompts(
+    pool: &SqlitePool,
+    project: &ProjectId,
+    filter: &PromptFilter,
+    page: &PageRequest<PromptName>,
+) -> StoreResult<Vec<PromptRecord>> {
+    let mut sql = format!(
+        "SELECT {VERSION_COLS} FROM prompts p JOIN versions v
+           ON v.project = p.project AND v.name = p.name AND v.version = p.latest_version
+         WHERE p.project = ? AND p.name > ?"
+    );
+    if filter.prefix.is_some() {
+        // substr comparison keeps the prefix literal (no LIKE wildcards).
+        sql.push_str(" AND substr(p.name, 1, length(?)) = ?");
+    }
+    if filter.tag.is_some() {
+        sql.push_str(&format!(" AND {TAG_MATCH}"));
+    }
+    sql.push_str(" ORDER BY p.name LIMIT ?");
+    let mut q = sqlx::query(&sql)
+        .bind(project.as_str())
+        .bind(page.after.as_ref().map_or("", PromptName::as_str));
+    if let Some(prefix) = &filter.prefix {
+        q = q.bind(prefix).bind(prefix);
+    }
+    if let Some(tag) = &filter.tag {
+        q = q.bind(tag);
+    }
+    let rows = q
+        .bind(i64::from(page.limit))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let latest = rows::version(row)?;
+        let deployed = sqlx::query(
+            "SELECT env, version FROM pointers WHERE project = ? AND name = ? ORDER BY env",
+        )
+        .bind(project.as_str())
+        .bind(latest.name.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| Ok((rows::env_name(r, "env")?, rows::version_col(r, "version")?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+        out.push(PromptRecord {
+            name: latest.name.clone(),
+            latest,
+            deployed,
+        });
+    }
+    Ok(out)
+}
