@@ -174,6 +174,9 @@ pub struct Summary {
     pub ok_rps: f64,
     /// Response body bytes received during the measured interval.
     pub body_bytes: u64,
+    /// TCP connections opened over the whole run, warm-up included (equal to
+    /// `connections` when keep-alive holds).
+    pub connects: u64,
     /// Latency percentiles of every response in the measured interval, microseconds.
     pub latency_us: Latency,
     /// Count of responses per status code, measured interval only.
@@ -188,7 +191,7 @@ impl Summary {
             "{method} {url}\n\
              connections {conns}, loadgen threads {threads}, {dur:.1}s measured after {warm:.1}s warm-up\n\
              requests    {req}\n\
-             errors      {err} (transport {terr})\n\
+             errors      {err} (transport {terr}), connections opened {connects}\n\
              req/s       {rps:.0} (ok {ok:.0})\n\
              latency µs  p50 {p50}  p90 {p90}  p99 {p99}  p99.9 {p999}  max {max}  mean {mean:.1}\n\
              status      {status:?}\n",
@@ -201,6 +204,7 @@ impl Summary {
             req = self.requests,
             err = self.errors,
             terr = self.transport_errors,
+            connects = self.connects,
             rps = self.rps,
             ok = self.ok_rps,
             p50 = l.p50,

@@ -38,7 +38,7 @@ struct Args {
 fn body() -> anyhow::Result<Bytes> {
     // Pad the template so the whole serialized object lands close to 1024 bytes.
     let mut template = String::from("You are a helpful support agent for ACME. ");
-    while template.len() < 760 {
+    while template.len() < 790 {
         template.push_str("Answer politely and concisely. ");
     }
     template.push_str("Customer: {{ name }}");

@@ -178,6 +178,8 @@ struct Stats {
     body_bytes: u64,
     /// Responses per status code (index = code).
     status: Vec<u64>,
+    /// TCP connections opened, warm-up included.
+    connects: u64,
 }
 
 impl Stats {
@@ -190,6 +192,7 @@ impl Stats {
             transport_errors: 0,
             body_bytes: 0,
             status: vec![0; 1000],
+            connects: 0,
         })
     }
 
@@ -208,6 +211,7 @@ impl Stats {
         self.errors += other.errors;
         self.transport_errors += other.transport_errors;
         self.body_bytes += other.body_bytes;
+        self.connects += other.connects;
         for (mine, theirs) in self.status.iter_mut().zip(&other.status) {
             *mine += theirs;
         }
@@ -239,7 +243,8 @@ async fn request_loop(
 ) {
     loop {
         if sender.ready().await.is_err() {
-            stats.transport_error(ctx, Instant::now());
+            // Closed between requests (e.g. `Connection: close`): not a failed request;
+            // the caller reconnects, and `connects` in the summary shows it.
             return;
         }
         let req = ctx.request(c);
@@ -295,7 +300,10 @@ async fn run_connection(ctx: Arc<Ctx>, c: usize) -> anyhow::Result<Stats> {
             r = connect(ctx.addr) => r,
         };
         let (sender, conn) = match connected {
-            Ok(parts) => parts,
+            Ok(parts) => {
+                stats.connects += 1;
+                parts
+            }
             Err(_) => {
                 stats.transport_error(&ctx, Instant::now());
                 tokio::select! {
@@ -432,6 +440,7 @@ async fn run(args: &Args) -> anyhow::Result<Summary> {
         rps: total.requests as f64 / secs,
         ok_rps: (total.requests - status_errors) as f64 / secs,
         body_bytes: total.body_bytes,
+        connects: total.connects,
         latency_us: Latency {
             p50: h.value_at_quantile(0.50),
             p90: h.value_at_quantile(0.90),

@@ -1,1 +1,34 @@
-//! placeholder
+//! The promptreg server as a library; the `promptreg serve` command is a thin shell around it.
+//!
+//! - [`config`]: the one typed configuration (flags and `PROMPTREG_*` variables).
+//! - [`registry`]: the service layer. Every workflow (publish, deploy, rollback, tokens) is one
+//!   method here that runs one store transaction and then feeds the resulting typed
+//!   [`promptreg_core::ChangeEvent`] through [`registry::Registry::apply`], the single place that
+//!   keeps the in-memory state current (local writes and, with PostgreSQL, other replicas').
+//! - [`index`]: the resolve index: deployed pointers with pre-serialised answers, so a resolve
+//!   never touches the database.
+//! - [`auth`]: bearer tokens and key pairs, and [`auth::authorize`], the one place that decides
+//!   whether a caller may do something (to be replaced by a policy engine).
+//! - [`routes`]: the route table, thin handlers and the OpenAPI document.
+//! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included.
+//! - [`metrics`], [`telemetry`]: Prometheus metrics and `tracing` set-up.
+//! - [`app`]: start-up: open the store, build the router, serve on a listener until shutdown.
+//! - [`testing`]: start a real server on port 0 for end-to-end tests.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod index;
+pub mod metrics;
+pub mod paging;
+pub mod registry;
+pub mod routes;
+pub mod telemetry;
+pub mod testing;
+
+pub use app::{build_state, router, run, serve, AppState};
+pub use config::Config;

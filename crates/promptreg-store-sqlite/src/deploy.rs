@@ -144,10 +144,10 @@ pub(crate) async fn move_pointer(
         return Ok(MoveOutcome::Unchanged(last));
     };
     let seq = history.last().map_or(1, |r| r.seq + 1);
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(
         "SELECT v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at
-           FROM versions v WHERE v.project = ? AND v.name = ? AND v.version = ?"
-    ))
+           FROM versions v WHERE v.project = ? AND v.name = ? AND v.version = ?",
+    )
     .bind(project.as_str())
     .bind(change.name.as_str())
     .bind(planned.to.get())
@@ -213,7 +213,7 @@ pub(crate) async fn move_pointer(
     tx.commit().await.map_err(db_err)?;
     Ok(MoveOutcome::Moved {
         record,
-        version,
+        version: Box::new(version),
         event,
     })
 }

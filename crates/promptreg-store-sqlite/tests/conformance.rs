@@ -1,5 +1,7 @@
 //! The store conformance suite against SQLite (a fresh file per story).
 
+#![allow(clippy::expect_used)] // test set-up: failing to open is a failed test.
+
 use std::sync::Arc;
 
 use promptreg_store::conformance::Harness;

@@ -2,6 +2,8 @@
 //! [`conformance_suite!`](crate::conformance_suite). SQLite runs it always, PostgreSQL when
 //! `PROMPTREG_TEST_PG_URL` is set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

@@ -178,7 +178,7 @@ pub enum MoveOutcome {
         /// The new record.
         record: DeploymentRecord,
         /// The version now live.
-        version: VersionRecord,
+        version: Box<VersionRecord>,
         /// The event appended with it.
         event: ChangeEvent,
     },

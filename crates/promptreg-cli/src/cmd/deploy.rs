@@ -1,0 +1,54 @@
+//! `promptreg deploy <NAME> <VERSION> --env ENV [--reason R]`: moves an environment's pointer.
+
+use anyhow::Context as _;
+use promptreg_api::DeployRequest;
+use promptreg_core::{EnvName, PromptName, Version};
+
+use super::Ctx;
+use crate::output::print_json;
+
+/// Arguments of `deploy`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Prompt name.
+    name: PromptName,
+    /// The version to make live.
+    version: Version,
+    /// Target environment.
+    #[arg(long)]
+    env: EnvName,
+    /// Why (kept in the deployment history).
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+/// Runs `deploy`.
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let body = DeployRequest {
+        version: args.version,
+        reason: args.reason,
+    };
+    let record = ctx
+        .client
+        .deploy(&args.env, &args.name, &body)
+        .await
+        .with_context(|| format!("deploying {} v{} to {}", args.name, args.version, args.env))?;
+    if ctx.json() {
+        return print_json(&record);
+    }
+    if record.changed == Some(false) {
+        println!(
+            "{} v{} is already live in {}; nothing recorded",
+            record.name, record.to_version, record.env
+        );
+    } else {
+        let was = record
+            .from_version
+            .map_or_else(|| "first deploy".to_owned(), |v| format!("was v{v}"));
+        println!(
+            "deployed {} v{} to {} ({was}), record #{}",
+            record.name, record.to_version, record.env, record.seq
+        );
+    }
+    Ok(())
+}

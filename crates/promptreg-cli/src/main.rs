@@ -1,0 +1,28 @@
+//! `promptreg`: the prompt registry's command line. `promptreg serve` runs the server; every
+//! other command is a client of its HTTP API (`PROMPTREG_URL`, `PROMPTREG_TOKEN`).
+//!
+//! - [`cmd`]: the argument tree, one module per subcommand, and error reporting.
+//! - [`files`]: the prompt file formats `push` reads (YAML and Dotprompt `.prompt`).
+//! - [`output`]: text tables and JSON printing.
+//!
+//! Exit codes: 0 on success, 1 when the server refuses a request or anything else fails, 2 on
+//! a usage error.
+
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod files;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = cmd::Cli::parse();
+    match cli.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => cmd::report(&e),
+    }
+}

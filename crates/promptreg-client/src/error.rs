@@ -1,0 +1,76 @@
+//! [`ClientError`]: everything a call can fail with.
+
+use promptreg_core::content::ContentError;
+use promptreg_core::render::RenderError;
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with a non-2xx status; `code` and `message` come from its error
+    /// envelope `{"error": {"code", "message"}}`.
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// snake_case code, e.g. `not_found`, `forbidden`, `nothing_to_roll_back`.
+        code: String,
+        /// The server's human message.
+        message: String,
+    },
+    /// The request could not be sent or the answer could not be read (connection refused,
+    /// timeout, TLS, interrupted body). The cause is the error's `source()`.
+    #[error("HTTP request failed")]
+    Transport(#[source] reqwest::Error),
+    /// A 2xx answer whose body is not what the route promises.
+    #[error("undecodable response body (HTTP {status}): {message}")]
+    Decode {
+        /// HTTP status of the answer.
+        status: u16,
+        /// What did not decode.
+        message: String,
+    },
+    /// The base URL is not an absolute http(s) URL.
+    #[error("invalid base URL {0}")]
+    InvalidUrl(String),
+    /// Resolved content whose digest is not the one the answer claims: it was altered after
+    /// the server hashed it, so it is refused.
+    #[error("digest mismatch for {name}: the answer claims {claimed} but the content hashes to {actual}; refusing tampered content")]
+    DigestMismatch {
+        /// Prompt name.
+        name: String,
+        /// The `digest` field of the answer.
+        claimed: String,
+        /// The digest computed locally.
+        actual: String,
+    },
+    /// Content that does not validate locally (a template that does not parse, a bad schema).
+    #[error("invalid prompt content: {0}")]
+    InvalidContent(#[from] ContentError),
+    /// Local rendering failed (variables against the schema, or the template itself).
+    #[error("render failed: {0}")]
+    Render(#[from] RenderError),
+}
+
+impl ClientError {
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The envelope's code of an API error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether the server answered 404 (unknown prompt, version or environment, or nothing
+    /// deployed).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}

@@ -1,0 +1,148 @@
+//! Start-up and serving: open the store named by the configuration, load the index, bind,
+//! serve until shutdown. [`serve`] takes a bound listener so tests bind port 0 and never sleep.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use promptreg_store::Store;
+use tokio::net::TcpListener;
+
+use crate::config::{redact_url, Config};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+
+/// Shared state handed to every handler (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// The service layer.
+    pub registry: Arc<Registry>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Opens the store a URL names: `sqlite:…` or `postgres://…` (the only backend switch).
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        let store = promptreg_store_sqlite::SqliteStore::open(url)
+            .await
+            .with_context(|| format!("opening {url}"))?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = promptreg_store_postgres::PgStore::connect(url)
+            .await
+            .with_context(|| format!("connecting to {}", redact_url(url)))?;
+        Ok(Arc::new(store))
+    } else {
+        anyhow::bail!(
+            "unsupported database URL {:?}: use sqlite:<path> or postgres://...",
+            redact_url(url)
+        )
+    }
+}
+
+/// Builds the state for a configuration: data directory, store, admin token, loaded index.
+pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = open_store(&config.effective_database_url()).await?;
+    let metrics = Arc::new(Metrics::default());
+    let registry = Arc::new(Registry::new(store, metrics.clone()));
+    let admin = match &config.admin_token {
+        Some(t) if !t.trim().is_empty() => t.clone(),
+        _ => admin_token_file(&config.data_dir)?,
+    };
+    registry.tokens().add_bootstrap(&admin);
+    registry.load().await.context("loading the resolve index")?;
+    tokio::spawn({
+        let registry = registry.clone();
+        async move {
+            if let Err(e) = registry.follow().await {
+                tracing::error!(error = %e, "change feed ended");
+            }
+        }
+    });
+    Ok(AppState { registry, metrics })
+}
+
+/// Reads `<data-dir>/admin-token`, generating it (mode 0600) on first start.
+fn admin_token_file(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("admin-token");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let token = crate::auth::new_secret("prt_admin_");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())?;
+    file.sync_all()?;
+    // Printed once, on the first start, so the operator can copy it.
+    println!(
+        "promptreg: generated admin token (stored in {}):\n{token}",
+        path.display()
+    );
+    Ok(token)
+}
+
+/// The router with every route and layer.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    crate::routes::router(state, max_body_bytes)
+}
+
+/// Serves on a bound listener until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}
+
+/// `promptreg serve`: logging, store, bind, serve until Ctrl-C or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    crate::telemetry::init(config.log_format);
+    tracing::info!(config = ?config, "starting promptreg");
+    let state = build_state(&config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, database = %redact_url(&config.effective_database_url()), "listening");
+    serve(
+        listener,
+        router(state, config.max_body_bytes),
+        shutdown_signal(),
+    )
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

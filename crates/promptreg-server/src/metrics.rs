@@ -1,0 +1,163 @@
+//! Prometheus metrics: requests and latency per route, resolves per prompt and version,
+//! deploys and rollbacks, versions created.
+//!
+//! Resolve counters are looked up once, when a pointer enters the resolve index, and the
+//! handle is kept in the index entry, so counting a resolve is one atomic increment.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::app::AppState;
+
+/// Labels of HTTP metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// HTTP method.
+    pub method: String,
+    /// Route template, e.g. `/v1/resolve/{name}`.
+    pub route: String,
+    /// Status code.
+    pub status: u16,
+}
+
+/// Labels of resolve counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResolveLabels {
+    /// Tenant.
+    pub project: String,
+    /// Environment.
+    pub env: String,
+    /// Prompt.
+    pub prompt: String,
+    /// Version.
+    pub version: String,
+}
+
+/// Labels of pointer-move counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MoveLabels {
+    /// Environment.
+    pub env: String,
+    /// `deploy` or `rollback`.
+    pub kind: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+        1.0, 2.5,
+    ])
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Requests by method, route and status.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// Request latency by method, route and status.
+    pub http_latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    /// Resolves by project, environment, prompt and version.
+    pub resolves: Family<ResolveLabels, Counter>,
+    /// Pointer moves by environment and kind.
+    pub pointer_moves: Family<MoveLabels, Counter>,
+    /// Versions created.
+    pub versions_created: Counter,
+    /// Live pointers held in the resolve index.
+    pub index_entries: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("promptreg");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let resolves = Family::<ResolveLabels, Counter>::default();
+        let pointer_moves = Family::<MoveLabels, Counter>::default();
+        let versions_created = Counter::default();
+        let index_entries = Gauge::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            http_latency.clone(),
+        );
+        registry.register(
+            "resolves",
+            "Prompt resolves by environment, prompt and version",
+            resolves.clone(),
+        );
+        registry.register(
+            "pointer_moves",
+            "Deploys and rollbacks by environment",
+            pointer_moves.clone(),
+        );
+        registry.register(
+            "versions_created",
+            "Prompt versions created",
+            versions_created.clone(),
+        );
+        registry.register(
+            "resolve_index_entries",
+            "Live pointers in the resolve index",
+            index_entries.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_latency,
+            resolves,
+            pointer_moves,
+            versions_created,
+            index_entries,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry.lock());
+        out
+    }
+}
+
+/// Middleware recording count and latency per matched route.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(req).await;
+    let labels = HttpLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    state
+        .metrics
+        .http_latency
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
+    state.metrics.http_requests.get_or_create(&labels).inc();
+    response
+}

@@ -1,0 +1,168 @@
+//! Prompts: list, one prompt, diff between versions.
+
+use axum::extract::State;
+use axum::Json;
+use promptreg_api::{DiffView, Page, PageParams, PromptSummary};
+use promptreg_core::diff::{diff, DiffSide};
+use promptreg_core::{PromptName, Version};
+use promptreg_store::{PageRequest, PromptFilter, VersionFilter};
+use serde::Deserialize;
+
+use super::versions::prompt_name;
+use super::views;
+use crate::app::AppState;
+use crate::auth::{authorize, Action, Caller};
+use crate::error::ApiError;
+use crate::extract::{AppPath, AppQuery};
+use crate::paging::{page, page_request, ListKind};
+
+/// Filters of the prompt list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PromptQuery {
+    /// Page size, 1-500.
+    pub limit: Option<String>,
+    /// Opaque cursor.
+    pub cursor: Option<String>,
+    /// Only names starting with this (literal), e.g. `support/`.
+    pub prefix: Option<String>,
+    /// Only prompts whose latest version has this tag.
+    pub tag: Option<String>,
+}
+
+/// Prompts by name, each with its latest version and where it is deployed.
+#[utoipa::path(get, path = "/v1/prompts", tag = "prompts", params(PromptQuery), responses((status = 200, body = Page<PromptSummary>)))]
+pub async fn list_prompts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    AppQuery(q): AppQuery<PromptQuery>,
+) -> Result<Json<Page<PromptSummary>>, ApiError> {
+    authorize(&caller, Action::Read)?;
+    let params = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (limit, req) = page_request(&params, ListKind::Prompts, |k| PromptName::parse(k).ok())?;
+    let filter = PromptFilter {
+        prefix: q.prefix.filter(|p| !p.is_empty()),
+        tag: q.tag,
+    };
+    let rows = state
+        .registry
+        .store()
+        .list_prompts(&caller.project, &filter, &req)
+        .await?;
+    Ok(Json(page(
+        rows,
+        limit,
+        ListKind::Prompts,
+        |r| r.name.to_string(),
+        views::prompt,
+    )))
+}
+
+/// One prompt's summary.
+#[utoipa::path(get, path = "/v1/prompts/{name}", tag = "prompts", params(("name" = String, Path)),
+    responses((status = 200, body = PromptSummary), (status = 404, body = promptreg_api::ErrorBody)))]
+pub async fn get_prompt(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    AppPath(name): AppPath<String>,
+) -> Result<Json<PromptSummary>, ApiError> {
+    authorize(&caller, Action::Read)?;
+    let name = prompt_name(&name)?;
+    // The prompt list is keyset-paged by name, so the page starting just before `name` holds it.
+    let filter = PromptFilter {
+        prefix: Some(name.to_string()),
+        tag: None,
+    };
+    let rows = state
+        .registry
+        .store()
+        .list_prompts(&caller.project, &filter, &PageRequest::first(1))
+        .await?;
+    let found = rows
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("prompt '{name}' not found")))?;
+    Ok(Json(views::prompt(found)))
+}
+
+/// Diff query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct DiffQuery {
+    /// Older version (default: the one before `to`).
+    pub from: Option<String>,
+    /// Newer version (default: the latest).
+    pub to: Option<String>,
+}
+
+fn version_param(name: &str, raw: Option<String>) -> Result<Option<Version>, ApiError> {
+    raw.map(|s| {
+        s.parse::<Version>()
+            .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+    })
+    .transpose()
+}
+
+/// A unified diff of the content of two versions plus the changed metadata fields.
+#[utoipa::path(get, path = "/v1/prompts/{name}/diff", tag = "prompts", params(("name" = String, Path), DiffQuery),
+    responses((status = 200, body = DiffView), (status = 404, body = promptreg_api::ErrorBody)))]
+pub async fn diff_versions(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<DiffQuery>,
+) -> Result<Json<DiffView>, ApiError> {
+    authorize(&caller, Action::Read)?;
+    let name = prompt_name(&name)?;
+    let store = state.registry.store();
+    let to = match version_param("to", q.to)? {
+        Some(v) => store.get_version(&caller.project, &name, v).await?,
+        None => store.latest_version(&caller.project, &name).await?,
+    };
+    let from = match version_param("from", q.from)? {
+        Some(v) => store.get_version(&caller.project, &name, v).await?,
+        None => {
+            let before = store
+                .list_versions(
+                    &caller.project,
+                    &name,
+                    &VersionFilter::default(),
+                    &PageRequest {
+                        limit: 1,
+                        after: Some(to.version),
+                    },
+                )
+                .await?;
+            before.into_iter().next().ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "prompt '{name}' has no version before {}",
+                    to.version
+                ))
+            })?
+        }
+    };
+    let d = diff(name.as_str(), side(&from), side(&to));
+    Ok(Json(DiffView {
+        name: name.to_string(),
+        from: from.version,
+        to: to.version,
+        from_digest: from.digest.to_string(),
+        to_digest: to.digest.to_string(),
+        diff: d.unified,
+        changed_fields: d
+            .changed_fields
+            .into_iter()
+            .map(|f| serde_json::to_value(f).unwrap_or_default())
+            .collect(),
+    }))
+}
+
+fn side(v: &promptreg_store::VersionRecord) -> DiffSide<'_> {
+    DiffSide {
+        version: v.version,
+        content: &v.content,
+        commit_message: v.commit_message.as_deref(),
+        metadata: &v.metadata,
+    }
+}

@@ -1,0 +1,102 @@
+//! Resolve and render: the agents' hot path, answered from the in-memory index.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use prometheus_client::metrics::counter::Counter;
+use promptreg_api::{RenderRequest, RenderedView, Resolved};
+use promptreg_core::render::Rendered;
+use serde::Deserialize;
+
+use super::record_prompt;
+use super::versions::prompt_name;
+use crate::app::AppState;
+use crate::auth::{authorize, Action, Caller};
+use crate::error::ApiError;
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::registry::not_deployed;
+
+/// Resolve query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ResolveQuery {
+    /// Environment (default `production`).
+    pub env: Option<String>,
+    /// Stickiness key for progressive rollouts (agent, session or tenant id); no effect without a rollout.
+    #[allow(dead_code)]
+    // accepted now so agents can send it; sticky rollout buckets will read it.
+    pub subject: Option<String>,
+}
+
+fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    headers.get_all(IF_NONE_MATCH).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.trim_start_matches("W/").as_bytes() == etag.as_bytes())
+        })
+    })
+}
+
+/// The live version of a prompt in an environment. `ETag` is the digest; `If-None-Match` → 304.
+#[utoipa::path(get, path = "/v1/resolve/{name}", tag = "resolve", params(("name" = String, Path), ResolveQuery),
+    responses((status = 200, body = Resolved), (status = 304, description = "Not modified"), (status = 404, body = promptreg_api::ErrorBody, description = "not_deployed")))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ResolveQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&caller, Action::Resolve)?;
+    let env = q.env.as_deref().unwrap_or("production");
+    let Some(entry) = state.registry.resolve(&caller.project, env, &name) else {
+        prompt_name(&name)?;
+        return Err(not_deployed(&name, env));
+    };
+    Counter::inc(&entry.resolves);
+    if matches_etag(&headers, &entry.etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, entry.etag.clone())]).into_response());
+    }
+    let mut response = Response::new(Body::from(entry.body.clone()));
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(ETAG, entry.etag.clone());
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// Renders the live version with variables, checked against its schema first (422 naming the field).
+#[utoipa::path(post, path = "/v1/resolve/{name}/render", tag = "resolve", params(("name" = String, Path), ResolveQuery),
+    request_body = RenderRequest, responses((status = 200, body = RenderedView), (status = 422, body = promptreg_api::ErrorBody)))]
+pub async fn render(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ResolveQuery>,
+    AppJson(body): AppJson<RenderRequest>,
+) -> Result<Json<RenderedView>, ApiError> {
+    authorize(&caller, Action::Resolve)?;
+    let env = q.env.as_deref().unwrap_or("production");
+    prompt_name(&name)?;
+    let (entry, rendered) = state
+        .registry
+        .render(&caller.project, env, &name, &body.variables)?;
+    let v = &entry.version;
+    record_prompt(&name, Some(v.version.get()), Some(v.digest.as_str()));
+    let (text, messages) = match rendered {
+        Rendered::Text(t) => (Some(t), None),
+        Rendered::Chat(m) => (None, Some(m)),
+    };
+    Ok(Json(RenderedView {
+        name,
+        version: v.version,
+        digest: v.digest.to_string(),
+        env: env.to_owned(),
+        prompt_type: v.content.prompt_type(),
+        text,
+        messages,
+    }))
+}

@@ -1,0 +1,56 @@
+//! Unauthenticated service routes: liveness, readiness, metrics, the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "service", security(), responses((status = 200, description = "Up")))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// The store answers and the resolve index is loaded.
+#[utoipa::path(get, path = "/readyz", tag = "service", security(), responses((status = 200, description = "Ready"), (status = 503, body = promptreg_api::ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.registry.is_loaded() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the resolve index is not loaded yet",
+        ));
+    }
+    if let Err(e) = state.registry.store().ping().await {
+        tracing::warn!(error = %e, "readiness: store does not answer");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database does not answer",
+        ));
+    }
+    Ok(Json(serde_json::json!({"status": "ready"})))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "service", security(), responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "service", security(), responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::ApiDoc::openapi())
+}

@@ -1,0 +1,101 @@
+//! Domain records to wire types.
+
+use promptreg_api::{
+    CatalogEntry, DeployedIn, DeploymentView, EnvironmentView, PromptSummary, TokenInfo,
+    VersionView,
+};
+use promptreg_store::{
+    CatalogRecord, DeploymentRecord, Environment, PromptRecord, TokenRecord, VersionRecord,
+};
+
+/// A version on the wire.
+pub fn version(v: VersionRecord, created: Option<bool>) -> VersionView {
+    let c = &v.content;
+    VersionView {
+        digest: v.digest.to_string(),
+        prompt_type: c.prompt_type(),
+        template: c.body().template().map(str::to_owned),
+        messages: c.body().messages().map(<[_]>::to_vec),
+        variables: c.variables().map(|s| s.as_value().clone()),
+        model: c.model().map(|m| serde_json::Value::Object(m.clone())),
+        name: v.name,
+        version: v.version,
+        commit_message: v.commit_message,
+        metadata: v.metadata,
+        parent: v.parent,
+        created_by: v.created_by,
+        created_at: v.created_at,
+        created,
+    }
+}
+
+/// A deployment record on the wire.
+pub fn deployment(r: DeploymentRecord, changed: Option<bool>) -> DeploymentView {
+    DeploymentView {
+        env: r.env.to_string(),
+        name: r.name.to_string(),
+        seq: r.seq,
+        from_version: r.from_version,
+        to_version: r.to_version,
+        digest: r.digest.to_string(),
+        actor: r.actor,
+        reason: r.reason,
+        at: r.at,
+        kind: r.kind,
+        changed,
+    }
+}
+
+/// An environment on the wire.
+pub fn environment(e: Environment) -> EnvironmentView {
+    EnvironmentView {
+        name: e.name.to_string(),
+        protected: e.protected,
+        description: e.description,
+        created_by: e.created_by,
+        created_at: e.created_at,
+    }
+}
+
+/// A prompt summary on the wire.
+pub fn prompt(p: PromptRecord) -> PromptSummary {
+    PromptSummary {
+        latest_version: p.latest.version,
+        latest_digest: p.latest.digest.to_string(),
+        prompt_type: p.latest.content.prompt_type(),
+        tags: p.latest.metadata.tags.clone(),
+        updated_at: p.latest.created_at,
+        environments: p
+            .deployed
+            .into_iter()
+            .map(|(env, version)| DeployedIn {
+                env: env.to_string(),
+                version,
+            })
+            .collect(),
+        name: p.name,
+    }
+}
+
+/// A catalog line on the wire.
+pub fn catalog(c: CatalogRecord) -> CatalogEntry {
+    CatalogEntry {
+        name: c.name.to_string(),
+        version: c.version,
+        digest: c.digest.to_string(),
+        deployed_at: c.deployed_at,
+    }
+}
+
+/// A token on the wire, without its secret.
+pub fn token(t: TokenRecord) -> TokenInfo {
+    TokenInfo {
+        id: t.id,
+        name: t.name,
+        role: t.role,
+        kind: t.kind.as_str().into(),
+        public_key: t.public_key,
+        created_by: t.created_by,
+        created_at: t.created_at,
+    }
+}

@@ -1,0 +1,120 @@
+//! A real server on `127.0.0.1:0` for end-to-end tests (CLI, SDK, replicas).
+
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+
+/// The admin token of test servers.
+pub const TEST_ADMIN_TOKEN: &str = "test-admin-token";
+
+/// A running server; stopped when dropped.
+pub struct TestServer {
+    url: String,
+    _dir: Option<tempfile_dir::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+mod tempfile_dir {
+    //! A temporary directory removed on drop, without a dependency outside tests.
+    use std::path::{Path, PathBuf};
+
+    /// A directory under the system temp dir, removed on drop.
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        /// Creates a fresh directory.
+        pub fn new() -> std::io::Result<Self> {
+            let mut bytes = [0u8; 8];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            let path = std::env::temp_dir().join(format!("promptreg-test-{}", hex::encode(bytes)));
+            std::fs::create_dir_all(&path)?;
+            Ok(Self(path))
+        }
+
+        /// Its path.
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The admin bearer token.
+    pub fn admin_token(&self) -> &str {
+        TEST_ADMIN_TOKEN
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server on a fresh SQLite data directory.
+pub async fn spawn_sqlite() -> anyhow::Result<TestServer> {
+    let dir = tempfile_dir::TempDir::new()?;
+    let path = dir.path().to_path_buf();
+    spawn(path, None, Some(dir)).await
+}
+
+/// Starts a server on a database URL (e.g. a PostgreSQL test schema).
+pub async fn spawn_with_database(database_url: &str) -> anyhow::Result<TestServer> {
+    let dir = tempfile_dir::TempDir::new()?;
+    let path = dir.path().to_path_buf();
+    spawn(path, Some(database_url.to_owned()), Some(dir)).await
+}
+
+async fn spawn(
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    dir: Option<tempfile_dir::TempDir>,
+) -> anyhow::Result<TestServer> {
+    let mut config = Config::for_data_dir(data_dir);
+    config.database_url = database_url;
+    config.admin_token = Some(TEST_ADMIN_TOKEN.into());
+    let state = crate::app::build_state(&config).await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = crate::app::router(state, config.max_body_bytes);
+    let handle = tokio::spawn(async move {
+        let _ = crate::app::serve(listener, app, async move {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Ok(TestServer {
+        url,
+        _dir: dir,
+        stop: Some(stop),
+        handle: Some(handle),
+    })
+}
