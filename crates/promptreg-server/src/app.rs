@@ -48,13 +48,19 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = open_store(&config.effective_database_url()).await?;
-    let metrics = Arc::new(Metrics::default());
-    let registry = Arc::new(Registry::new(store, metrics.clone()));
     let admin = match &config.admin_token {
         Some(t) if !t.trim().is_empty() => t.clone(),
         _ => admin_token_file(&config.data_dir)?,
     };
-    registry.tokens().add_bootstrap(&admin);
+    state_for_store(store, &admin).await
+}
+
+/// Builds the state over an open store: registry, admin token, loaded index, and the task
+/// that follows other replicas' changes.
+pub async fn state_for_store(store: Arc<dyn Store>, admin_token: &str) -> anyhow::Result<AppState> {
+    let metrics = Arc::new(Metrics::default());
+    let registry = Arc::new(Registry::new(store, metrics.clone()));
+    registry.tokens().add_bootstrap(admin_token);
     registry.load().await.context("loading the resolve index")?;
     tokio::spawn({
         let registry = registry.clone();

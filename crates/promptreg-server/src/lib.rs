@@ -30,5 +30,5 @@ pub mod routes;
 pub mod telemetry;
 pub mod testing;
 
-pub use app::{build_state, router, run, serve, AppState};
+pub use app::{build_state, router, run, serve, state_for_store, AppState};
 pub use config::Config;

@@ -92,6 +92,14 @@ pub async fn spawn_with_database(database_url: &str) -> anyhow::Result<TestServe
     spawn(path, Some(database_url.to_owned()), Some(dir)).await
 }
 
+/// Starts a server over an already open store (e.g. a second replica on one database).
+pub async fn spawn_with_store(
+    store: std::sync::Arc<dyn promptreg_store::Store>,
+) -> anyhow::Result<TestServer> {
+    let state = crate::app::state_for_store(store, TEST_ADMIN_TOKEN).await?;
+    listen(state, 1024 * 1024, None).await
+}
+
 async fn spawn(
     data_dir: PathBuf,
     database_url: Option<String>,
@@ -101,10 +109,18 @@ async fn spawn(
     config.database_url = database_url;
     config.admin_token = Some(TEST_ADMIN_TOKEN.into());
     let state = crate::app::build_state(&config).await?;
+    listen(state, config.max_body_bytes, dir).await
+}
+
+async fn listen(
+    state: crate::AppState,
+    max_body_bytes: usize,
+    dir: Option<tempfile_dir::TempDir>,
+) -> anyhow::Result<TestServer> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = crate::app::router(state, config.max_body_bytes);
+    let app = crate::app::router(state, max_body_bytes);
     let handle = tokio::spawn(async move {
         let _ = crate::app::serve(listener, app, async move {
             let _ = stopped.await;

@@ -28,7 +28,7 @@ use crate::output::OutputFormat;
 
 /// promptreg: a registry of versioned, deployable prompts.
 #[derive(Debug, clap::Parser)]
-#[command(name = "promptreg", version, about, propagate_version = true)]
+#[command(name = "promptreg", version)]
 pub struct Cli {
     /// Base URL of the promptreg server.
     #[arg(
@@ -243,4 +243,16 @@ fn body_text(template: Option<&str>, messages: Option<&[ChatEntry]>) -> String {
         })
         .collect();
     blocks.join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_argument_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

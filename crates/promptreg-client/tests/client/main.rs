@@ -1,6 +1,9 @@
 //! The client against a scripted stand-in server: encoding, envelopes, ETag caching, paging.
 //! End-to-end runs against the real server live in the CLI's tests.
 
+// Test helpers outside #[test] functions may panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -130,11 +130,7 @@ impl Registry {
     ) -> Result<(), StoreError> {
         match event {
             ChangeEvent::PointerMoved {
-                project,
-                env,
-                name,
-                kind,
-                ..
+                project, env, name, ..
             } => {
                 let live = match live {
                     Some(v) => Some(v),
@@ -144,18 +140,8 @@ impl Registry {
                     Some(v) => self.index.set(project, env, v),
                     None => self.index.remove(project, env, name),
                 }
-                self.metrics
-                    .pointer_moves
-                    .get_or_create(&MoveLabels {
-                        env: env.to_string(),
-                        kind: kind.as_str().into(),
-                    })
-                    .inc();
             }
-            ChangeEvent::VersionCreated { .. } => {
-                self.metrics.versions_created.inc();
-            }
-            ChangeEvent::EnvironmentCreated { .. } => {}
+            ChangeEvent::VersionCreated { .. } | ChangeEvent::EnvironmentCreated { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = self.store.get_token(id).await?;
                 if token.revoked_at.is_none() {
@@ -167,6 +153,8 @@ impl Registry {
         Ok(())
     }
 
+    /// Applies a change this process committed, and counts it (only here, so that a change
+    /// echoed back by the change feed is not counted twice).
     async fn applied<T>(
         &self,
         event: Option<ChangeEvent>,
@@ -174,6 +162,19 @@ impl Registry {
         value: T,
     ) -> T {
         if let Some(event) = event {
+            match &event {
+                ChangeEvent::PointerMoved { env, kind, .. } => {
+                    let labels = MoveLabels {
+                        env: env.to_string(),
+                        kind: kind.as_str().into(),
+                    };
+                    self.metrics.pointer_moves.get_or_create(&labels).inc();
+                }
+                ChangeEvent::VersionCreated { .. } => {
+                    self.metrics.versions_created.inc();
+                }
+                _ => {}
+            }
             if let Err(e) = self.apply(&event, live).await {
                 // The change is committed; the index catches up on the next reload.
                 tracing::error!(error = %e, event = event.kind(), "committed change not applied to the index");

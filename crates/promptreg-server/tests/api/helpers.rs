@@ -1,0 +1,246 @@
+//! `TestApp`: an in-process router over a fresh store, driven with `oneshot`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use promptreg_server::testing::TEST_ADMIN_TOKEN;
+use promptreg_store::Store;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const ADMIN: &str = TEST_ADMIN_TOKEN;
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    cleanup: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+/// The answer to a request.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an envelope.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {}", self.body))
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {}", self.body))
+    }
+}
+
+/// A fresh store of the backend, or `None` when PostgreSQL is not configured.
+pub async fn store_for(
+    backend: Backend,
+) -> Option<(
+    Arc<dyn Store>,
+    Option<tempfile::TempDir>,
+    Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("t.db").display());
+            let store = promptreg_store_sqlite::SqliteStore::open(&url)
+                .await
+                .unwrap();
+            Some((Arc::new(store), Some(dir), None))
+        }
+        Backend::Postgres => {
+            let url = std::env::var("PROMPTREG_TEST_PG_URL").ok()?;
+            let (store, cleanup) = promptreg_store_postgres::testing::fresh(&url)
+                .await
+                .unwrap();
+            Some((Arc::new(store), None, Some(Box::pin(cleanup))))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let (store, dir, cleanup) = store_for(backend).await?;
+        let state = promptreg_server::state_for_store(store.clone(), ADMIN)
+            .await
+            .unwrap();
+        Some(Self {
+            router: promptreg_server::router(state, 64 * 1024),
+            store,
+            _dir: dir,
+            cleanup,
+        })
+    }
+
+    pub async fn finish(mut self) {
+        if let Some(c) = self.cleanup.take() {
+            c.await;
+        }
+    }
+
+    /// Sends a request with a raw body.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let bytes = body
+            .map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default();
+        self.raw(
+            method,
+            path,
+            Some(token),
+            bytes,
+            &[("content-type", "application/json")],
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, ADMIN, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, ADMIN, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, ADMIN, Some(body)).await
+    }
+
+    /// Pushes a text version and returns its answer.
+    pub async fn push(&self, name: &str, template: &str) -> Answer {
+        let path = format!("/v1/prompts/{}/versions", enc(name));
+        self.post(
+            &path,
+            serde_json::json!({"type": "text", "template": template}),
+        )
+        .await
+    }
+
+    pub async fn env(&self, name: &str) {
+        let a = self
+            .post("/v1/environments", serde_json::json!({"name": name}))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    }
+
+    pub async fn deploy(&self, env: &str, name: &str, version: i64) -> Answer {
+        self.put(
+            &format!("/v1/environments/{env}/prompts/{}", enc(name)),
+            serde_json::json!({"version": version}),
+        )
+        .await
+    }
+
+    /// Creates a token of a role and returns its secret.
+    pub async fn token(&self, role: &str) -> String {
+        let a = self
+            .post(
+                "/v1/tokens",
+                serde_json::json!({"name": format!("{role} token"), "role": role}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        a.body["token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Percent-encodes a prompt name for a path.
+pub fn enc(name: &str) -> String {
+    name.replace('/', "%2F")
+}
+
+/// Declares a test per backend for `async fn name(app: &TestApp)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::helpers::{Backend, TestApp};
+
+                async fn run(backend: Backend) {
+                    let Some(app) = TestApp::new(backend).await else {
+                        eprintln!("SKIPPED {} on PostgreSQL: PROMPTREG_TEST_PG_URL is not set", stringify!($name));
+                        return;
+                    };
+                    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(super::$name(&app))).await;
+                    app.finish().await;
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+
+                #[tokio::test]
+                async fn sqlite() {
+                    run(Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    run(Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}

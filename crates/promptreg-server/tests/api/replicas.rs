@@ -1,0 +1,186 @@
+//! Several servers on one PostgreSQL database: a deploy or rollback on one is served by the
+//! others within milliseconds (through LISTEN/NOTIFY), and so are token changes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use promptreg_store_postgres::PgStore;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::ADMIN;
+
+async fn send(
+    client: &reqwest::Client,
+    method: Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls until `check` holds and returns how long it took; bounded, so a broken feed fails.
+async fn within<F, Fut>(limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "the other replica did not catch up within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_serve_each_others_deploys_rollbacks_and_tokens() {
+    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
+        eprintln!("SKIPPED replicas_serve_each_others_deploys_rollbacks_and_tokens: PROMPTREG_TEST_PG_URL is not set");
+        return;
+    };
+    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
+        .await
+        .unwrap();
+    // A second pool on the same schema stands for another server process.
+    let pg_b = PgStore::connect_with(pg_a.connect_options()).await.unwrap();
+    let a = promptreg_server::testing::spawn_with_store(Arc::new(pg_a))
+        .await
+        .unwrap();
+    let b = promptreg_server::testing::spawn_with_store(Arc::new(pg_b))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let c = &client;
+    let version_on = |server: String| async move {
+        send(
+            c,
+            Method::GET,
+            format!("{server}/v1/resolve/p"),
+            ADMIN,
+            None,
+        )
+        .await
+        .1["version"]
+            .as_i64()
+    };
+
+    for t in ["v1", "v2"] {
+        let (s, _) = send(
+            c,
+            Method::POST,
+            format!("{}/v1/prompts/p/versions", a.url()),
+            ADMIN,
+            Some(json!({"type": "text", "template": t})),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    send(
+        c,
+        Method::POST,
+        format!("{}/v1/environments", a.url()),
+        ADMIN,
+        Some(json!({"name": "production"})),
+    )
+    .await;
+    for v in [1, 2] {
+        let (s, _) = send(
+            c,
+            Method::PUT,
+            format!("{}/v1/environments/production/prompts/p", a.url()),
+            ADMIN,
+            Some(json!({"version": v})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let took = within(Duration::from_secs(5), || {
+            version_on(b.url().to_owned()).then_eq(v)
+        })
+        .await;
+        eprintln!("deploy of version {v} on A served by B after {took:?}");
+    }
+
+    // Roll back on B: A serves the rolled-back version too.
+    let (s, body) = send(
+        c,
+        Method::POST,
+        format!("{}/v1/environments/production/prompts/p/rollback", b.url()),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["to_version"], 1);
+    let took = within(Duration::from_secs(5), || {
+        version_on(a.url().to_owned()).then_eq(1)
+    })
+    .await;
+    eprintln!("rollback on B served by A after {took:?}");
+
+    // A token created on A works on B; revoked on A, it stops working on B.
+    let (_, token) = send(
+        c,
+        Method::POST,
+        format!("{}/v1/tokens", a.url()),
+        ADMIN,
+        Some(json!({"name": "agent", "role": "reader"})),
+    )
+    .await;
+    let secret = token["token"].as_str().unwrap().to_owned();
+    let status_on_b = || async {
+        send(
+            c,
+            Method::GET,
+            format!("{}/v1/resolve/p", b.url()),
+            &secret,
+            None,
+        )
+        .await
+        .0
+    };
+    within(Duration::from_secs(5), || async {
+        status_on_b().await == 200
+    })
+    .await;
+    let id = token["id"].as_str().unwrap();
+    send(
+        c,
+        Method::DELETE,
+        format!("{}/v1/tokens/{id}", a.url()),
+        ADMIN,
+        None,
+    )
+    .await;
+    within(Duration::from_secs(5), || async {
+        status_on_b().await == 401
+    })
+    .await;
+
+    a.stop().await;
+    b.stop().await;
+    cleanup.await;
+}
+
+/// `future.then_eq(v)`: resolves to whether the future's value is `Some(v)`.
+trait ThenEq {
+    fn then_eq(self, v: i64) -> impl std::future::Future<Output = bool>;
+}
+
+impl<F: std::future::Future<Output = Option<i64>>> ThenEq for F {
+    async fn then_eq(self, v: i64) -> bool {
+        self.await == Some(v)
+    }
+}
