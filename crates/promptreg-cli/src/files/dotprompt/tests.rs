@@ -11,10 +11,10 @@ config:
   temperature: 0.2
 input:
   schema:
-type: object
-properties:
-  ticket: {type: string}
-required: [ticket]
+    type: object
+    properties:
+      ticket: {type: string}
+    required: [ticket]
 tags: [support, triage]
 commit_message: first cut
 ---
