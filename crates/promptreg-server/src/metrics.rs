@@ -4,12 +4,15 @@
 //! Resolve counters are looked up once, when a pointer enters the resolve index, and the
 //! handle is kept in the index entry, so counting a resolve is one atomic increment.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -23,9 +26,9 @@ use crate::app::AppState;
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     /// HTTP method.
-    pub method: String,
+    pub method: &'static str,
     /// Route template, e.g. `/v1/resolve/{name}`.
-    pub route: String,
+    pub route: &'static str,
     /// Status code.
     pub status: u16,
 }
@@ -62,9 +65,7 @@ fn latency_histogram() -> Histogram {
 /// Every metric the server exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
-    /// Requests by method, route and status.
-    pub http_requests: Family<HttpLabels, Counter>,
-    /// Request latency by method, route and status.
+    /// Request latency by method, route and status; its `_count` is the number of requests.
     pub http_latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
     /// Resolves by project, environment, prompt and version.
     pub resolves: Family<ResolveLabels, Counter>,
@@ -79,7 +80,6 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("promptreg");
-        let http_requests = Family::<HttpLabels, Counter>::default();
         let http_latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
         );
@@ -88,13 +88,8 @@ impl Default for Metrics {
         let versions_created = Counter::default();
         let index_entries = Gauge::default();
         registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            http_requests.clone(),
-        );
-        registry.register(
             "http_request_duration_seconds",
-            "HTTP request latency",
+            "HTTP request latency by route and status; _count counts requests",
             http_latency.clone(),
         );
         registry.register(
@@ -119,7 +114,6 @@ impl Default for Metrics {
         );
         Self {
             registry: Mutex::new(registry),
-            http_requests,
             http_latency,
             resolves,
             pointer_moves,
@@ -139,14 +133,36 @@ impl Metrics {
     }
 }
 
+/// The method as a static label (anything unusual is `other`).
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN
+        .into_iter()
+        .find(|m| *m == method.as_str())
+        .unwrap_or("other")
+}
+
+/// Route templates as static labels, so counting a request allocates nothing. Templates come
+/// from the route table, so the set is small and fixed; each is leaked once.
+fn route_label(route: &str) -> &'static str {
+    static ROUTES: OnceLock<RwLock<HashMap<String, &'static str>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes.read().get(route) {
+        return r;
+    }
+    let mut w = routes.write();
+    w.entry(route.to_owned())
+        .or_insert_with(|| Box::leak(route.to_owned().into_boxed_str()))
+}
+
 /// Middleware recording count and latency per matched route.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+        .map_or("unmatched", |m| route_label(m.as_str()));
     let response = next.run(req).await;
     let labels = HttpLabels {
         method,
@@ -158,6 +174,5 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .http_latency
         .get_or_create(&labels)
         .observe(start.elapsed().as_secs_f64());
-    state.metrics.http_requests.get_or_create(&labels).inc();
     response
 }
