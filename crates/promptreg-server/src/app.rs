@@ -21,6 +21,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Request id generator (shared by the traced routes and the resolve fast path).
+    pub request_ids: crate::request_id::RequestIds,
 }
 
 /// Opens the store a URL names: `sqlite:…` or `postgres://…` (the only backend switch).
@@ -70,7 +72,11 @@ pub async fn state_for_store(store: Arc<dyn Store>, admin_token: &str) -> anyhow
             }
         }
     });
-    Ok(AppState { registry, metrics })
+    Ok(AppState {
+        registry,
+        metrics,
+        request_ids: Default::default(),
+    })
 }
 
 /// Reads `<data-dir>/admin-token`, generating it (mode 0600) on first start.

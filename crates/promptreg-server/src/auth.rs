@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use parking_lot::RwLock;
@@ -189,12 +190,10 @@ impl TokenCache {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Arc<Principal>);
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
+impl Caller {
+    /// Authenticates the `Authorization` header of a request.
+    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Self, ApiError> {
+        let header = headers
             .get(AUTHORIZATION)
             .ok_or_else(|| {
                 ApiError::unauthorized("missing Authorization header (expected `Bearer <token>`)")
@@ -207,6 +206,14 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate(header)
             .map(Caller)
             .ok_or_else(|| ApiError::unauthorized("invalid or revoked token"))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Caller::from_headers(state, &parts.headers)
     }
 }
 

@@ -11,7 +11,8 @@
 //!   whether a caller may do something (to be replaced by a policy engine).
 //! - [`routes`]: the route table, thin handlers and the OpenAPI document.
 //! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included.
-//! - [`metrics`], [`telemetry`]: Prometheus metrics and `tracing` set-up.
+//! - [`metrics`], [`telemetry`], [`request_id`]: Prometheus metrics, `tracing` set-up and
+//!   request ids.
 //! - [`app`]: start-up: open the store, build the router, serve on a listener until shutdown.
 //! - [`testing`]: start a real server on port 0 for end-to-end tests.
 
@@ -26,6 +27,7 @@ pub mod index;
 pub mod metrics;
 pub mod paging;
 pub mod registry;
+pub mod request_id;
 pub mod routes;
 pub mod telemetry;
 pub mod testing;

@@ -124,6 +124,24 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Records one answered request.
+    pub fn observe(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        elapsed: std::time::Duration,
+    ) {
+        let labels = HttpLabels {
+            method,
+            route,
+            status,
+        };
+        self.http_latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -164,15 +182,8 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map_or("unmatched", |m| route_label(m.as_str()));
     let response = next.run(req).await;
-    let labels = HttpLabels {
-        method,
-        route,
-        status: response.status().as_u16(),
-    };
     state
         .metrics
-        .http_latency
-        .get_or_create(&labels)
-        .observe(start.elapsed().as_secs_f64());
+        .observe(method, route, response.status().as_u16(), start.elapsed());
     response
 }

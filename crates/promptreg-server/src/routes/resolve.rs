@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use promptreg_api::{RenderRequest, RenderedView, Resolved};
 use promptreg_core::render::Rendered;
 use serde::Deserialize;
+use std::time::Instant;
 
 use super::record_prompt;
 use super::versions::prompt_name;
@@ -18,6 +19,7 @@ use crate::auth::{authorize, Action, Caller};
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::registry::not_deployed;
+use crate::request_id;
 
 /// Resolve query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -41,23 +43,52 @@ fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
 }
 
 /// The live version of a prompt in an environment. `ETag` is the digest; `If-None-Match` → 304.
+///
+/// This route is served outside the generic middleware (see `routes::router`), so it
+/// authenticates, sets its request id and records its metrics itself.
 #[utoipa::path(get, path = "/v1/resolve/{name}", tag = "resolve", params(("name" = String, Path), ResolveQuery),
     responses((status = 200, body = Resolved), (status = 304, description = "Not modified"), (status = 404, body = promptreg_api::ErrorBody, description = "not_deployed")))]
 pub async fn resolve(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    AppPath(name): AppPath<String>,
-    AppQuery(q): AppQuery<ResolveQuery>,
+    name: Result<AppPath<String>, ApiError>,
+    query: Result<AppQuery<ResolveQuery>, ApiError>,
     headers: HeaderMap,
+) -> Response {
+    let start = Instant::now();
+    let id = headers
+        .get(request_id::HEADER)
+        .cloned()
+        .unwrap_or_else(|| state.request_ids.next());
+    let mut response = match (name, query) {
+        (Ok(AppPath(name)), Ok(AppQuery(q))) => answer(&state, &name, q.env.as_deref(), &headers),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+    .unwrap_or_else(IntoResponse::into_response);
+    response.headers_mut().insert(request_id::HEADER, id);
+    state.metrics.observe(
+        "GET",
+        "/v1/resolve/{name}",
+        response.status().as_u16(),
+        start.elapsed(),
+    );
+    response
+}
+
+fn answer(
+    state: &AppState,
+    name: &str,
+    env: Option<&str>,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Caller(caller) = Caller::from_headers(state, headers)?;
     authorize(&caller, Action::Resolve)?;
-    let env = q.env.as_deref().unwrap_or("production");
-    let Some(entry) = state.registry.resolve(&caller.project, env, &name) else {
-        prompt_name(&name)?;
-        return Err(not_deployed(&name, env));
+    let env = env.unwrap_or("production");
+    let Some(entry) = state.registry.resolve(&caller.project, env, name) else {
+        prompt_name(name)?;
+        return Err(not_deployed(name, env));
     };
     Counter::inc(&entry.resolves);
-    if matches_etag(&headers, &entry.etag) {
+    if matches_etag(headers, &entry.etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(ETAG, entry.etag.clone())]).into_response());
     }
     let mut response = Response::new(Body::from(entry.body.clone()));

@@ -39,6 +39,43 @@ async fn resolve_follows_deploys_and_rollbacks_at_once(app: &TestApp) {
         })
     );
     let etag = r.headers["etag"].to_str().unwrap().to_owned();
+    assert!(
+        r.headers.contains_key("x-request-id"),
+        "resolve answers carry a request id"
+    );
+    let traced = app
+        .raw(
+            Method::GET,
+            "/v1/resolve/support%2Ftriage",
+            Some(ADMIN),
+            vec![],
+            &[("x-request-id", "agent-7-req-1")],
+        )
+        .await;
+    assert_eq!(
+        traced.headers["x-request-id"], "agent-7-req-1",
+        "a client's request id is echoed"
+    );
+    let anonymous = app
+        .raw(
+            Method::GET,
+            "/v1/resolve/support%2Ftriage",
+            None,
+            vec![],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (anonymous.status, anonymous.code()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let wrong_method = app
+        .call(Method::DELETE, "/v1/resolve/support%2Ftriage", ADMIN, None)
+        .await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.code()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
     assert_eq!(etag, format!("\"{}\"", v1.body["digest"].as_str().unwrap()));
     let staged = app.get("/v1/resolve/support%2Ftriage?env=staging").await;
     assert_eq!(staged.body["version"], 2);
