@@ -25,18 +25,19 @@ pub(crate) async fn record(
         .bind(channel)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO events (project, kind, payload, at) VALUES ($1, $2, $3, $4)")
-        .bind(event.project().as_str())
-        .bind(event.kind())
-        .bind(&payload)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channel)
-        .bind(payload.to_string())
-        .execute(&mut *tx)
-        .await?;
+    // The row and its notification in one round trip.
+    sqlx::query(
+        "WITH logged AS (INSERT INTO events (project, kind, payload, at) VALUES ($2, $3, $4, $5) RETURNING id) \
+         SELECT pg_notify($1, $6) FROM logged",
+    )
+    .bind(channel)
+    .bind(event.project().as_str())
+    .bind(event.kind())
+    .bind(&payload)
+    .bind(at)
+    .bind(payload.to_string())
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

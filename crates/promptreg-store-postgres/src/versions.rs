@@ -25,20 +25,16 @@ pub(crate) async fn create(
 ) -> Result<Committed<Created>> {
     let digest = new.content.digest();
     let mut tx = store.pool.begin().await?;
-    sqlx::query(
+    // One round trip inserts the prompt row if missing and locks it either way (an upsert
+    // locks the row it updates; a concurrent creator waits here, then sees the committed row).
+    let latest: i64 = sqlx::query_scalar(
         "INSERT INTO prompts (project, name, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (project, name) DO UPDATE SET latest_version = prompts.latest_version \
+         RETURNING latest_version",
     )
     .bind(project.as_str())
     .bind(new.name.as_str())
     .bind(new.created_at)
-    .execute(&mut *tx)
-    .await?;
-    let latest: i64 = sqlx::query_scalar(
-        "SELECT latest_version FROM prompts WHERE project = $1 AND name = $2 FOR UPDATE",
-    )
-    .bind(project.as_str())
-    .bind(new.name.as_str())
     .fetch_one(&mut *tx)
     .await?;
 
@@ -64,8 +60,10 @@ pub(crate) async fn create(
     }
 
     let metadata = serde_json::to_value(&new.metadata).map_err(internal)?;
+    // The version and the prompt's latest number in one statement (one round trip).
     let row = sqlx::query(&format!(
-        "INSERT INTO versions AS v (project, name, version, digest, prompt_type, content, \
+        "WITH bump AS (UPDATE prompts SET latest_version = $3 WHERE project = $1 AND name = $2) \
+         INSERT INTO versions AS v (project, name, version, digest, prompt_type, content, \
          commit_message, metadata, parent, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {VERSION_COLUMNS}"
     ))
@@ -83,12 +81,6 @@ pub(crate) async fn create(
     .fetch_one(&mut *tx)
     .await?;
     let version = rows::version(&row)?;
-    sqlx::query("UPDATE prompts SET latest_version = $3 WHERE project = $1 AND name = $2")
-        .bind(project.as_str())
-        .bind(new.name.as_str())
-        .bind(number.get())
-        .execute(&mut *tx)
-        .await?;
 
     let event = ChangeEvent::VersionCreated {
         project: project.clone(),

@@ -67,8 +67,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-8000");
+            .busy_timeout(Duration::from_secs(10));
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -86,8 +85,10 @@ impl SqliteStore {
         let reader = if memory {
             writer.clone()
         } else {
+            // Resolves are answered from memory, so reads here are listings and history:
+            // two connections (one per core) that close when idle keep the footprint small.
             SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(2)
                 .min_connections(0)
                 .idle_timeout(Duration::from_secs(60))
                 .connect_with(options.read_only(true))
