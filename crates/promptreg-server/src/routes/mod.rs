@@ -1,6 +1,7 @@
 //! The one route table, its layers and the OpenAPI document generated from the handlers.
 
 mod environments;
+mod langfuse;
 mod prompts;
 mod resolve;
 mod service;
@@ -31,6 +32,8 @@ use crate::error::ApiError;
         resolve::resolve, resolve::render,
         tokens::create_token, tokens::list_tokens, tokens::revoke_token, tokens::create_key_pair,
         service::healthz, service::readyz, service::metrics, service::openapi,
+        langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
+        langfuse::delete_prompt, langfuse::projects,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail)),
     modifiers(&BearerAuth)
@@ -109,6 +112,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/key-pairs", post(tokens::create_key_pair));
     let rest = Router::new()
         .merge(v1)
+        .merge(langfuse::routes())
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))

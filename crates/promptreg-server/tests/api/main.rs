@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod deploy;
+mod langfuse;
 mod replicas;
 mod resolve;
 mod service;
