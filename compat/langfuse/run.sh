@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 START=$(date +%s)
 
-VENV=$ROOT/target/compat-venv
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+VENV=$TARGET/compat-venv
 if [[ ! -x $VENV/bin/python ]] || ! cmp -s compat/langfuse/requirements.txt "$VENV/requirements.txt"; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r compat/langfuse/requirements.txt
@@ -17,7 +18,7 @@ if [[ ! -x $VENV/bin/python ]] || ! cmp -s compat/langfuse/requirements.txt "$VE
 fi
 
 cargo build --quiet -p promptreg-cli
-BIN=$ROOT/target/debug/promptreg
+BIN=$TARGET/debug/promptreg
 
 TMP=$(mktemp -d)
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
