@@ -18,7 +18,7 @@ use promptreg_core::render::{render, Rendered};
 use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, Version};
 use promptreg_store::{
     Created, DeploymentRecord, Environment, MoveOutcome, NewEnvironment, NewVersion, PointerChange,
-    Store, StoreError, StoreNotice, VersionRecord,
+    Store, StoreError, StoreNotice, TokenRecord, VersionRecord,
 };
 
 use crate::auth::{Principal, TokenCache};
@@ -37,6 +37,17 @@ pub struct Registry {
     metrics: Arc<Metrics>,
     clock: Clock,
     loaded: AtomicBool,
+}
+
+/// What the writer of a change already knows about its result.
+#[derive(Debug, Clone)]
+pub enum Known {
+    /// Nothing: read it back from the store.
+    Nothing,
+    /// The version now live (a pointer move).
+    Live(VersionRecord),
+    /// The token just created.
+    Token(TokenRecord),
 }
 
 /// Result of a deploy or rollback.
@@ -106,7 +117,7 @@ impl Registry {
         while let Some(notice) = feed.next().await {
             match notice {
                 StoreNotice::Event(event) => {
-                    if let Err(e) = self.apply(&event, None).await {
+                    if let Err(e) = self.apply(&event, Known::Nothing).await {
                         tracing::warn!(error = %e, event = event.kind(), "could not apply a replicated change; reloading");
                         self.load().await.ok();
                     }
@@ -121,20 +132,17 @@ impl Registry {
         Ok(())
     }
 
-    /// Feeds one committed change to the in-memory state. `live` is the version now live when
-    /// the caller has it (a local pointer move); otherwise it is read back from the store.
-    pub async fn apply(
-        &self,
-        event: &ChangeEvent,
-        live: Option<VersionRecord>,
-    ) -> Result<(), StoreError> {
+    /// Feeds one committed change to the in-memory state. `known` is what the writer already
+    /// holds (the version now live, the new token), so a local change needs no read back; a
+    /// change from another replica is read back from the store.
+    pub async fn apply(&self, event: &ChangeEvent, known: Known) -> Result<(), StoreError> {
         match event {
             ChangeEvent::PointerMoved {
                 project, env, name, ..
             } => {
-                let live = match live {
-                    Some(v) => Some(v),
-                    None => self.store.deployed_version(project, env, name).await?,
+                let live = match known {
+                    Known::Live(v) => Some(v),
+                    _ => self.store.deployed_version(project, env, name).await?,
                 };
                 match live {
                     Some(v) => self.index.set(project, env, v),
@@ -143,7 +151,10 @@ impl Registry {
             }
             ChangeEvent::VersionCreated { .. } | ChangeEvent::EnvironmentCreated { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
-                let token = self.store.get_token(id).await?;
+                let token = match known {
+                    Known::Token(t) => t,
+                    _ => self.store.get_token(id).await?,
+                };
                 if token.revoked_at.is_none() {
                     self.tokens.insert(&token);
                 }
@@ -155,12 +166,7 @@ impl Registry {
 
     /// Applies a change this process committed, and counts it (only here, so that a change
     /// echoed back by the change feed is not counted twice).
-    async fn applied<T>(
-        &self,
-        event: Option<ChangeEvent>,
-        live: Option<VersionRecord>,
-        value: T,
-    ) -> T {
+    async fn applied<T>(&self, event: Option<ChangeEvent>, known: Known, value: T) -> T {
         if let Some(event) = event {
             match &event {
                 ChangeEvent::PointerMoved { env, kind, .. } => {
@@ -175,7 +181,7 @@ impl Registry {
                 }
                 _ => {}
             }
-            if let Err(e) = self.apply(&event, live).await {
+            if let Err(e) = self.apply(&event, known).await {
                 // The change is committed; the index catches up on the next reload.
                 tracing::error!(error = %e, event = event.kind(), "committed change not applied to the index");
             }
@@ -200,7 +206,9 @@ impl Registry {
             created_at: self.now(),
         };
         let committed = self.store.create_version(&caller.project, new).await?;
-        Ok(self.applied(committed.event, None, committed.value).await)
+        Ok(self
+            .applied(committed.event, Known::Nothing, committed.value)
+            .await)
     }
 
     /// Deploys a version to an environment.
@@ -256,7 +264,7 @@ impl Registry {
                 Ok(self
                     .applied(
                         Some(event),
-                        Some(*version),
+                        Known::Live(*version),
                         Moved {
                             record,
                             changed: true,
@@ -287,7 +295,9 @@ impl Registry {
             created_at: self.now(),
         };
         let committed = self.store.create_environment(&caller.project, env).await?;
-        Ok(self.applied(committed.event, None, committed.value).await)
+        Ok(self
+            .applied(committed.event, Known::Nothing, committed.value)
+            .await)
     }
 
     /// The live entry of a pointer, from memory.

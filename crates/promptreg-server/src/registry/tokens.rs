@@ -3,7 +3,7 @@
 use promptreg_core::Role;
 use promptreg_store::{TokenKind, TokenRecord};
 
-use super::Registry;
+use super::{Known, Registry};
 use crate::auth::{hash_secret, new_secret, Principal};
 use crate::error::ApiError;
 
@@ -61,7 +61,8 @@ impl Registry {
             revoked_at: None,
         };
         let committed = self.store.create_token(record).await?;
-        let record = self.applied(committed.event, None, committed.value).await;
+        let known = Known::Token(committed.value.clone());
+        let record = self.applied(committed.event, known, committed.value).await;
         Ok(IssuedToken { record, secret })
     }
 
@@ -76,7 +77,9 @@ impl Registry {
             .store
             .revoke_token(&caller.project, id, self.now())
             .await?;
-        Ok(self.applied(committed.event, None, committed.value).await)
+        Ok(self
+            .applied(committed.event, Known::Nothing, committed.value)
+            .await)
     }
 }
 
