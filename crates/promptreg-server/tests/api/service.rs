@@ -100,3 +100,55 @@ async fn openapi_documents_every_route(app: &TestApp) {
     }
     assert!(doc.body["components"]["schemas"]["CreateVersion"].is_object());
 }
+
+/// First start generates the admin token into `<data-dir>/admin-token` (mode 0600); later
+/// starts reuse it; `PROMPTREG_ADMIN_TOKEN` (the config's `admin_token`) wins when set.
+#[cfg(unix)]
+#[tokio::test]
+async fn admin_token_is_generated_once_and_kept_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = promptreg_server::Config::for_data_dir(dir.path().join("data"));
+    let first = promptreg_server::build_state(&config).await.unwrap();
+    let path = dir.path().join("data/admin-token");
+    let token = std::fs::read_to_string(&path).unwrap().trim().to_owned();
+    assert!(token.len() > 30, "a long random token: {token:?}");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(first
+        .registry
+        .tokens()
+        .authenticate(&format!("Bearer {token}"))
+        .is_some());
+    drop(first);
+
+    let again = promptreg_server::build_state(&config).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap().trim(),
+        token,
+        "reused, not regenerated"
+    );
+    assert!(again
+        .registry
+        .tokens()
+        .authenticate(&format!("Bearer {token}"))
+        .is_some());
+    drop(again);
+
+    let mut configured = config.clone();
+    configured.admin_token = Some("from-the-environment".into());
+    let state = promptreg_server::build_state(&configured).await.unwrap();
+    assert!(state
+        .registry
+        .tokens()
+        .authenticate("Bearer from-the-environment")
+        .is_some());
+    assert!(state
+        .registry
+        .tokens()
+        .authenticate(&format!("Bearer {token}"))
+        .is_none());
+}
