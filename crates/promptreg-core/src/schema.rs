@@ -1,14 +1,22 @@
-//! The variables JSON Schema of a version, compiled once and checked with `jsonschema`.
+//! The variables JSON Schema of a version, checked against its meta-schema and compiled once
+//! with [`boon`] (draft 2020-12 unless the schema names another draft in `$schema`).
+//!
+//! `boon` passes the official JSON-Schema test suite and keeps its compiled meta-schemas small
+//! (the `jsonschema` crate's draft 2020-12 meta-validator alone held 8 MiB). Schemas must be
+//! self-contained: no `$ref` is ever fetched from a file or the network.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
+/// Where the schema lives while compiling; only used to resolve `$ref`s inside it.
+const SCHEMA_URL: &str = "https://promptreg.invalid/variables.schema.json";
+
 /// A validated JSON Schema for a prompt's variables, compiled once at parse time.
 #[derive(Clone)]
 pub struct VariablesSchema {
     value: Value,
-    validator: Arc<jsonschema::Validator>,
+    compiled: Arc<(boon::Schemas, boon::SchemaIndex)>,
 }
 
 impl std::fmt::Debug for VariablesSchema {
@@ -38,25 +46,40 @@ impl std::fmt::Display for VariableError {
     }
 }
 
+/// Refuses to load anything: a variables schema must not reach files or the network.
+struct NoLoader;
+
+impl boon::UrlLoader for NoLoader {
+    fn load(&self, url: &str) -> Result<Value, Box<dyn std::error::Error>> {
+        Err(
+            format!("$ref to {url} is not allowed: variables schemas must be self-contained")
+                .into(),
+        )
+    }
+}
+
 impl VariablesSchema {
     /// Accepts an object that is a valid JSON Schema (checked against its meta-schema) and
-    /// compiles it. Remote `$ref`s are not fetched: the schema must be self-contained.
+    /// compiles it.
     pub fn parse(value: Value) -> Result<Self, String> {
         if !value.is_object() {
             return Err("must be a JSON Schema object".into());
         }
-        jsonschema::meta::validate(&value).map_err(|e| {
-            format!(
-                "not a valid JSON Schema: {e} (at {})",
-                pointer_or_root(&e.instance_path.to_string())
-            )
-        })?;
-        let validator = jsonschema::validator_for(&value)
-            .map_err(|e| format!("not a usable JSON Schema: {e}"))?;
-        Ok(Self {
-            value,
-            validator: Arc::new(validator),
-        })
+        let mut compiler = boon::Compiler::new();
+        compiler.set_default_draft(boon::Draft::V2020_12);
+        compiler.use_loader(Box::new(NoLoader));
+        let mut schemas = boon::Schemas::new();
+        let compiled = match compiler.add_resource(SCHEMA_URL, value.clone()) {
+            Ok(()) => compiler.compile(SCHEMA_URL, &mut schemas),
+            Err(e) => Err(e),
+        };
+        match compiled {
+            Ok(index) => Ok(Self {
+                value,
+                compiled: Arc::new((schemas, index)),
+            }),
+            Err(e) => Err(describe(e)),
+        }
     }
 
     /// The schema as given.
@@ -66,28 +89,44 @@ impl VariablesSchema {
 
     /// Checks variables; every failure names the field it concerns.
     pub fn validate(&self, variables: &Value) -> Result<(), Vec<VariableError>> {
-        let errors: Vec<VariableError> = self
-            .validator
-            .iter_errors(variables)
-            .map(|e| {
-                let path = e.instance_path.to_string();
-                let field = if path.is_empty() {
-                    "variables".to_owned()
-                } else {
-                    format!("variables{}", path.replace('/', "."))
-                };
-                VariableError {
-                    field,
-                    message: e.to_string(),
-                }
+        let (schemas, index) = &*self.compiled;
+        let Err(error) = schemas.validate(variables, *index) else {
+            return Ok(());
+        };
+        Err(leaves(&error)
+            .into_iter()
+            .map(|(at, message)| VariableError {
+                field: format!("variables{}", at.replace('/', ".")),
+                message,
             })
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+            .collect())
     }
+}
+
+/// A compile error as a message naming where the schema is wrong.
+fn describe(error: boon::CompileError) -> String {
+    match error {
+        boon::CompileError::ValidationError { src, .. } => {
+            let details: Vec<String> = leaves(&src)
+                .into_iter()
+                .map(|(at, msg)| format!("{msg} (at {})", pointer_or_root(&at)))
+                .collect();
+            format!("not a valid JSON Schema: {}", details.join("; "))
+        }
+        boon::CompileError::LoadUrlError { url, .. }
+        | boon::CompileError::UnsupportedUrlScheme { url } => {
+            format!("$ref to {url} is not allowed: variables schemas must be self-contained")
+        }
+        other => format!("not a usable JSON Schema: {other}"),
+    }
+}
+
+/// The innermost errors of a validation tree: (instance pointer, message).
+fn leaves(error: &boon::ValidationError<'_, '_>) -> Vec<(String, String)> {
+    if error.causes.is_empty() {
+        return vec![(error.instance_location.to_string(), error.kind.to_string())];
+    }
+    error.causes.iter().flat_map(leaves).collect()
 }
 
 fn pointer_or_root(p: &str) -> &str {
@@ -110,6 +149,21 @@ mod tests {
         assert!(VariablesSchema::parse(json!({"type": 12})).is_err());
         assert!(VariablesSchema::parse(json!({"required": "name"})).is_err());
         assert!(VariablesSchema::parse(json!([1])).is_err());
+    }
+
+    #[test]
+    fn schemas_never_reach_files_or_the_network() {
+        for target in ["file:///etc/passwd", "https://example.com/s.json"] {
+            let err = VariablesSchema::parse(json!({"$ref": target})).unwrap_err();
+            assert!(err.contains("not allowed"), "{err}");
+        }
+        // References inside the schema itself work.
+        let s = VariablesSchema::parse(json!({
+            "$defs": {"name": {"type": "string"}},
+            "type": "object", "properties": {"n": {"$ref": "#/$defs/name"}}
+        }))
+        .unwrap();
+        assert!(s.validate(&json!({"n": 1})).is_err());
     }
 
     #[test]
