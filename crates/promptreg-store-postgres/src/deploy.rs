@@ -4,7 +4,7 @@
 //! replays the pointer's history inside the transaction and records the planned move.
 
 use promptreg_core::deploy::{live_stack, plan_move};
-use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, Version};
+use promptreg_core::{EnvName, ProjectId, PromptName, Version};
 use promptreg_store::{
     CatalogRecord, DeployedVersion, DeploymentRecord, MoveOutcome, PageRequest, PointerChange,
     VersionRecord,
@@ -106,16 +106,7 @@ pub(crate) async fn move_pointer(
     .execute(&mut *tx)
     .await?;
 
-    let event = ChangeEvent::PointerMoved {
-        project: project.clone(),
-        env: record.env.clone(),
-        name: record.name.clone(),
-        seq: record.seq,
-        from_version: record.from_version,
-        to_version: record.to_version,
-        digest: record.digest.clone(),
-        kind: record.kind,
-    };
+    let event = record.event(project);
     events::record(&mut tx, &store.channel, &event, change.at).await?;
     tx.commit().await?;
     Ok(MoveOutcome::Moved {

@@ -199,16 +199,7 @@ pub(crate) async fn move_pointer(
         at: change.at,
         kind: planned.kind,
     };
-    let event = ChangeEvent::PointerMoved {
-        project: project.clone(),
-        env: change.env,
-        name: change.name,
-        seq,
-        from_version: planned.from,
-        to_version: planned.to,
-        digest: version.digest.clone(),
-        kind: planned.kind,
-    };
+    let event = record.event(project);
     events::append(&mut tx, &event, record.at).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(MoveOutcome::Moved {

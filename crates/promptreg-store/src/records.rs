@@ -170,6 +170,22 @@ pub struct DeploymentRecord {
     pub kind: DeployKind,
 }
 
+impl DeploymentRecord {
+    /// The change event that announces this record (what every backend appends and notifies).
+    pub fn event(&self, project: &ProjectId) -> ChangeEvent {
+        ChangeEvent::PointerMoved {
+            project: project.clone(),
+            env: self.env.clone(),
+            name: self.name.clone(),
+            seq: self.seq,
+            from_version: self.from_version,
+            to_version: self.to_version,
+            digest: self.digest.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
 /// Outcome of `move_pointer`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MoveOutcome {
