@@ -1,6 +1,6 @@
 //! Environments and deployment pointers.
 
-use promptreg_core::deploy::{live_stack, plan_move, MoveRequest};
+use promptreg_core::deploy::{live_stack, plan_move};
 use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, Version};
 use promptreg_store::*;
 use sqlx::{Row, SqlitePool};
@@ -110,31 +110,6 @@ pub(crate) async fn move_pointer(
     .map(rows::deployment)
     .collect::<StoreResult<Vec<_>>>()?;
     let stack = live_stack(history.iter().map(|r| (r.kind, r.to_version)));
-    if let MoveRequest::Deploy(v) = change.request {
-        // Unknown prompt or version is a 404 whatever the history says.
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM versions WHERE project = ? AND name = ? AND version = ?",
-        )
-        .bind(project.as_str())
-        .bind(change.name.as_str())
-        .bind(v.get())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if exists.is_none() {
-            let prompt: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM prompts WHERE project = ? AND name = ?")
-                    .bind(project.as_str())
-                    .bind(change.name.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            return Err(StoreError::NotFound(match prompt {
-                Some(_) => format!("prompt '{}' has no version {v}", change.name),
-                None => format!("prompt '{}' not found", change.name),
-            }));
-        }
-    }
     let Some(planned) = plan_move(&stack, change.request)? else {
         tx.rollback().await.map_err(db_err)?;
         let last = history
@@ -151,9 +126,24 @@ pub(crate) async fn move_pointer(
     .bind(project.as_str())
     .bind(change.name.as_str())
     .bind(planned.to.get())
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(db_err)?;
+    // A version that does not exist is never live, so planning a deploy to it always gets
+    // here: the one read of the version row also answers "unknown prompt or version".
+    let Some(row) = row else {
+        let prompt: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM prompts WHERE project = ? AND name = ?")
+                .bind(project.as_str())
+                .bind(change.name.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        return Err(StoreError::NotFound(match prompt {
+            Some(_) => format!("prompt '{}' has no version {}", change.name, planned.to),
+            None => format!("prompt '{}' not found", change.name),
+        }));
+    };
     let version = rows::version(&row)?;
     let at = ts(change.at);
     sqlx::query(
