@@ -11,6 +11,7 @@
 //! - [`render`]: sandboxed minijinja rendering with strict undefined variables.
 //! - [`diff`]: a unified diff between two versions.
 //! - [`deploy`]: the rules that turn a deploy or rollback request into a pointer move.
+//! - [`publish`]: numbering, idempotent push and the type rule for new versions.
 //! - [`event`]: the typed change events every write emits (index, change stream, ledger).
 
 #![forbid(unsafe_code)]
@@ -21,12 +22,13 @@ pub mod diff;
 pub mod event;
 pub mod metadata;
 pub mod name;
+pub mod publish;
 pub mod render;
 pub mod schema;
 
 pub use content::{ChatEntry, Digest, PromptBody, PromptContent, PromptType};
 pub use deploy::{DeployKind, PointerMove, RollbackError};
-pub use event::ChangeEvent;
+pub use event::{ChangeEvent, EventDraft, EventRecord};
 pub use metadata::{Compat, Metadata};
 pub use name::{EnvName, NameError, ProjectId, PromptName, Role, Version};
 pub use schema::VariablesSchema;

@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 
 use crate::config::{redact_url, Config};
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryOptions};
+use crate::supervisor::Supervisor;
+use promptreg_core::ProjectId;
 
 /// Shared state handed to every handler (cheap to clone).
 #[derive(Clone)]
@@ -23,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Request id generator (shared by the traced routes and the resolve fast path).
     pub request_ids: crate::request_id::RequestIds,
+    /// Background work (the change feed, later controllers), stopped at shutdown.
+    pub supervisor: Supervisor,
 }
 
 /// Opens the store a URL names: `sqlite:…` or `postgres://…` (the only backend switch).
@@ -54,28 +58,56 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         Some(t) if !t.trim().is_empty() => t.clone(),
         _ => admin_token_file(&config.data_dir)?,
     };
-    state_for_store(store, &admin).await
+    let instance = config
+        .service
+        .instance
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
+    state_with_options(store, &admin, &instance, config.service.registry_options()).await
 }
 
-/// Builds the state over an open store: registry, admin token, loaded index, and the task
-/// that follows other replicas' changes.
+/// The machine's name, for the default instance name.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Builds the state over an open store with default options (tests, benches).
 pub async fn state_for_store(store: Arc<dyn Store>, admin_token: &str) -> anyhow::Result<AppState> {
+    state_with_options(store, admin_token, "test", RegistryOptions::default()).await
+}
+
+/// Builds the state over an open store: registry, admin token, loaded index, the project's
+/// first environments, and the supervised task that follows other replicas' changes.
+pub async fn state_with_options(
+    store: Arc<dyn Store>,
+    admin_token: &str,
+    instance: &str,
+    options: RegistryOptions,
+) -> anyhow::Result<AppState> {
     let metrics = Arc::new(Metrics::default());
-    let registry = Arc::new(Registry::new(store, metrics.clone()));
-    registry.tokens().add_bootstrap(admin_token);
+    let registry = Arc::new(Registry::new(store, metrics.clone()).with_options(options));
+    registry.tokens().add_bootstrap(admin_token, instance);
     registry.load().await.context("loading the resolve index")?;
-    tokio::spawn({
-        let registry = registry.clone();
-        async move {
-            if let Err(e) = registry.follow().await {
-                tracing::error!(error = %e, "change feed ended");
-            }
-        }
+    registry
+        .start_project(&ProjectId::default())
+        .await
+        .context("creating the project's first environments")?;
+    let supervisor = Supervisor::default();
+    let follower = registry.clone();
+    supervisor.spawn("change feed", move |stop| {
+        let registry = follower.clone();
+        async move { registry.follow(stop).await.map_err(anyhow::Error::from) }
     });
     Ok(AppState {
         registry,
         metrics,
         request_ids: Default::default(),
+        supervisor,
     })
 }
 
@@ -129,12 +161,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, database = %redact_url(&config.effective_database_url()), "listening");
-    serve(
+    let supervisor = state.supervisor.clone();
+    let served = serve(
         listener,
         router(state, config.max_body_bytes),
         shutdown_signal(),
     )
-    .await
+    .await;
+    supervisor.shutdown().await;
+    served
 }
 
 async fn shutdown_signal() {

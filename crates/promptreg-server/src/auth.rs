@@ -1,9 +1,13 @@
-//! Who is calling, and whether they may.
+//! Who is calling: credentials, the token cache and the [`Caller`] extractor.
 //!
 //! Tokens are kept in memory keyed by the SHA-256 of their secret (the store keeps only the
-//! hash too), so authenticating a resolve costs one hash and one map lookup. [`authorize`] is
-//! the single decision point: every handler states the [`Action`] it performs, and nothing else
-//! compares roles. A policy engine with projects and per-environment grants replaces its body.
+//! hash too), so authenticating a resolve costs one hash and one map lookup. Whether a caller
+//! *may* do something is not decided here but by the service layer's policy
+//! (`registry::policy`), asked by every operation with the resource it acts on.
+//!
+//! `/v1` takes `Authorization: Bearer <token>` only, as the v1 contract says; key pairs (HTTP
+//! Basic `public:secret`) authenticate the Langfuse-compatible routes, where the Langfuse SDKs
+//! send them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,59 +40,83 @@ pub struct Principal {
     pub project: ProjectId,
 }
 
+/// The id of the configured admin token's principal.
+pub const BOOTSTRAP_ID: &str = "bootstrap-admin";
+
 impl Principal {
     /// How the caller appears in `created_by` and `actor` fields.
     pub fn actor(&self) -> String {
         format!("{}:{}", self.id, self.name)
     }
-}
 
-/// What a request wants to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Read versions, prompts, environments, history.
-    Read,
-    /// Resolve or render a deployed prompt.
-    Resolve,
-    /// Create a version.
-    CreateVersion,
-    /// Move a pointer (deploy or roll back).
-    Deploy,
-    /// Create environments.
-    ManageEnvironments,
-    /// Create, list and revoke tokens.
-    ManageTokens,
-}
+    /// The principal of a stored token.
+    pub fn of(token: &TokenRecord) -> Self {
+        Self {
+            id: token.id.clone(),
+            name: token.name.clone(),
+            role: token.role,
+            project: token.project.clone(),
+        }
+    }
 
-/// The one authorization decision.
-pub fn authorize(caller: &Principal, action: Action) -> Result<(), ApiError> {
-    let needed = match action {
-        Action::Read | Action::Resolve => Role::Reader,
-        Action::CreateVersion => Role::Author,
-        Action::Deploy => Role::Deployer,
-        Action::ManageEnvironments | Action::ManageTokens => Role::Admin,
-    };
-    if caller.role >= needed {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "role '{}' may not {}; it needs role '{}'",
-            caller.role.as_str(),
-            describe(action),
-            needed.as_str()
-        )))
+    /// Whether this is the configured admin token (it lives in configuration, not the store).
+    pub fn is_bootstrap(&self) -> bool {
+        self.id == BOOTSTRAP_ID
     }
 }
 
-fn describe(action: Action) -> &'static str {
-    match action {
-        Action::Read => "read",
-        Action::Resolve => "resolve prompts",
-        Action::CreateVersion => "create versions",
-        Action::Deploy => "deploy or roll back",
-        Action::ManageEnvironments => "manage environments",
-        Action::ManageTokens => "manage tokens",
+/// A credential presented in an `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `Bearer <secret>`: the secret's hash.
+    Bearer {
+        /// SHA-256 of the secret.
+        hash: [u8; 32],
+    },
+    /// `Basic base64(public:secret)`: a key pair.
+    KeyPair {
+        /// The public key.
+        public_key: String,
+        /// SHA-256 of the secret key.
+        secret_hash: [u8; 32],
+    },
+}
+
+impl Credential {
+    /// Whether a stored token is the one this credential proves.
+    pub fn matches(&self, token: &TokenRecord) -> bool {
+        let stored = hex::decode(&token.secret_hash).unwrap_or_default();
+        match self {
+            Credential::Bearer { hash } => {
+                token.kind == TokenKind::Bearer && stored.as_slice() == hash.as_slice()
+            }
+            Credential::KeyPair {
+                public_key,
+                secret_hash,
+            } => {
+                token.kind == TokenKind::KeyPair
+                    && token.public_key.as_deref() == Some(public_key.as_str())
+                    && stored.as_slice() == secret_hash.as_slice()
+            }
+        }
     }
+}
+
+/// Parses an `Authorization` header value.
+pub fn parse_credential(header: &str) -> Option<Credential> {
+    if let Some(secret) = header.strip_prefix("Bearer ") {
+        return Some(Credential::Bearer {
+            hash: hash_secret(secret.trim()),
+        });
+    }
+    let decoded = STANDARD
+        .decode(header.strip_prefix("Basic ")?.trim())
+        .ok()?;
+    let (pk, sk) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(Credential::KeyPair {
+        public_key: pk.to_owned(),
+        secret_hash: hash_secret(sk),
+    })
 }
 
 /// SHA-256 of a secret, as stored.
@@ -114,11 +142,12 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    /// Adds the configured admin token.
-    pub fn add_bootstrap(&self, secret: &str) {
+    /// Adds the configured admin token. `instance` names this server process in the actor
+    /// of what it does, so that the admins of two replicas are told apart in history.
+    pub fn add_bootstrap(&self, secret: &str, instance: &str) {
         let admin = Principal {
-            id: "bootstrap-admin".into(),
-            name: "admin".into(),
+            id: BOOTSTRAP_ID.into(),
+            name: format!("admin@{instance}"),
             role: Role::Admin,
             project: ProjectId::default(),
         };
@@ -134,12 +163,7 @@ impl TokenCache {
             return;
         };
         let Ok(hash) = hash else { return };
-        let principal = Arc::new(Principal {
-            id: token.id.clone(),
-            name: token.name.clone(),
-            role: token.role,
-            project: token.project.clone(),
-        });
+        let principal = Arc::new(Principal::of(token));
         match (token.kind, &token.public_key) {
             (TokenKind::KeyPair, Some(pk)) => {
                 self.key_pairs.write().insert(pk.clone(), (hash, principal));
@@ -158,41 +182,63 @@ impl TokenCache {
 
     /// Replaces all stored tokens (keeps the bootstrap admin).
     pub fn replace_all(&self, tokens: &[TokenRecord]) {
-        self.by_hash
-            .write()
-            .retain(|_, p| p.id == "bootstrap-admin");
+        self.by_hash.write().retain(|_, p| p.is_bootstrap());
         self.key_pairs.write().clear();
         for t in tokens {
             self.insert(t);
         }
     }
 
-    /// Authenticates an `Authorization` header value.
+    /// Authenticates an `Authorization` header value from memory.
     pub fn authenticate(&self, header: &str) -> Option<Arc<Principal>> {
-        if let Some(secret) = header.strip_prefix("Bearer ") {
-            return self
-                .by_hash
-                .read()
-                .get(&hash_secret(secret.trim()))
-                .cloned();
+        match parse_credential(header)? {
+            Credential::Bearer { hash } => self.by_hash.read().get(&hash).cloned(),
+            Credential::KeyPair {
+                public_key,
+                secret_hash,
+            } => {
+                let pairs = self.key_pairs.read();
+                let (hash, principal) = pairs.get(&public_key)?;
+                (*hash == secret_hash).then(|| principal.clone())
+            }
         }
-        let decoded = STANDARD
-            .decode(header.strip_prefix("Basic ")?.trim())
-            .ok()?;
-        let (pk, sk) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-        let pairs = self.key_pairs.read();
-        let (hash, principal) = pairs.get(pk)?;
-        (*hash == hash_secret(sk)).then(|| principal.clone())
     }
 }
 
-/// The authenticated caller of a request; 401 when the token is missing or unknown.
+/// The authenticated caller of a request with the request's id; 401 when the credential is
+/// missing or unknown. Dereferences to the [`Principal`].
 #[derive(Debug, Clone)]
-pub struct Caller(pub Arc<Principal>);
+pub struct Caller {
+    /// Who.
+    pub principal: Arc<Principal>,
+    /// The request's `x-request-id`, recorded with the changes it makes.
+    pub request_id: Option<String>,
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
 
 impl Caller {
-    /// Authenticates the `Authorization` header of a request.
-    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Self, ApiError> {
+    /// A caller outside any request (tests, background work).
+    pub fn internal(principal: Principal) -> Self {
+        Self {
+            principal: Arc::new(principal),
+            request_id: None,
+        }
+    }
+
+    /// Authenticates the `Authorization` header; `allow_key_pairs` admits HTTP Basic key
+    /// pairs (the Langfuse routes).
+    pub async fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+        allow_key_pairs: bool,
+    ) -> Result<Self, ApiError> {
         let header = headers
             .get(AUTHORIZATION)
             .ok_or_else(|| {
@@ -200,12 +246,25 @@ impl Caller {
             })?
             .to_str()
             .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
-        state
+        if !allow_key_pairs && header.starts_with("Basic ") {
+            return Err(ApiError::unauthorized(
+                "key pairs (HTTP Basic) authenticate the Langfuse-compatible routes \
+                 (/api/public/...); /v1 takes `Authorization: Bearer <token>`",
+            ));
+        }
+        let principal = state
             .registry
-            .tokens()
             .authenticate(header)
-            .map(Caller)
-            .ok_or_else(|| ApiError::unauthorized("invalid or revoked token"))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("invalid or revoked token"))?;
+        let request_id = headers
+            .get(crate::request_id::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Caller {
+            principal,
+            request_id,
+        })
     }
 }
 
@@ -213,50 +272,21 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Caller::from_headers(state, &parts.headers)
+        Caller::from_headers(state, &parts.headers, false).await
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The caller of a Langfuse-compatible route: a key pair (as the Langfuse SDKs send) or a
+/// bearer token.
+#[derive(Debug, Clone)]
+pub struct KeyPairCaller(pub Caller);
 
-    fn principal(role: Role) -> Principal {
-        Principal {
-            id: "t".into(),
-            name: "n".into(),
-            role,
-            project: ProjectId::default(),
-        }
-    }
+impl FromRequestParts<AppState> for KeyPairCaller {
+    type Rejection = ApiError;
 
-    #[test]
-    fn each_role_has_exactly_its_rights() {
-        use Action::*;
-        let table = [
-            (Role::Reader, [true, true, false, false, false, false]),
-            (Role::Author, [true, true, true, false, false, false]),
-            (Role::Deployer, [true, true, true, true, false, false]),
-            (Role::Admin, [true, true, true, true, true, true]),
-        ];
-        for (role, allowed) in table {
-            for (action, ok) in [
-                Read,
-                Resolve,
-                CreateVersion,
-                Deploy,
-                ManageEnvironments,
-                ManageTokens,
-            ]
-            .into_iter()
-            .zip(allowed)
-            {
-                assert_eq!(
-                    authorize(&principal(role), action).is_ok(),
-                    ok,
-                    "{role:?} {action:?}"
-                );
-            }
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Caller::from_headers(state, &parts.headers, true)
+            .await
+            .map(KeyPairCaller)
     }
 }

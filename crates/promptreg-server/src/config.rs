@@ -12,12 +12,52 @@ pub enum LogFormat {
     Json,
 }
 
+/// Options of the service layer (`registry`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceConfig {
+    /// This server's name in the actor of what its admin token does (default `<host>:<port>`),
+    /// so that the bootstrap admins of several replicas are told apart in history.
+    #[arg(long, env = "PROMPTREG_INSTANCE")]
+    pub instance: Option<String>,
+    /// Refuse Langfuse labels that name no environment, instead of creating the environment.
+    #[arg(long, env = "PROMPTREG_NO_LABELS_CREATE_ENVIRONMENTS")]
+    pub no_labels_create_environments: bool,
+    /// With a shared database: how long (ms) a replica that cannot confirm it is current goes
+    /// on trusting its in-memory credentials; past it, credentials are checked against the
+    /// database (503 if it does not answer). The bound on a revoked token still passing.
+    #[arg(long, env = "PROMPTREG_STALE_AFTER_MS", default_value_t = 2000)]
+    pub stale_after_ms: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            instance: None,
+            no_labels_create_environments: false,
+            stale_after_ms: 2000,
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// The registry's options.
+    pub fn registry_options(&self) -> crate::registry::RegistryOptions {
+        crate::registry::RegistryOptions {
+            create_environments_from_labels: !self.no_labels_create_environments,
+            stale_after: std::time::Duration::from_millis(self.stale_after_ms),
+        }
+    }
+}
+
 /// `promptreg serve` options.
 #[derive(Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "PROMPTREG_LISTEN", default_value = "127.0.0.1:8700")]
     pub listen: SocketAddr,
+    /// How the service layer behaves.
+    #[command(flatten)]
+    pub service: ServiceConfig,
     /// Directory for the embedded database and the generated admin token.
     #[arg(long, env = "PROMPTREG_DATA_DIR", default_value = "./promptreg-data")]
     pub data_dir: PathBuf,
@@ -39,6 +79,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("service", &self.service)
             .field("data_dir", &self.data_dir)
             .field(
                 "database_url",
@@ -59,6 +100,7 @@ impl Config {
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            service: ServiceConfig::default(),
             data_dir,
             database_url: None,
             log_format: LogFormat::Text,

@@ -118,3 +118,26 @@ impl From<RenderError> for ApiError {
         ApiError::unprocessable(e.to_string())
     }
 }
+
+impl From<crate::registry::ServiceError> for ApiError {
+    fn from(e: crate::registry::ServiceError) -> Self {
+        use crate::registry::ServiceError as S;
+        match e {
+            S::Invalid {
+                code: "invalid_request",
+                message,
+            } => ApiError::bad_request(message),
+            S::Invalid { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            S::NotFound { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
+            S::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            S::Forbidden(message) => ApiError::forbidden(message),
+            S::Unavailable(message) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            S::Render(e) => e.into(),
+            S::Internal(cause) => ApiError::internal(&cause),
+        }
+    }
+}

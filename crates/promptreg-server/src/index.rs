@@ -13,7 +13,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use prometheus_client::metrics::counter::Counter;
 use promptreg_api::Resolved;
-use promptreg_core::{EnvName, ProjectId, PromptName};
+use promptreg_core::{EnvName, ProjectId};
 use promptreg_store::VersionRecord;
 
 use crate::metrics::{Metrics, ResolveLabels};
@@ -22,6 +22,10 @@ use crate::metrics::{Metrics, ResolveLabels};
 pub struct Entry {
     /// The live version.
     pub version: VersionRecord,
+    /// The seq of the pointer record that made it live: an entry is only ever replaced by one
+    /// with a higher seq, so an event applied late (a replica's feed racing a local write)
+    /// can never put an older version back.
+    pub seq: i64,
     /// The `GET /v1/resolve` body, serialised once.
     pub body: Bytes,
     /// `"<digest>"`, the ETag.
@@ -52,7 +56,13 @@ impl ResolveIndex {
         self.map.read().get(project)?.get(env)?.get(name).cloned()
     }
 
-    fn entry(&self, project: &ProjectId, env: &EnvName, version: VersionRecord) -> Arc<Entry> {
+    fn entry(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+        version: VersionRecord,
+        seq: i64,
+    ) -> Arc<Entry> {
         let resolved = Resolved {
             name: version.name.to_string(),
             version: version.version,
@@ -82,34 +92,53 @@ impl ResolveIndex {
             .clone();
         Arc::new(Entry {
             version,
+            seq,
             body,
             etag,
             resolves,
         })
     }
 
-    /// Makes `version` the live one for its pointer.
-    pub fn set(&self, project: &ProjectId, env: &EnvName, version: VersionRecord) {
+    /// Makes `version` (made live by the pointer record `seq`) the live one for its pointer,
+    /// unless the index already holds a record at least as new. Returns whether it did.
+    pub fn set_if_newer(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+        version: VersionRecord,
+        seq: i64,
+    ) -> bool {
         let name = version.name.to_string();
-        let entry = self.entry(project, env, version);
+        let current = self.get(project.as_str(), env.as_str(), &name);
+        if current.is_some_and(|c| c.seq >= seq) {
+            return false;
+        }
+        // Built outside the write lock (serialising the answer is the costly part), then
+        // checked again under it.
+        let entry = self.entry(project, env, version, seq);
         let mut map = self.map.write();
-        map.entry(project.to_string())
+        let slot = map
+            .entry(project.to_string())
             .or_default()
             .entry(env.to_string())
             .or_default()
-            .insert(name, entry);
-        self.metrics.index_entries.set(count(&map));
-    }
-
-    /// Removes a pointer (it no longer exists in the store).
-    pub fn remove(&self, project: &ProjectId, env: &EnvName, name: &PromptName) {
-        let mut map = self.map.write();
-        if let Some(envs) = map.get_mut(project.as_str()) {
-            if let Some(prompts) = envs.get_mut(env.as_str()) {
-                prompts.remove(name.as_str());
+            .entry(name);
+        let changed = match slot {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                if o.get().seq >= seq {
+                    false
+                } else {
+                    o.insert(entry);
+                    true
+                }
             }
-        }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(entry);
+                true
+            }
+        };
         self.metrics.index_entries.set(count(&map));
+        changed
     }
 
     /// Replaces the whole index (start-up and resynchronisation).
@@ -117,7 +146,7 @@ impl ResolveIndex {
         let mut fresh: HashMap<String, EnvMap> = HashMap::new();
         for d in live {
             let name = d.version.name.to_string();
-            let entry = self.entry(&d.project, &d.env, d.version);
+            let entry = self.entry(&d.project, &d.env, d.version, d.seq);
             fresh
                 .entry(d.project.to_string())
                 .or_default()

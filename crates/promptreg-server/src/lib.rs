@@ -2,13 +2,14 @@
 //!
 //! - [`config`]: the one typed configuration (flags and `PROMPTREG_*` variables).
 //! - [`registry`]: the service layer. Every workflow (publish, deploy, rollback, tokens) is one
-//!   method here that runs one store transaction and then feeds the resulting typed
-//!   [`promptreg_core::ChangeEvent`] through [`registry::Registry::apply`], the single place that
-//!   keeps the in-memory state current (local writes and, with PostgreSQL, other replicas').
+//!   method here, written once over the store's unit of work, asking the policy first; its
+//!   committed [`promptreg_core::EventRecord`] keeps the in-memory state current (local writes
+//!   and, with PostgreSQL, other replicas' through the change feed).
 //! - [`index`]: the resolve index: deployed pointers with pre-serialised answers, so a resolve
 //!   never touches the database.
-//! - [`auth`]: bearer tokens and key pairs, and [`auth::authorize`], the one place that decides
-//!   whether a caller may do something (to be replaced by a policy engine).
+//! - [`auth`]: bearer tokens and key pairs, the token cache and the [`auth::Caller`] extractor
+//!   (who is calling; whether they may is the registry's policy).
+//! - [`supervisor`]: background tasks restarted on failure, stopped by one shutdown token.
 //! - [`routes`]: the route table, thin handlers and the OpenAPI document.
 //! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included.
 //! - [`metrics`], [`telemetry`], [`request_id`]: Prometheus metrics, `tracing` set-up and
@@ -29,6 +30,7 @@ pub mod paging;
 pub mod registry;
 pub mod request_id;
 pub mod routes;
+pub mod supervisor;
 pub mod telemetry;
 pub mod testing;
 

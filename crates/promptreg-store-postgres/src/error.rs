@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use promptreg_core::RollbackError;
 use promptreg_store::StoreError;
 
 /// The crate-internal result.
@@ -29,12 +28,6 @@ impl From<sqlx::Error> for Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         Error::Store(e)
-    }
-}
-
-impl From<RollbackError> for Error {
-    fn from(e: RollbackError) -> Self {
-        Error::Store(StoreError::from(e))
     }
 }
 

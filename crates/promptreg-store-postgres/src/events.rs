@@ -1,62 +1,183 @@
-//! The change log: every write appends its [`ChangeEvent`] to `events` and `NOTIFY`s it, in
-//! the write's own transaction, so the log, the notification and the change agree.
+//! The event log: a dense sequence per project (`event_log`), each entry the canonical JSON
+//! of an [`EventRecord`], announced with `NOTIFY` in the transaction that appends it.
+//!
+//! Appending is one round trip: the next `seq` (`MAX + 1`, safe because the unit of work holds
+//! the project's writer lock, see `tx.rs`), the row, and `pg_notify` in one statement.
+//! PostgreSQL delivers the notification at commit and drops it on rollback, so listeners hear
+//! exactly the committed events, in commit order, which is `seq` order.
 
-use chrono::{DateTime, Utc};
-use promptreg_core::ChangeEvent;
-use sqlx::{PgConnection, PgPool, Row};
+use promptreg_core::{EventDraft, EventRecord, ProjectId};
+use serde::Deserialize;
+use sqlx::{PgConnection, Row};
 
 use crate::error::{corrupt, internal, Result};
 
-/// Appends `event` to the log and queues its notification on `channel` (PostgreSQL delivers
-/// it when the transaction commits, and drops it on rollback).
-pub(crate) async fn record(
-    tx: &mut PgConnection,
-    channel: &str,
-    event: &ChangeEvent,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let payload = serde_json::to_value(event).map_err(internal)?;
-    // Ids come from a sequence when inserted, not when committed: two writers could commit in
-    // the opposite order of their ids and a reader of `events_after` would skip the late one.
-    // Holding this lock (per channel, so per schema) from taking the id until commit makes id
-    // order commit order. It is taken last, after the write's row locks, so it cannot deadlock,
-    // and committing a NOTIFY serialises on PostgreSQL's notify queue anyway.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-        .bind(channel)
-        .execute(&mut *tx)
-        .await?;
-    // The row and its notification in one round trip.
-    sqlx::query(
-        "WITH logged AS (INSERT INTO events (project, kind, payload, at) VALUES ($2, $3, $4, $5) RETURNING id) \
-         SELECT pg_notify($1, $6) FROM logged",
-    )
-    .bind(channel)
-    .bind(event.project().as_str())
-    .bind(event.kind())
-    .bind(&payload)
-    .bind(at)
-    .bind(payload.to_string())
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+/// PostgreSQL refuses a `NOTIFY` payload of this many bytes or more; a longer event is
+/// announced by its key only ([`Announced`]) and listeners read it from the log.
+pub(crate) const NOTIFY_LIMIT: i32 = 8000;
+
+/// What a notification too long for the whole event carries: where to read it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Announced {
+    /// The project whose log it is in.
+    pub(crate) project: String,
+    /// Its position there.
+    pub(crate) seq: i64,
 }
 
-/// Events with an id above `after`, oldest first.
-pub(crate) async fn after(
-    pool: &PgPool,
+/// Appends `draft` to its project's log at the next `seq` and queues its notification on
+/// `channel`. The caller holds the project's writer lock.
+pub(crate) async fn append(
+    conn: &mut PgConnection,
+    channel: &str,
+    draft: EventDraft,
+) -> Result<EventRecord> {
+    let prefix = body_prefix(&draft)?;
+    let row = sqlx::query(
+        "WITH next AS ( \
+             SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM event_log WHERE project = $1 \
+         ), logged AS ( \
+             INSERT INTO event_log (project, seq, kind, at, body) \
+             SELECT $1, seq, $2, $3, $4 || seq::text || '}' FROM next \
+             RETURNING seq, body \
+         ) \
+         SELECT seq, pg_notify($5, CASE WHEN octet_length(body) < $6 THEN body \
+             ELSE json_build_object('project', $1::text, 'seq', seq)::text END) \
+         FROM logged",
+    )
+    .bind(draft.change.project().as_str())
+    .bind(draft.change.kind())
+    .bind(draft.at)
+    .bind(&prefix)
+    .bind(channel)
+    .bind(NOTIFY_LIMIT)
+    .fetch_one(&mut *conn)
+    .await?;
+    let record = draft.at_seq(row.try_get("seq")?);
+    // The stored bytes were spliced in SQL; they must be the record's canonical form, or the
+    // log would hold something no replica or ledger can reproduce: refuse (and roll back).
+    if record.canonical_bytes()
+        != [prefix.as_bytes(), record.seq.to_string().as_bytes(), b"}"].concat()
+    {
+        return Err(corrupt(
+            "event body",
+            "the stored body is not the canonical form",
+        ));
+    }
+    Ok(record)
+}
+
+/// The canonical body of `draft` up to its `seq`: canonical JSON sorts keys, and `seq` sorts
+/// after every other field of an [`EventRecord`], so the body at any `seq` is this prefix,
+/// the number and `}`. That lets the database pick the number and build the body in the
+/// same statement that inserts it.
+pub(crate) fn body_prefix(draft: &EventDraft) -> Result<String> {
+    let template =
+        String::from_utf8(draft.clone().at_seq(0).canonical_bytes()).map_err(internal)?;
+    match template.strip_suffix("0}") {
+        Some(prefix) if prefix.ends_with(",\"seq\":") => Ok(prefix.to_owned()),
+        _ => Err(corrupt(
+            "event layout",
+            "`seq` is not the last key of an event record",
+        )),
+    }
+}
+
+/// Parses a stored (or notified) body.
+pub(crate) fn parse(body: &str) -> Result<EventRecord> {
+    EventRecord::from_bytes(body.as_bytes()).map_err(|e| corrupt("event", e))
+}
+
+/// Events of a project with `seq > after`, oldest first.
+pub(crate) async fn after<'e, E>(
+    executor: E,
+    project: &ProjectId,
     after: i64,
     limit: u32,
-) -> Result<Vec<(i64, ChangeEvent)>> {
-    let rows = sqlx::query("SELECT id, payload FROM events WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
+) -> Result<Vec<EventRecord>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let rows = sqlx::query(
+        "SELECT body FROM event_log WHERE project = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(project.as_str())
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(|row| parse(row.try_get("body")?)).collect()
+}
+
+/// One event, if it is in the log.
+pub(crate) async fn one<'e, E>(executor: E, project: &str, seq: i64) -> Result<Option<EventRecord>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let body: Option<String> =
+        sqlx::query_scalar("SELECT body FROM event_log WHERE project = $1 AND seq = $2")
+            .bind(project)
+            .bind(seq)
+            .fetch_optional(executor)
+            .await?;
+    body.as_deref().map(parse).transpose()
+}
+
+/// The last `seq` of every project's log.
+pub(crate) async fn heads<'e, E>(executor: E) -> Result<Vec<(ProjectId, i64)>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let rows = sqlx::query(
+        "SELECT project, MAX(seq) AS seq FROM event_log GROUP BY project ORDER BY project",
+    )
+    .fetch_all(executor)
+    .await?;
     rows.iter()
         .map(|row| {
-            let payload: serde_json::Value = row.try_get("payload")?;
-            let event = serde_json::from_value(payload).map_err(|e| corrupt("event", e))?;
-            Ok((row.try_get("id")?, event))
+            Ok((
+                crate::rows::project(row.try_get("project")?)?,
+                row.try_get("seq")?,
+            ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use promptreg_core::{ChangeEvent, EnvName, EventDraft, ProjectId};
+
+    use super::body_prefix;
+
+    /// The body spliced from the prefix is the canonical form at every seq, whatever the
+    /// optional fields and however odd the text.
+    #[test]
+    fn the_prefix_and_the_number_are_the_canonical_body() {
+        for (reason, request_id) in [
+            (None, None),
+            (
+                Some("quote \" back\\slash\n é 🦀 \u{1}".to_owned()),
+                Some("req-1".to_owned()),
+            ),
+        ] {
+            let draft = EventDraft {
+                at: Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap(),
+                actor: "tok:ci".into(),
+                reason,
+                request_id,
+                change: ChangeEvent::EnvironmentCreated {
+                    project: ProjectId::default(),
+                    env: EnvName::production(),
+                },
+            };
+            let prefix = body_prefix(&draft).unwrap();
+            for seq in [1, 9, 10, 123_456_789_012] {
+                assert_eq!(
+                    format!("{prefix}{seq}}}").into_bytes(),
+                    draft.clone().at_seq(seq).canonical_bytes()
+                );
+            }
+        }
+    }
 }

@@ -4,18 +4,19 @@
 //!   URL) or [`PgStore::connect_with`] (explicit options). Connecting applies the embedded,
 //!   append-only `migrations/`.
 //! - `connect`: the pool, the migrator and the notification channel name.
-//! - `versions`: prompts and versions; numbering serialised on the prompt row.
-//! - `environments`: environments.
-//! - `deploy`: pointer moves (rules from `promptreg_core::deploy`), history, catalog.
-//! - `tokens`: tokens and key pairs (secret hashes only).
-//! - `events`: the change log every write appends to, and its `NOTIFY`.
-//! - `listen`: [`Store::subscribe`], a `LISTEN` stream with resync on reconnection.
+//! - `tx`: the unit of work ([`Store::begin`]): a transaction holding the project's writer
+//!   lock, and the SQL of each write step. Numbering, the deploy rules and the events are the
+//!   service layer's; this crate holds SQL and row mapping only.
+//! - `versions`, `environments`, `deploy`, `tokens`: the reads (and the SQL the steps share).
+//! - `events`: the per-project event log (dense `seq`, canonical bodies) and its `NOTIFY`.
+//! - `listen`: [`Store::subscribe`], a `LISTEN` stream that says when it lost the connection
+//!   and when to resynchronise.
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
-//! Every write runs in one transaction that also appends its [`ChangeEvent`] to `events` and
-//! queues `pg_notify` with it, so the log, the notification and the change commit together.
-//! Queries are built at run time (`sqlx::query` with binds); no database is needed to build.
+//! A write's event is appended (and its `pg_notify` queued) in the write's own transaction, so
+//! the change, the log and the notification commit together or not at all. Queries are built
+//! at run time (`sqlx::query` with binds); no database is needed to build.
 
 #![forbid(unsafe_code)]
 
@@ -28,17 +29,17 @@ mod listen;
 mod rows;
 pub mod testing;
 mod tokens;
+mod tx;
 mod versions;
 
 use std::fmt;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, Version};
+use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    CatalogRecord, Committed, Created, DeployedVersion, DeploymentRecord, Environment, EventStream,
-    MoveOutcome, NewEnvironment, NewVersion, PageRequest, PointerChange, PromptFilter,
-    PromptRecord, Store, StoreError, StoreResult, TokenRecord, VersionFilter, VersionRecord,
+    CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, PageRequest,
+    PromptFilter, PromptRecord, Store, StoreError, StoreResult, StoreTx, TokenLookup, TokenRecord,
+    VersionFilter, VersionRecord,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -61,12 +62,10 @@ impl fmt::Debug for PgStore {
 
 #[async_trait]
 impl Store for PgStore {
-    async fn create_version(
-        &self,
-        project: &ProjectId,
-        new: NewVersion,
-    ) -> StoreResult<Committed<Created>> {
-        Ok(versions::create(self, project, new).await?)
+    async fn begin(&self, project: &ProjectId) -> StoreResult<Box<dyn StoreTx>> {
+        Ok(Box::new(
+            tx::PgTx::begin(&self.pool, &self.channel, project).await?,
+        ))
     }
 
     async fn get_version(
@@ -75,7 +74,7 @@ impl Store for PgStore {
         name: &PromptName,
         version: Version,
     ) -> StoreResult<VersionRecord> {
-        Ok(versions::fetch(&self.pool, project, name, version.get()).await?)
+        Ok(versions::get(self, project, name, Some(version)).await?)
     }
 
     async fn latest_version(
@@ -83,7 +82,7 @@ impl Store for PgStore {
         project: &ProjectId,
         name: &PromptName,
     ) -> StoreResult<VersionRecord> {
-        Ok(versions::latest(self, project, name).await?)
+        Ok(versions::get(self, project, name, None).await?)
     }
 
     async fn list_versions(
@@ -105,32 +104,18 @@ impl Store for PgStore {
         Ok(versions::list_prompts(self, project, filter, page).await?)
     }
 
-    async fn create_environment(
-        &self,
-        project: &ProjectId,
-        env: NewEnvironment,
-    ) -> StoreResult<Committed<Environment>> {
-        Ok(environments::create(self, project, env).await?)
-    }
-
     async fn get_environment(
         &self,
         project: &ProjectId,
         env: &EnvName,
     ) -> StoreResult<Environment> {
-        Ok(environments::get(&self.pool, project, env).await?)
+        environments::find(&self.pool, project, env)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("environment '{env}' not found")))
     }
 
     async fn list_environments(&self, project: &ProjectId) -> StoreResult<Vec<Environment>> {
-        Ok(environments::list(self, project).await?)
-    }
-
-    async fn move_pointer(
-        &self,
-        project: &ProjectId,
-        change: PointerChange,
-    ) -> StoreResult<MoveOutcome> {
-        Ok(deploy::move_pointer(self, project, change).await?)
+        Ok(environments::list(&self.pool, project).await?)
     }
 
     async fn history(
@@ -152,21 +137,8 @@ impl Store for PgStore {
         Ok(deploy::catalog(self, project, env, page).await?)
     }
 
-    async fn deployed_version(
-        &self,
-        project: &ProjectId,
-        env: &EnvName,
-        name: &PromptName,
-    ) -> StoreResult<Option<VersionRecord>> {
-        Ok(deploy::deployed_version(self, project, env, name).await?)
-    }
-
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>> {
         Ok(deploy::load_deployed(self).await?)
-    }
-
-    async fn create_token(&self, token: TokenRecord) -> StoreResult<Committed<TokenRecord>> {
-        Ok(tokens::create(self, token).await?)
     }
 
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>> {
@@ -177,25 +149,34 @@ impl Store for PgStore {
         Ok(tokens::get(self, id).await?)
     }
 
-    async fn revoke_token(
-        &self,
-        project: &ProjectId,
-        id: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Committed<TokenRecord>> {
-        Ok(tokens::revoke(self, project, id, at).await?)
+    async fn find_token(&self, credential: &TokenLookup) -> StoreResult<Option<TokenRecord>> {
+        Ok(tokens::find(self, credential).await?)
     }
 
     async fn load_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         Ok(tokens::load_all(self).await?)
     }
 
-    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, ChangeEvent)>> {
-        Ok(events::after(&self.pool, after, limit).await?)
+    async fn events_after(
+        &self,
+        project: &ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRecord>> {
+        Ok(events::after(&self.pool, project, after, limit).await?)
+    }
+
+    async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>> {
+        Ok(events::heads(&self.pool).await?)
     }
 
     async fn subscribe(&self) -> StoreResult<Option<EventStream>> {
-        let stream = listen::subscribe(self.options.clone(), self.channel.clone()).await?;
+        let stream = listen::subscribe(
+            self.options.clone(),
+            self.pool.clone(),
+            self.channel.clone(),
+        )
+        .await?;
         Ok(Some(stream))
     }
 

@@ -1,150 +1,61 @@
-//! Prompts and their immutable versions.
+//! Prompts and their immutable versions: the reads (versions are inserted by `tx.rs`).
 
 use std::collections::BTreeMap;
 
-use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, Version};
-use promptreg_store::{
-    Committed, Created, NewVersion, PageRequest, PromptFilter, PromptRecord, VersionFilter,
-    VersionRecord,
-};
+use promptreg_core::{EnvName, ProjectId, PromptName, Version};
+use promptreg_store::{PageRequest, PromptFilter, PromptRecord, VersionFilter, VersionRecord};
 use sqlx::Row;
 
-use crate::error::{internal, not_found, Result};
+use crate::error::{not_found, Result};
 use crate::rows::{self, VERSION_COLUMNS};
-use crate::{events, PgStore};
+use crate::PgStore;
 
-/// Creates the next version unless the content equals the latest's.
-///
-/// The prompt row is the lock: it is inserted if missing (a concurrent creator of the same
-/// prompt waits on the insert and then finds the row) and locked `FOR UPDATE`, so writers of
-/// one prompt take turns and numbers have no gaps or duplicates.
-pub(crate) async fn create(
-    store: &PgStore,
-    project: &ProjectId,
-    new: NewVersion,
-) -> Result<Committed<Created>> {
-    let digest = new.content.digest();
-    let mut tx = store.pool.begin().await?;
-    // One round trip inserts the prompt row if missing and locks it either way (an upsert
-    // locks the row it updates; a concurrent creator waits here, then sees the committed row).
-    let latest: i64 = sqlx::query_scalar(
-        "INSERT INTO prompts (project, name, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (project, name) DO UPDATE SET latest_version = prompts.latest_version \
-         RETURNING latest_version",
-    )
-    .bind(project.as_str())
-    .bind(new.name.as_str())
-    .bind(new.created_at)
-    .fetch_one(&mut *tx)
-    .await?;
-
-    let parent = if latest > 0 {
-        let current = fetch(&mut *tx, project, &new.name, latest).await?;
-        if current.digest == digest {
-            tx.rollback().await?;
-            return Ok(Committed {
-                value: Created {
-                    version: current,
-                    created: false,
-                },
-                event: None,
-            });
-        }
-        Some(current.version)
-    } else {
-        None
-    };
-    let number = parent.map_or(Version::FIRST, Version::next);
-    if parent == Some(number) {
-        return Err(internal(std::io::Error::other("version numbers exhausted")));
-    }
-
-    let metadata = serde_json::to_value(&new.metadata).map_err(internal)?;
-    // The version and the prompt's latest number in one statement (one round trip).
-    let row = sqlx::query(&format!(
-        "WITH bump AS (UPDATE prompts SET latest_version = $3 WHERE project = $1 AND name = $2) \
-         INSERT INTO versions AS v (project, name, version, digest, prompt_type, content, \
-         commit_message, metadata, parent, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {VERSION_COLUMNS}"
-    ))
-    .bind(project.as_str())
-    .bind(new.name.as_str())
-    .bind(number.get())
-    .bind(digest.as_str())
-    .bind(new.content.prompt_type().as_str())
-    .bind(new.content.to_value())
-    .bind(&new.commit_message)
-    .bind(metadata)
-    .bind(parent.map(Version::get))
-    .bind(&new.created_by)
-    .bind(new.created_at)
-    .fetch_one(&mut *tx)
-    .await?;
-    let version = rows::version(&row)?;
-
-    let event = ChangeEvent::VersionCreated {
-        project: project.clone(),
-        name: version.name.clone(),
-        version: version.version,
-        digest: version.digest.clone(),
-    };
-    events::record(&mut tx, &store.channel, &event, new.created_at).await?;
-    tx.commit().await?;
-    Ok(Committed {
-        value: Created {
-            version,
-            created: true,
-        },
-        event: Some(event),
-    })
-}
-
-/// One version, inside a transaction or not.
-pub(crate) async fn fetch<'e, E>(
+/// One version, or the latest when `version` is `None`, if it exists; inside a transaction or
+/// not.
+pub(crate) async fn find<'e, E>(
     executor: E,
     project: &ProjectId,
     name: &PromptName,
-    version: i64,
-) -> Result<VersionRecord>
+    version: Option<Version>,
+) -> Result<Option<VersionRecord>>
 where
     E: sqlx::PgExecutor<'e>,
 {
-    let row = sqlx::query(&format!(
-        "SELECT {VERSION_COLUMNS} FROM versions v \
-         WHERE v.project = $1 AND v.name = $2 AND v.version = $3"
-    ))
-    .bind(project.as_str())
-    .bind(name.as_str())
-    .bind(version)
-    .fetch_optional(executor)
-    .await?;
-    match row {
-        Some(row) => rows::version(&row),
-        None => Err(not_found(format!(
-            "prompt '{name}' has no version {version}"
-        ))),
+    let query = match version {
+        Some(_) => format!(
+            "SELECT {VERSION_COLUMNS} FROM versions v \
+             WHERE v.project = $1 AND v.name = $2 AND v.version = $3"
+        ),
+        // The prompt row names its latest version: one index lookup, no sort.
+        None => format!(
+            "SELECT {VERSION_COLUMNS} FROM prompts p JOIN versions v \
+             ON v.project = p.project AND v.name = p.name AND v.version = p.latest_version \
+             WHERE p.project = $1 AND p.name = $2"
+        ),
+    };
+    let mut query = sqlx::query(&query)
+        .bind(project.as_str())
+        .bind(name.as_str());
+    if let Some(v) = version {
+        query = query.bind(v.get());
     }
+    let row = query.fetch_optional(executor).await?;
+    row.as_ref().map(rows::version).transpose()
 }
 
-/// The newest version of a prompt.
-pub(crate) async fn latest(
+/// One version, or the latest; `NotFound` naming what is missing.
+pub(crate) async fn get(
     store: &PgStore,
     project: &ProjectId,
     name: &PromptName,
+    version: Option<Version>,
 ) -> Result<VersionRecord> {
-    let row = sqlx::query(&format!(
-        "SELECT {VERSION_COLUMNS} FROM prompts p JOIN versions v \
-         ON v.project = p.project AND v.name = p.name AND v.version = p.latest_version \
-         WHERE p.project = $1 AND p.name = $2"
-    ))
-    .bind(project.as_str())
-    .bind(name.as_str())
-    .fetch_optional(&store.pool)
-    .await?;
-    match row {
-        Some(row) => rows::version(&row),
-        None => Err(not_found(format!("prompt '{name}' not found"))),
-    }
+    find(&store.pool, project, name, version)
+        .await?
+        .ok_or_else(|| match version {
+            Some(v) => not_found(format!("prompt '{name}' has no version {v}")),
+            None => not_found(format!("prompt '{name}' not found")),
+        })
 }
 
 /// Versions newest first below `page.after`, filtered by tag and agent type.

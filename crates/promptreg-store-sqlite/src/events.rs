@@ -1,47 +1,45 @@
-//! The append-only event log, written inside each write transaction.
+//! Reading the event log (appending is a [`StoreTx`](promptreg_store::StoreTx) step, `tx.rs`).
 
-use chrono::{DateTime, Utc};
-use promptreg_core::ChangeEvent;
+use promptreg_core::{EventRecord, ProjectId};
 use promptreg_store::{StoreError, StoreResult};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
-use crate::{db_err, ts};
+use crate::db_err;
 
-/// Appends `event` on the transaction's connection.
-pub(crate) async fn append(
-    conn: &mut SqliteConnection,
-    event: &ChangeEvent,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    let payload = serde_json::to_string(event).map_err(StoreError::other)?;
-    sqlx::query("INSERT INTO events (project, kind, payload, at) VALUES (?, ?, ?, ?)")
-        .bind(event.project().as_str())
-        .bind(event.kind())
-        .bind(payload)
-        .bind(ts(at))
-        .execute(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
-/// Events after an id, oldest first.
+/// Events of a project after `after`, oldest first.
 pub(crate) async fn after(
     pool: &SqlitePool,
+    project: &ProjectId,
     after: i64,
     limit: u32,
-) -> StoreResult<Vec<(i64, ChangeEvent)>> {
-    let rows = sqlx::query("SELECT id, payload FROM events WHERE id > ? ORDER BY id LIMIT ?")
-        .bind(after)
-        .bind(i64::from(limit))
+) -> StoreResult<Vec<EventRecord>> {
+    let rows = sqlx::query(
+        "SELECT body FROM event_log WHERE project = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(project.as_str())
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let body: String = r.get("body");
+            EventRecord::from_bytes(body.as_bytes()).map_err(StoreError::other)
+        })
+        .collect()
+}
+
+/// The last seq of every project's log.
+pub(crate) async fn heads(pool: &SqlitePool) -> StoreResult<Vec<(ProjectId, i64)>> {
+    let rows = sqlx::query("SELECT project, MAX(seq) AS seq FROM event_log GROUP BY project")
         .fetch_all(pool)
         .await
         .map_err(db_err)?;
     rows.iter()
         .map(|r| {
-            let payload: String = r.get("payload");
-            let event = serde_json::from_str(&payload).map_err(StoreError::other)?;
-            Ok((r.get("id"), event))
+            let project = ProjectId::parse(r.get("project")).map_err(StoreError::other)?;
+            Ok((project, r.get("seq")))
         })
         .collect()
 }

@@ -6,7 +6,9 @@
 //! - Writes go through one dedicated connection, which serialises writers inside the process
 //!   (SQLite allows one writer at a time anyway) and so rules out `SQLITE_BUSY` between our own
 //!   writers; reads use a separate pool and never wait for writers (WAL).
-//! - `versions`, `deploy`, `tokens`, `events`: the SQL of each part of the [`Store`] trait.
+//! - `tx`: the unit of work ([`Store::begin`]): one `BEGIN IMMEDIATE` transaction and the SQL
+//!   of each write step.
+//! - `versions`, `deploy`, `tokens`, `events`: the SQL of the reads.
 //! - `rows`: decoding rows into domain records.
 
 #![forbid(unsafe_code)]
@@ -15,6 +17,7 @@ mod deploy;
 mod events;
 mod rows;
 mod tokens;
+mod tx;
 mod versions;
 
 use std::str::FromStr;
@@ -22,7 +25,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, Version};
+use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -40,6 +43,10 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
     }
 }
+
+/// The columns of a token row, in the order the token queries bind and read them.
+pub(crate) const TOKEN_COLS: &str =
+    "id, project, name, role, kind, public_key, secret_hash, created_by, created_at, revoked_at";
 
 /// Maps sqlx errors: unique violations are conflicts, a missing row is not found.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -107,12 +114,18 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_version(
-        &self,
-        project: &ProjectId,
-        new: NewVersion,
-    ) -> StoreResult<Committed<Created>> {
-        versions::create(&self.writer, project, new).await
+    async fn begin(&self, project: &ProjectId) -> StoreResult<Box<dyn StoreTx>> {
+        // IMMEDIATE takes the write lock now, not at the first write, so the reads a workflow
+        // makes before writing see what it then writes over.
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        Ok(Box::new(tx::SqliteTx {
+            tx,
+            project: project.clone(),
+        }))
     }
 
     async fn get_version(
@@ -151,14 +164,6 @@ impl Store for SqliteStore {
         versions::list_prompts(&self.reader, project, filter, page).await
     }
 
-    async fn create_environment(
-        &self,
-        project: &ProjectId,
-        env: NewEnvironment,
-    ) -> StoreResult<Committed<Environment>> {
-        deploy::create_environment(&self.writer, project, env).await
-    }
-
     async fn get_environment(
         &self,
         project: &ProjectId,
@@ -169,14 +174,6 @@ impl Store for SqliteStore {
 
     async fn list_environments(&self, project: &ProjectId) -> StoreResult<Vec<Environment>> {
         deploy::list_environments(&self.reader, project).await
-    }
-
-    async fn move_pointer(
-        &self,
-        project: &ProjectId,
-        change: PointerChange,
-    ) -> StoreResult<MoveOutcome> {
-        deploy::move_pointer(&self.writer, project, change).await
     }
 
     async fn history(
@@ -198,21 +195,8 @@ impl Store for SqliteStore {
         deploy::catalog(&self.reader, project, env, page).await
     }
 
-    async fn deployed_version(
-        &self,
-        project: &ProjectId,
-        env: &EnvName,
-        name: &PromptName,
-    ) -> StoreResult<Option<VersionRecord>> {
-        deploy::deployed_version(&self.reader, project, env, name).await
-    }
-
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>> {
         deploy::load_deployed(&self.reader).await
-    }
-
-    async fn create_token(&self, token: TokenRecord) -> StoreResult<Committed<TokenRecord>> {
-        tokens::create(&self.writer, token).await
     }
 
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>> {
@@ -223,21 +207,25 @@ impl Store for SqliteStore {
         tokens::get(&self.reader, id).await
     }
 
-    async fn revoke_token(
-        &self,
-        project: &ProjectId,
-        id: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Committed<TokenRecord>> {
-        tokens::revoke(&self.writer, project, id, at).await
+    async fn find_token(&self, credential: &TokenLookup) -> StoreResult<Option<TokenRecord>> {
+        tokens::find(&self.reader, credential).await
     }
 
     async fn load_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         tokens::list(&self.reader, None).await
     }
 
-    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, ChangeEvent)>> {
-        events::after(&self.reader, after, limit).await
+    async fn events_after(
+        &self,
+        project: &ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRecord>> {
+        events::after(&self.reader, project, after, limit).await
+    }
+
+    async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>> {
+        events::heads(&self.reader).await
     }
 
     async fn subscribe(&self) -> StoreResult<Option<EventStream>> {

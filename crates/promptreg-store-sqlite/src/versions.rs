@@ -1,123 +1,13 @@
 //! Versions and prompts.
 
-use promptreg_core::{ChangeEvent, ProjectId, PromptName, Version};
+use promptreg_core::{ProjectId, PromptName, Version};
 use promptreg_store::*;
 use sqlx::SqlitePool;
 
-use crate::{db_err, events, rows, ts};
+use crate::{db_err, rows};
 
 const VERSION_COLS: &str =
     "v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at";
-
-/// Creates the next version in one transaction on the single writer connection.
-pub(crate) async fn create(
-    writer: &SqlitePool,
-    project: &ProjectId,
-    new: NewVersion,
-) -> StoreResult<Committed<Created>> {
-    let digest = new.content.digest();
-    let mut tx = writer.begin().await.map_err(db_err)?;
-    let latest: Option<(i64, String)> = sqlx::query_as(
-        "SELECT v.version, v.digest FROM prompts p JOIN versions v
-           ON v.project = p.project AND v.name = p.name AND v.version = p.latest_version
-         WHERE p.project = ? AND p.name = ?",
-    )
-    .bind(project.as_str())
-    .bind(new.name.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    if let Some((n, d)) = &latest {
-        if *d == digest.as_str() {
-            let version = get_on(
-                &mut tx,
-                project,
-                &new.name,
-                Some(Version::new(*n).map_err(StoreError::other)?),
-            )
-            .await?;
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(Committed {
-                value: Created {
-                    version,
-                    created: false,
-                },
-                event: None,
-            });
-        }
-    }
-    let parent = latest.map(|(n, _)| n);
-    let number = parent.map_or(Version::FIRST, |n| {
-        Version::new(n + 1).unwrap_or(Version::FIRST)
-    });
-    let created_at = ts(new.created_at);
-    if parent.is_none() {
-        sqlx::query(
-            "INSERT INTO prompts (project, name, latest_version, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(project.as_str())
-        .bind(new.name.as_str())
-        .bind(number.get())
-        .bind(&created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    } else {
-        sqlx::query("UPDATE prompts SET latest_version = ? WHERE project = ? AND name = ?")
-            .bind(number.get())
-            .bind(project.as_str())
-            .bind(new.name.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-    }
-    let metadata = serde_json::to_string(&new.metadata).map_err(StoreError::other)?;
-    sqlx::query(
-        "INSERT INTO versions (project, name, version, digest, prompt_type, content, commit_message,
-                               metadata, parent, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(project.as_str())
-    .bind(new.name.as_str())
-    .bind(number.get())
-    .bind(digest.as_str())
-    .bind(new.content.prompt_type().as_str())
-    .bind(new.content.to_value().to_string())
-    .bind(&new.commit_message)
-    .bind(metadata)
-    .bind(parent)
-    .bind(&new.created_by)
-    .bind(&created_at)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    let event = ChangeEvent::VersionCreated {
-        project: project.clone(),
-        name: new.name.clone(),
-        version: number,
-        digest: digest.clone(),
-    };
-    events::append(&mut tx, &event, new.created_at).await?;
-    tx.commit().await.map_err(db_err)?;
-    let version = VersionRecord {
-        name: new.name,
-        version: number,
-        digest,
-        content: new.content,
-        commit_message: new.commit_message,
-        metadata: new.metadata,
-        parent: parent.and_then(|p| Version::new(p).ok()),
-        created_by: new.created_by,
-        created_at: new.created_at,
-    };
-    Ok(Committed {
-        value: Created {
-            version,
-            created: true,
-        },
-        event: Some(event),
-    })
-}
 
 fn not_found(name: &PromptName, version: Option<Version>) -> StoreError {
     match version {
@@ -126,12 +16,13 @@ fn not_found(name: &PromptName, version: Option<Version>) -> StoreError {
     }
 }
 
-async fn get_on(
+/// One version, or the latest when `version` is `None`, on a given connection.
+pub(crate) async fn get_on(
     conn: &mut sqlx::SqliteConnection,
     project: &ProjectId,
     name: &PromptName,
     version: Option<Version>,
-) -> StoreResult<VersionRecord> {
+) -> StoreResult<Option<VersionRecord>> {
     let sql = match version {
         Some(_) => format!("SELECT {VERSION_COLS} FROM versions v WHERE v.project = ? AND v.name = ? AND v.version = ?"),
         None => format!(
@@ -144,12 +35,12 @@ async fn get_on(
     if let Some(v) = version {
         q = q.bind(v.get());
     }
-    let row = q
-        .fetch_optional(conn)
+    q.fetch_optional(conn)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| not_found(name, version))?;
-    rows::version(&row)
+        .as_ref()
+        .map(rows::version)
+        .transpose()
 }
 
 /// One version, or the latest when `version` is `None`.
@@ -160,7 +51,9 @@ pub(crate) async fn get(
     version: Option<Version>,
 ) -> StoreResult<VersionRecord> {
     let mut conn = pool.acquire().await.map_err(db_err)?;
-    get_on(&mut conn, project, name, version).await
+    get_on(&mut conn, project, name, version)
+        .await?
+        .ok_or_else(|| not_found(name, version))
 }
 
 /// Whether `metadata` serves an agent type: listed, or no agent types at all.

@@ -6,9 +6,9 @@
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code) and `Other`.
 //! - `conformance` (feature `conformance`): one suite of stories run against every backend.
 //!
-//! Every write method runs in one transaction that also appends its [`ChangeEvent`] to the
-//! backend's event log, and returns that event in [`Committed`], so the server feeds its
-//! in-memory index (and, later, the change stream and the ledger) from the same value.
+//! Every change is a unit of work ([`Store::begin`] → [`StoreTx`] steps → commit) that appends
+//! its event to the project's log ([`StoreTx::append_event`], a dense `seq`), so the server
+//! feeds its in-memory state, other replicas and (later) the ledger from the same records.
 
 #![forbid(unsafe_code)]
 
@@ -17,8 +17,9 @@ pub mod conformance;
 pub mod records;
 
 use async_trait::async_trait;
-use promptreg_core::deploy::MoveRequest;
-use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, RollbackError, Version};
+use promptreg_core::{
+    EnvName, EventDraft, EventRecord, ProjectId, PromptName, RollbackError, Version,
+};
 
 pub use records::*;
 
@@ -26,12 +27,18 @@ pub use records::*;
 pub type EventStream = futures::stream::BoxStream<'static, StoreNotice>;
 
 /// What a change subscription delivers.
+// Notices are moved one at a time through a stream, so their size does not matter; boxing
+// the event would only make every consumer's `match` clumsier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreNotice {
-    /// A change committed by some process.
-    Event(ChangeEvent),
-    /// The subscription was (re)established and events may have been missed: reload.
+    /// An event committed by some process.
+    Event(EventRecord),
+    /// The subscription was (re)established and events may have been missed: catch up.
     Resync,
+    /// The subscription is down (the database or the connection to it is gone): this process
+    /// cannot know it is current until the next `Resync`.
+    Lost,
 }
 
 /// Why a store call failed.
@@ -77,16 +84,18 @@ impl From<RollbackError> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The storage backend. One implementation per database, selected by URL at start-up.
+///
+/// Reads are plain methods. Every change goes through [`Store::begin`], a unit of work with
+/// small SQL-shaped steps ([`StoreTx`]); the workflows that combine them (numbering, the
+/// deploy rules, the event) are written once, in the server's service layer, so the backends
+/// hold SQL and row mapping only.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates the next version of a prompt (creating the prompt with version 1), unless its
-    /// digest equals the latest version's, in which case the latest is returned unchanged.
-    /// Version numbers never have gaps or duplicates, whatever the concurrency.
-    async fn create_version(
-        &self,
-        project: &ProjectId,
-        new: NewVersion,
-    ) -> StoreResult<Committed<Created>>;
+    /// Starts a write transaction in a project. It holds the project's writer lock until it
+    /// commits or is dropped (rolled back), so writes to one project take turns: that is what
+    /// keeps version numbers, pointer records and the event log's `seq` dense.
+    async fn begin(&self, project: &ProjectId) -> StoreResult<Box<dyn StoreTx>>;
+
     /// One version.
     async fn get_version(
         &self,
@@ -116,25 +125,12 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<PromptRecord>>;
 
-    /// Creates an environment; `Conflict` if it exists.
-    async fn create_environment(
-        &self,
-        project: &ProjectId,
-        env: NewEnvironment,
-    ) -> StoreResult<Committed<Environment>>;
     /// One environment.
     async fn get_environment(&self, project: &ProjectId, env: &EnvName)
         -> StoreResult<Environment>;
     /// All environments by name.
     async fn list_environments(&self, project: &ProjectId) -> StoreResult<Vec<Environment>>;
 
-    /// Applies a deploy or rollback with the rules of `promptreg_core::deploy`, recording it.
-    /// `Ok(Unchanged)` when the version is already live.
-    async fn move_pointer(
-        &self,
-        project: &ProjectId,
-        change: PointerChange,
-    ) -> StoreResult<MoveOutcome>;
     /// Deployment records of one pointer, newest first, below `page.after` (a seq).
     async fn history(
         &self,
@@ -150,34 +146,29 @@ pub trait Store: Send + Sync + 'static {
         env: &EnvName,
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<CatalogRecord>>;
-    /// The version live for one pointer, if any.
-    async fn deployed_version(
-        &self,
-        project: &ProjectId,
-        env: &EnvName,
-        name: &PromptName,
-    ) -> StoreResult<Option<VersionRecord>>;
-    /// Every live pointer of every project, to build the resolve index at start-up.
+    /// Every live pointer of every project with the seq of the record that made it live, to
+    /// build the resolve index at start-up.
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>>;
 
-    /// Stores a new token (its secret only as a hash).
-    async fn create_token(&self, token: TokenRecord) -> StoreResult<Committed<TokenRecord>>;
     /// Tokens of a project that are not revoked.
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>>;
     /// One token (revoked or not).
     async fn get_token(&self, id: &str) -> StoreResult<TokenRecord>;
-    /// Revokes a token; `NotFound` if unknown or already revoked.
-    async fn revoke_token(
-        &self,
-        project: &ProjectId,
-        id: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<Committed<TokenRecord>>;
+    /// The token a credential names: a bearer token by the hash of its secret, a key pair by
+    /// its public key (revoked or not); `None` when there is none.
+    async fn find_token(&self, credential: &TokenLookup) -> StoreResult<Option<TokenRecord>>;
     /// Every active token of every project, to build the auth cache at start-up.
     async fn load_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
 
-    /// Events committed by any process, oldest first, after `after` (an event id).
-    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<(i64, ChangeEvent)>>;
+    /// Events of a project's log with `seq > after`, oldest first.
+    async fn events_after(
+        &self,
+        project: &ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRecord>>;
+    /// The last `seq` of every project's log (projects with no event are absent).
+    async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>>;
     /// Changes committed by *other* processes sharing the database, when the backend can push
     /// them (PostgreSQL `LISTEN`); `None` for an embedded backend that only this process uses.
     async fn subscribe(&self) -> StoreResult<Option<EventStream>>;
@@ -185,5 +176,56 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 }
 
-/// A [`MoveRequest`] is re-exported for backends.
-pub type Move = MoveRequest;
+/// A credential to look up in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenLookup {
+    /// Lowercase hex SHA-256 of a bearer secret.
+    SecretHash(String),
+    /// The public key of a key pair.
+    PublicKey(String),
+}
+
+/// One write transaction (a unit of work). Dropping it without [`StoreTx::commit`] rolls it
+/// back. Each step is one statement (or one round trip); none decides anything.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// The newest version of a prompt, if it has any.
+    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>>;
+    /// One version, if it exists.
+    async fn get_version(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Option<VersionRecord>>;
+    /// Inserts a version (creating the prompt with version 1) and makes it the prompt's latest.
+    async fn insert_version(&mut self, version: &VersionRecord) -> StoreResult<()>;
+
+    /// One environment, if it exists.
+    async fn get_environment(&mut self, env: &EnvName) -> StoreResult<Option<Environment>>;
+    /// Inserts an environment; `Conflict { code: "already_exists" }` if it exists.
+    async fn insert_environment(&mut self, env: &Environment) -> StoreResult<()>;
+
+    /// Every record of a pointer, oldest first (what the deploy rules replay).
+    async fn pointer_history(
+        &mut self,
+        env: &EnvName,
+        name: &PromptName,
+    ) -> StoreResult<Vec<DeploymentRecord>>;
+    /// Inserts a deployment record and points the pointer at it.
+    async fn insert_deployment(&mut self, record: &DeploymentRecord) -> StoreResult<()>;
+
+    /// Inserts a token.
+    async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
+    /// Marks an active token of this project revoked; `Ok(None)` if unknown or already revoked.
+    async fn revoke_token(
+        &mut self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Option<TokenRecord>>;
+
+    /// Appends an event to the project's log at the next `seq` (and, on a shared database,
+    /// queues its notification for commit).
+    async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord>;
+    /// Commits everything.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}

@@ -1,37 +1,10 @@
 //! Records the store keeps and returns: domain types in, domain types out.
 
 use chrono::{DateTime, Utc};
-use promptreg_core::deploy::MoveRequest;
 use promptreg_core::{
     ChangeEvent, DeployKind, Digest, EnvName, Metadata, ProjectId, PromptContent, PromptName, Role,
     Version,
 };
-
-/// A write's result together with the event recorded in the same transaction.
-#[derive(Debug, Clone)]
-pub struct Committed<T> {
-    /// What was written (or found, when nothing needed writing).
-    pub value: T,
-    /// The event appended with it; `None` when nothing changed.
-    pub event: Option<ChangeEvent>,
-}
-
-/// A version to create. The digest is computed by the caller from the content.
-#[derive(Debug, Clone)]
-pub struct NewVersion {
-    /// Prompt.
-    pub name: PromptName,
-    /// Content.
-    pub content: PromptContent,
-    /// Commit message.
-    pub commit_message: Option<String>,
-    /// Metadata.
-    pub metadata: Metadata,
-    /// Principal.
-    pub created_by: String,
-    /// Time of creation.
-    pub created_at: DateTime<Utc>,
-}
 
 /// A stored, immutable version.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +29,7 @@ pub struct VersionRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Outcome of `create_version`.
+/// Outcome of a publish.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Created {
     /// The new version, or the latest one when its content was the same.
@@ -128,23 +101,6 @@ pub struct NewEnvironment {
 /// A stored environment.
 pub type Environment = NewEnvironment;
 
-/// A requested pointer move.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PointerChange {
-    /// Environment.
-    pub env: EnvName,
-    /// Prompt.
-    pub name: PromptName,
-    /// Deploy a version or roll back.
-    pub request: MoveRequest,
-    /// Principal.
-    pub actor: String,
-    /// Why.
-    pub reason: Option<String>,
-    /// When.
-    pub at: DateTime<Utc>,
-}
-
 /// One recorded pointer move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentRecord {
@@ -186,22 +142,6 @@ impl DeploymentRecord {
     }
 }
 
-/// Outcome of `move_pointer`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MoveOutcome {
-    /// The pointer moved; the record, the newly live version and the event.
-    Moved {
-        /// The new record.
-        record: DeploymentRecord,
-        /// The version now live.
-        version: Box<VersionRecord>,
-        /// The event appended with it.
-        event: ChangeEvent,
-    },
-    /// The version was already live; the record that made it live.
-    Unchanged(DeploymentRecord),
-}
-
 /// A catalog line: one prompt live in an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogRecord {
@@ -224,6 +164,8 @@ pub struct DeployedVersion {
     pub env: EnvName,
     /// The live version.
     pub version: VersionRecord,
+    /// The seq of the pointer record that made it live (index updates never go backwards).
+    pub seq: i64,
 }
 
 /// How a token authenticates.

@@ -237,14 +237,14 @@ async fn acknowledged_writes_survive_kill_9() {
         .unwrap();
 
     let mut server = ServerProcess::start(&data, dir.path().join("first.log")).await;
-    let created = client
-        .post(format!("{}/v1/environments", server.url))
+    // A new project starts with `production` (and development, staging).
+    let production = client
+        .get(format!("{}/v1/environments/production", server.url))
         .bearer_auth(TOKEN)
-        .json(&json!({"name": "production"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(production.status(), StatusCode::OK);
 
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicUsize::new(0));

@@ -23,7 +23,7 @@ async fn deploy_resolve_render_rollback_and_history(server: &TestServer) {
         &[
             "env",
             "create",
-            "production",
+            "prod-eu",
             "--protected",
             "--output",
             "json",
@@ -31,7 +31,7 @@ async fn deploy_resolve_render_rollback_and_history(server: &TestServer) {
     )
     .await
     .json();
-    assert_eq!(env["name"], "production");
+    assert_eq!(env["name"], "prod-eu");
     assert_eq!(env["protected"], true);
 
     let out = admin(server, &["deploy", "greeting", "1", "--env", "production"])

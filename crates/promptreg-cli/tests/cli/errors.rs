@@ -41,7 +41,6 @@ async fn server_refusals_exit_1_with_the_server_message(server: &TestServer) {
     );
 
     // Rolling back with nothing to roll back to is a 409 from the server.
-    admin(server, &["env", "create", "production"]).await.ok();
     admin(server, &["deploy", "greeting", "1", "--env", "production"])
         .await
         .ok();

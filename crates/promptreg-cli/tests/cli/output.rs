@@ -12,7 +12,6 @@ async fn json_output_parses_on_every_read_command(server: &TestServer) {
     admin(server, &["push", path(&dir)]).await.ok();
     write(dir.path(), "greeting.yaml", "template: Bye {{ name }}\n");
     admin(server, &["push", path(&dir)]).await.ok();
-    admin(server, &["env", "create", "staging"]).await.ok();
     admin(server, &["deploy", "greeting", "2", "--env", "staging"])
         .await
         .ok();

@@ -1,48 +1,89 @@
-//! The service layer: every workflow is one method that runs one store transaction, then feeds
-//! the committed [`ChangeEvent`] to [`Registry::apply`], the single place that keeps this
-//! process's in-memory state (resolve index, token cache, metrics) current. Changes committed by
-//! other replicas arrive as the same events through [`Registry::follow`].
+//! The service layer: every workflow is written once, here, over the store's unit of work.
 //!
-//! Tests call these methods directly, without HTTP.
+//! A workflow asks the [`Policy`] with the resource it acts on, opens one store transaction
+//! ([`promptreg_store::Store::begin`]), applies a pure rule from `promptreg-core` (numbering,
+//! the deploy rules, the type rule), writes through small store steps, appends its event to
+//! the project's log and commits. The committed [`EventRecord`] then goes through
+//! [`Registry::apply`], the one place that keeps this process's memory (resolve index, token
+//! cache) current; other replicas apply the same records from the change feed ([`follow`]).
+//! Handlers only adapt HTTP to these methods: the store is not reachable from them.
+//!
+//! - `publish`: versions (native and Langfuse create-with-labels).
+//! - `pointers`: environments, deploy, rollback, Langfuse labels.
+//! - `reads`: every read, each behind the policy.
+//! - `serve`: authentication, resolve and render (the agents' hot path).
+//! - `tokens`: tokens and key pairs.
+//! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
+//! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
+pub mod error;
+pub mod follow;
+mod pointers;
+pub mod policy;
+mod publish;
+mod reads;
+mod serve;
 mod tokens;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use futures::StreamExt;
-use promptreg_api::CreateVersion;
-use promptreg_core::deploy::MoveRequest;
-use promptreg_core::render::{render, Rendered};
-use promptreg_core::{ChangeEvent, EnvName, ProjectId, PromptName, Version};
-use promptreg_store::{
-    Created, DeploymentRecord, Environment, MoveOutcome, NewEnvironment, NewVersion, PointerChange,
-    Store, StoreError, StoreNotice, TokenRecord, VersionRecord,
-};
+use promptreg_core::{ChangeEvent, EventDraft, EventRecord};
+use promptreg_store::{Store, StoreTx, TokenRecord, VersionRecord};
 
-use crate::auth::{Principal, TokenCache};
-use crate::error::ApiError;
-use crate::index::{Entry, ResolveIndex};
+pub use error::{ServiceError, ServiceResult};
+pub use pointers::Moved;
+pub use policy::{Action, Policy, Resource, RolePolicy};
+pub use publish::Published;
+pub use serve::not_deployed;
+pub use tokens::IssuedToken;
+
+use crate::auth::{Caller, TokenCache};
+use crate::index::ResolveIndex;
 use crate::metrics::{Metrics, MoveLabels};
+use follow::FeedState;
 
 /// A source of the current time (tests pass a fixed clock).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// The registry: store, resolve index, token cache.
+/// Choices an operator makes about the service's behaviour.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Whether a Langfuse label that names no environment creates one (for a caller who may
+    /// deploy), as Langfuse's free-form labels do; otherwise such a label is refused.
+    pub create_environments_from_labels: bool,
+    /// How long this replica trusts its in-memory tokens without confirming it is current
+    /// (shared databases only): the bound on how long a credential revoked on another replica
+    /// can still pass here.
+    pub stale_after: std::time::Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            create_environments_from_labels: true,
+            stale_after: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+/// The registry: store, policy, resolve index, token cache, feed state.
 pub struct Registry {
     store: Arc<dyn Store>,
+    policy: Arc<dyn Policy>,
     index: ResolveIndex,
     tokens: TokenCache,
     metrics: Arc<Metrics>,
     clock: Clock,
-    loaded: AtomicBool,
+    feed: FeedState,
+    options: RegistryOptions,
 }
 
-/// What the writer of a change already knows about its result.
+/// What the writer of a change already knows about its result, so a local change needs no
+/// read back; a change from another replica is read back from the store.
 #[derive(Debug, Clone)]
-pub enum Known {
-    /// Nothing: read it back from the store.
+pub(crate) enum Known {
+    /// Nothing.
     Nothing,
     /// The version now live (a pointer move).
     Live(VersionRecord),
@@ -50,17 +91,8 @@ pub enum Known {
     Token(TokenRecord),
 }
 
-/// Result of a deploy or rollback.
-#[derive(Debug, Clone)]
-pub struct Moved {
-    /// The new record, or the one that made the version live when nothing changed.
-    pub record: DeploymentRecord,
-    /// Whether the pointer moved.
-    pub changed: bool,
-}
-
 impl Registry {
-    /// A registry over a store, with the system clock.
+    /// A registry over a store, with the system clock, the role policy and default options.
     pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
         Self::with_clock(store, metrics, Arc::new(Utc::now))
     }
@@ -69,27 +101,31 @@ impl Registry {
     pub fn with_clock(store: Arc<dyn Store>, metrics: Arc<Metrics>, clock: Clock) -> Self {
         Self {
             store,
+            policy: Arc::new(RolePolicy),
             index: ResolveIndex::new(metrics.clone()),
             tokens: TokenCache::default(),
             metrics,
             clock,
-            loaded: AtomicBool::new(false),
+            feed: FeedState::default(),
+            options: RegistryOptions::default(),
         }
     }
 
-    /// The store, for reads that need no workflow.
-    pub fn store(&self) -> &dyn Store {
-        &*self.store
+    /// Replaces the options.
+    pub fn with_options(mut self, options: RegistryOptions) -> Self {
+        self.options = options;
+        self
     }
 
-    /// The token cache.
+    /// Replaces the policy.
+    pub fn with_policy(mut self, policy: Arc<dyn Policy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The token cache (the bootstrap admin is added through it at start-up).
     pub fn tokens(&self) -> &TokenCache {
         &self.tokens
-    }
-
-    /// Whether the index has been loaded.
-    pub fn is_loaded(&self) -> bool {
-        self.loaded.load(Ordering::Acquire)
     }
 
     /// Now, at the microsecond precision every backend stores.
@@ -98,56 +134,49 @@ impl Registry {
         t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
     }
 
-    /// (Re)builds the resolve index and token cache from the store.
-    pub async fn load(&self) -> Result<(), StoreError> {
-        let live = self.store.load_deployed().await?;
-        let tokens = self.store.load_tokens().await?;
-        self.index.replace_all(live);
-        self.tokens.replace_all(&tokens);
-        self.loaded.store(true, Ordering::Release);
-        Ok(())
+    fn check(&self, caller: &Caller, action: Action, resource: Resource<'_>) -> ServiceResult<()> {
+        self.policy.check(&caller.principal, action, resource)
     }
 
-    /// Keeps this process current with changes committed by other processes, for as long as
-    /// the store's change feed lasts (PostgreSQL `LISTEN`; nothing to follow for SQLite).
-    pub async fn follow(self: Arc<Self>) -> Result<(), StoreError> {
-        let Some(mut feed) = self.store.subscribe().await? else {
-            return Ok(());
-        };
-        while let Some(notice) = feed.next().await {
-            match notice {
-                StoreNotice::Event(event) => {
-                    if let Err(e) = self.apply(&event, Known::Nothing).await {
-                        tracing::warn!(error = %e, event = event.kind(), "could not apply a replicated change; reloading");
-                        self.load().await.ok();
-                    }
-                }
-                StoreNotice::Resync => {
-                    if let Err(e) = self.load().await {
-                        tracing::warn!(error = %e, "reload after change-feed reconnect failed");
-                    }
-                }
-            }
+    /// An event of `caller`'s, to append.
+    fn draft(&self, caller: &Caller, reason: Option<String>, change: ChangeEvent) -> EventDraft {
+        EventDraft {
+            at: self.now(),
+            actor: caller.principal.actor(),
+            reason,
+            request_id: caller.request_id.clone(),
+            change,
         }
-        Ok(())
     }
 
-    /// Feeds one committed change to the in-memory state. `known` is what the writer already
-    /// holds (the version now live, the new token), so a local change needs no read back; a
-    /// change from another replica is read back from the store.
-    pub async fn apply(&self, event: &ChangeEvent, known: Known) -> Result<(), StoreError> {
-        match event {
+    /// Appends one event and commits the unit of work.
+    async fn commit(
+        &self,
+        mut tx: Box<dyn StoreTx>,
+        draft: EventDraft,
+    ) -> ServiceResult<EventRecord> {
+        let record = tx.append_event(draft).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Feeds one committed event to the in-memory state. Applying the same event twice, or an
+    /// older one after a newer, changes nothing: pointer entries only move to a higher `seq`.
+    pub(crate) async fn apply(&self, event: &EventRecord, known: Known) -> ServiceResult<()> {
+        match &event.change {
             ChangeEvent::PointerMoved {
-                project, env, name, ..
+                project,
+                env,
+                name,
+                seq,
+                to_version,
+                ..
             } => {
                 let live = match known {
-                    Known::Live(v) => Some(v),
-                    _ => self.store.deployed_version(project, env, name).await?,
+                    Known::Live(v) => v,
+                    _ => self.store.get_version(project, name, *to_version).await?,
                 };
-                match live {
-                    Some(v) => self.index.set(project, env, v),
-                    None => self.index.remove(project, env, name),
-                }
+                self.index.set_if_newer(project, env, live, *seq);
             }
             ChangeEvent::VersionCreated { .. } | ChangeEvent::EnvironmentCreated { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
@@ -166,166 +195,25 @@ impl Registry {
 
     /// Applies a change this process committed, and counts it (only here, so that a change
     /// echoed back by the change feed is not counted twice).
-    async fn applied<T>(&self, event: Option<ChangeEvent>, known: Known, value: T) -> T {
-        if let Some(event) = event {
-            match &event {
-                ChangeEvent::PointerMoved { env, kind, .. } => {
-                    let labels = MoveLabels {
-                        env: env.to_string(),
-                        kind: kind.as_str().into(),
-                    };
-                    self.metrics.pointer_moves.get_or_create(&labels).inc();
-                }
-                ChangeEvent::VersionCreated { .. } => {
-                    self.metrics.versions_created.inc();
-                }
-                _ => {}
+    async fn applied(&self, event: &EventRecord, known: Known) {
+        match &event.change {
+            ChangeEvent::PointerMoved { env, kind, .. } => {
+                let labels = MoveLabels {
+                    env: env.to_string(),
+                    kind: kind.as_str().into(),
+                };
+                self.metrics.pointer_moves.get_or_create(&labels).inc();
             }
-            if let Err(e) = self.apply(&event, known).await {
-                // The change is committed; the index catches up on the next reload.
-                tracing::error!(error = %e, event = event.kind(), "committed change not applied to the index");
+            ChangeEvent::VersionCreated { .. } => {
+                self.metrics.versions_created.inc();
             }
+            _ => {}
         }
-        value
-    }
-
-    /// Publishes a version: validate, digest, store (idempotent on the latest digest).
-    pub async fn publish(
-        &self,
-        caller: &Principal,
-        name: PromptName,
-        body: CreateVersion,
-    ) -> Result<Created, ApiError> {
-        let content = body.content()?;
-        let new = NewVersion {
-            name,
-            content,
-            commit_message: body.commit_message,
-            metadata: body.metadata.unwrap_or_default(),
-            created_by: caller.actor(),
-            created_at: self.now(),
-        };
-        let committed = self.store.create_version(&caller.project, new).await?;
-        Ok(self
-            .applied(committed.event, Known::Nothing, committed.value)
-            .await)
-    }
-
-    /// Deploys a version to an environment.
-    pub async fn deploy(
-        &self,
-        caller: &Principal,
-        env: EnvName,
-        name: PromptName,
-        version: Version,
-        reason: Option<String>,
-    ) -> Result<Moved, ApiError> {
-        self.move_pointer(caller, env, name, MoveRequest::Deploy(version), reason)
-            .await
-    }
-
-    /// Rolls an environment's pointer back.
-    pub async fn rollback(
-        &self,
-        caller: &Principal,
-        env: EnvName,
-        name: PromptName,
-        to: Option<Version>,
-        reason: Option<String>,
-    ) -> Result<Moved, ApiError> {
-        self.move_pointer(caller, env, name, MoveRequest::Rollback(to), reason)
-            .await
-    }
-
-    async fn move_pointer(
-        &self,
-        caller: &Principal,
-        env: EnvName,
-        name: PromptName,
-        request: MoveRequest,
-        reason: Option<String>,
-    ) -> Result<Moved, ApiError> {
-        let change = PointerChange {
-            env,
-            name,
-            request,
-            actor: caller.actor(),
-            reason,
-            at: self.now(),
-        };
-        match self.store.move_pointer(&caller.project, change).await? {
-            MoveOutcome::Moved {
-                record,
-                version,
-                event,
-            } => {
-                tracing::info!(env = %record.env, prompt.name = %record.name, prompt.version = %record.to_version,
-                    prompt.digest = %record.digest, kind = record.kind.as_str(), "pointer moved");
-                Ok(self
-                    .applied(
-                        Some(event),
-                        Known::Live(*version),
-                        Moved {
-                            record,
-                            changed: true,
-                        },
-                    )
-                    .await)
-            }
-            MoveOutcome::Unchanged(record) => Ok(Moved {
-                record,
-                changed: false,
-            }),
+        if let Err(e) = self.apply(event, known).await {
+            // The change is committed; the follower catches up from the log.
+            tracing::error!(error = %e, event = event.change.kind(), "committed change not applied in memory");
+            return;
         }
+        self.feed.applied_locally(event);
     }
-
-    /// Creates an environment.
-    pub async fn create_environment(
-        &self,
-        caller: &Principal,
-        name: EnvName,
-        protected: bool,
-        description: Option<String>,
-    ) -> Result<Environment, ApiError> {
-        let env = NewEnvironment {
-            name,
-            protected,
-            description,
-            created_by: caller.actor(),
-            created_at: self.now(),
-        };
-        let committed = self.store.create_environment(&caller.project, env).await?;
-        Ok(self
-            .applied(committed.event, Known::Nothing, committed.value)
-            .await)
-    }
-
-    /// The live entry of a pointer, from memory.
-    pub fn resolve(&self, project: &ProjectId, env: &str, name: &str) -> Option<Arc<Entry>> {
-        self.index.get(project.as_str(), env, name)
-    }
-
-    /// Renders the live version of a pointer with variables checked against its schema.
-    pub fn render(
-        &self,
-        project: &ProjectId,
-        env: &str,
-        name: &str,
-        variables: &serde_json::Value,
-    ) -> Result<(Arc<Entry>, Rendered), ApiError> {
-        let entry = self
-            .resolve(project, env, name)
-            .ok_or_else(|| not_deployed(name, env))?;
-        let rendered = render(&entry.version.content, variables)?;
-        Ok((entry, rendered))
-    }
-}
-
-/// 404 `not_deployed`.
-pub fn not_deployed(name: &str, env: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        "not_deployed",
-        format!("prompt '{name}' has no version deployed in environment '{env}'"),
-    )
 }

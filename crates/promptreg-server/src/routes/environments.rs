@@ -13,7 +13,7 @@ use promptreg_store::PageRequest;
 use super::versions::prompt_name;
 use super::{record_prompt, views};
 use crate::app::AppState;
-use crate::auth::{authorize, Action, Caller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::paging::{page, page_request, ListKind};
@@ -41,10 +41,9 @@ fn check_text(field: &str, text: &Option<String>) -> Result<(), ApiError> {
     responses((status = 201, body = EnvironmentView), (status = 409, body = promptreg_api::ErrorBody)))]
 pub async fn create_environment(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppJson(body): AppJson<CreateEnvironment>,
 ) -> Result<(StatusCode, Json<EnvironmentView>), ApiError> {
-    authorize(&caller, Action::ManageEnvironments)?;
     let name =
         EnvName::parse(&body.name).map_err(|e| ApiError::unprocessable(format!("name: {e}")))?;
     check_text("description", &body.description)?;
@@ -59,16 +58,11 @@ pub async fn create_environment(
 #[utoipa::path(get, path = "/v1/environments", tag = "environments", params(PageParams), responses((status = 200, body = Page<EnvironmentView>)))]
 pub async fn list_environments(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppQuery(params): AppQuery<PageParams>,
 ) -> Result<Json<Page<EnvironmentView>>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let (limit, req) = page_request(&params, ListKind::Environments, |k| EnvName::parse(k).ok())?;
-    let all = state
-        .registry
-        .store()
-        .list_environments(&caller.project)
-        .await?;
+    let all = state.registry.reads(&caller)?.environments().await?;
     let rows: Vec<_> = all
         .into_iter()
         .filter(|e| req.after.as_ref().is_none_or(|a| e.name > *a))
@@ -88,14 +82,13 @@ pub async fn list_environments(
     responses((status = 200, body = EnvironmentView), (status = 404, body = promptreg_api::ErrorBody)))]
 pub async fn get_environment(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(env): AppPath<String>,
 ) -> Result<Json<EnvironmentView>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let env = state
         .registry
-        .store()
-        .get_environment(&caller.project, &env_name(&env)?)
+        .reads(&caller)?
+        .environment(&env_name(&env)?)
         .await?;
     Ok(Json(views::environment(env)))
 }
@@ -119,11 +112,10 @@ fn pointer(env: &str, name: &str) -> Result<(EnvName, PromptName), ApiError> {
     responses((status = 200, body = DeploymentView), (status = 404, body = promptreg_api::ErrorBody)))]
 pub async fn deploy(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath((env, name)): AppPath<(String, String)>,
     AppJson(body): AppJson<DeployRequest>,
 ) -> Result<Json<DeploymentView>, ApiError> {
-    authorize(&caller, Action::Deploy)?;
     let (env, name) = pointer(&env, &name)?;
     check_text("reason", &body.reason)?;
     Ok(moved(
@@ -140,20 +132,17 @@ pub async fn deploy(
     responses((status = 200, body = DeploymentView), (status = 404, body = promptreg_api::ErrorBody)))]
 pub async fn get_deployment(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath((env, name)): AppPath<(String, String)>,
 ) -> Result<Json<DeploymentView>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let (env, name) = pointer(&env, &name)?;
-    let store = state.registry.store();
-    store.get_environment(&caller.project, &env).await?;
-    let last = store
-        .history(&caller.project, &env, &name, &PageRequest::first(1))
-        .await?;
-    let record = last
-        .into_iter()
-        .next()
-        .ok_or_else(|| not_deployed(name.as_str(), env.as_str()))?;
+    let reads = state.registry.reads(&caller)?;
+    let last = reads.history(&env, &name, &PageRequest::first(1)).await?;
+    let Some(record) = last.into_iter().next() else {
+        // Say which is missing: the prompt, or a deployment of it here.
+        reads.latest(&name).await?;
+        return Err(not_deployed(name.as_str(), env.as_str()).into());
+    };
     Ok(Json(views::deployment(record, None)))
 }
 
@@ -163,11 +152,10 @@ pub async fn get_deployment(
     responses((status = 200, body = DeploymentView), (status = 409, body = promptreg_api::ErrorBody, description = "nothing_to_roll_back")))]
 pub async fn rollback(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath((env, name)): AppPath<(String, String)>,
     OptionalJson(body): OptionalJson<RollbackRequest>,
 ) -> Result<Json<DeploymentView>, ApiError> {
-    authorize(&caller, Action::Deploy)?;
     let (env, name) = pointer(&env, &name)?;
     check_text("reason", &body.reason)?;
     Ok(moved(
@@ -183,16 +171,17 @@ pub async fn rollback(
     params(("env" = String, Path), ("name" = String, Path), PageParams), responses((status = 200, body = Page<DeploymentView>)))]
 pub async fn history(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath((env, name)): AppPath<(String, String)>,
     AppQuery(params): AppQuery<PageParams>,
 ) -> Result<Json<Page<DeploymentView>>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let (env, name) = pointer(&env, &name)?;
     let (limit, req) = page_request(&params, ListKind::History, |k| k.parse::<i64>().ok())?;
-    let store = state.registry.store();
-    store.get_environment(&caller.project, &env).await?;
-    let rows = store.history(&caller.project, &env, &name, &req).await?;
+    let rows = state
+        .registry
+        .reads(&caller)?
+        .history(&env, &name, &req)
+        .await?;
     Ok(Json(page(
         rows,
         limit,
@@ -207,16 +196,13 @@ pub async fn history(
     params(("env" = String, Path), PageParams), responses((status = 200, body = Page<CatalogEntry>)))]
 pub async fn catalog(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(env): AppPath<String>,
     AppQuery(params): AppQuery<PageParams>,
 ) -> Result<Json<Page<CatalogEntry>>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let env = env_name(&env)?;
     let (limit, req) = page_request(&params, ListKind::Catalog, |k| PromptName::parse(k).ok())?;
-    let store = state.registry.store();
-    store.get_environment(&caller.project, &env).await?;
-    let rows = store.catalog(&caller.project, &env, &req).await?;
+    let rows = state.registry.reads(&caller)?.catalog(&env, &req).await?;
     Ok(Json(page(
         rows,
         limit,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::versions::prompt_name;
 use super::views;
 use crate::app::AppState;
-use crate::auth::{authorize, Action, Caller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{AppPath, AppQuery};
 use crate::paging::{page, page_request, ListKind};
@@ -33,10 +33,9 @@ pub struct PromptQuery {
 #[utoipa::path(get, path = "/v1/prompts", tag = "prompts", params(PromptQuery), responses((status = 200, body = Page<PromptSummary>)))]
 pub async fn list_prompts(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppQuery(q): AppQuery<PromptQuery>,
 ) -> Result<Json<Page<PromptSummary>>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let params = PageParams {
         limit: q.limit,
         cursor: q.cursor,
@@ -48,8 +47,8 @@ pub async fn list_prompts(
     };
     let rows = state
         .registry
-        .store()
-        .list_prompts(&caller.project, &filter, &req)
+        .reads(&caller)?
+        .prompts(&filter, &req)
         .await?;
     Ok(Json(page(
         rows,
@@ -65,10 +64,9 @@ pub async fn list_prompts(
     responses((status = 200, body = PromptSummary), (status = 404, body = promptreg_api::ErrorBody)))]
 pub async fn get_prompt(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(name): AppPath<String>,
 ) -> Result<Json<PromptSummary>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let name = prompt_name(&name)?;
     // The prompt list is keyset-paged by name, so the page starting just before `name` holds it.
     let filter = PromptFilter {
@@ -77,8 +75,8 @@ pub async fn get_prompt(
     };
     let rows = state
         .registry
-        .store()
-        .list_prompts(&caller.project, &filter, &PageRequest::first(1))
+        .reads(&caller)?
+        .prompts(&filter, &PageRequest::first(1))
         .await?;
     let found = rows
         .into_iter()
@@ -109,23 +107,21 @@ fn version_param(name: &str, raw: Option<String>) -> Result<Option<Version>, Api
     responses((status = 200, body = DiffView), (status = 404, body = promptreg_api::ErrorBody)))]
 pub async fn diff_versions(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<DiffQuery>,
 ) -> Result<Json<DiffView>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let name = prompt_name(&name)?;
-    let store = state.registry.store();
+    let store = state.registry.reads(&caller)?;
     let to = match version_param("to", q.to)? {
-        Some(v) => store.get_version(&caller.project, &name, v).await?,
-        None => store.latest_version(&caller.project, &name).await?,
+        Some(v) => store.version(&name, v).await?,
+        None => store.latest(&name).await?,
     };
     let from = match version_param("from", q.from)? {
-        Some(v) => store.get_version(&caller.project, &name, v).await?,
+        Some(v) => store.version(&name, v).await?,
         None => {
             let before = store
-                .list_versions(
-                    &caller.project,
+                .versions(
                     &name,
                     &VersionFilter::default(),
                     &PageRequest {

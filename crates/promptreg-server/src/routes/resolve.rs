@@ -15,10 +15,9 @@ use std::time::Instant;
 use super::record_prompt;
 use super::versions::prompt_name;
 use crate::app::AppState;
-use crate::auth::{authorize, Action, Caller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery};
-use crate::registry::not_deployed;
 use crate::request_id;
 
 /// Resolve query.
@@ -60,7 +59,9 @@ pub async fn resolve(
         .cloned()
         .unwrap_or_else(|| state.request_ids.next());
     let mut response = match (name, query) {
-        (Ok(AppPath(name)), Ok(AppQuery(q))) => answer(&state, &name, q.env.as_deref(), &headers),
+        (Ok(AppPath(name)), Ok(AppQuery(q))) => {
+            answer(&state, &name, q.env.as_deref(), &headers).await
+        }
         (Err(e), _) | (_, Err(e)) => Err(e),
     }
     .unwrap_or_else(IntoResponse::into_response);
@@ -74,19 +75,15 @@ pub async fn resolve(
     response
 }
 
-fn answer(
+async fn answer(
     state: &AppState,
     name: &str,
     env: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Caller(caller) = Caller::from_headers(state, headers)?;
-    authorize(&caller, Action::Resolve)?;
+    let caller = Caller::from_headers(state, headers, false).await?;
     let env = env.unwrap_or("production");
-    let Some(entry) = state.registry.resolve(&caller.project, env, name) else {
-        prompt_name(name)?;
-        return Err(not_deployed(name, env));
-    };
+    let entry = state.registry.resolve(&caller, env, name).await?;
     Counter::inc(&entry.resolves);
     if matches_etag(headers, &entry.etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(ETAG, entry.etag.clone())]).into_response());
@@ -104,17 +101,17 @@ fn answer(
     request_body = RenderRequest, responses((status = 200, body = RenderedView), (status = 422, body = promptreg_api::ErrorBody)))]
 pub async fn render(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ResolveQuery>,
     AppJson(body): AppJson<RenderRequest>,
 ) -> Result<Json<RenderedView>, ApiError> {
-    authorize(&caller, Action::Resolve)?;
     let env = q.env.as_deref().unwrap_or("production");
     prompt_name(&name)?;
     let (entry, rendered) = state
         .registry
-        .render(&caller.project, env, &name, &body.variables)?;
+        .render(&caller, env, &name, &body.variables)
+        .await?;
     let v = &entry.version;
     record_prompt(&name, Some(v.version.get()), Some(v.digest.as_str()));
     let (text, messages) = match rendered {

@@ -16,7 +16,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// The store answers and the resolve index is loaded.
+/// The store answers, the resolve index is loaded and (with a shared database) this replica
+/// has confirmed recently that it has applied every change.
 #[utoipa::path(get, path = "/readyz", tag = "service", security(), responses((status = 200, description = "Ready"), (status = 503, body = promptreg_api::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.registry.is_loaded() {
@@ -26,7 +27,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
             "the resolve index is not loaded yet",
         ));
     }
-    if let Err(e) = state.registry.store().ping().await {
+    if !state.registry.is_current() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "this replica cannot confirm it is current: its change feed is down or catching up",
+        ));
+    }
+    if let Err(e) = state.registry.ping().await {
         tracing::warn!(error = %e, "readiness: store does not answer");
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -8,7 +8,7 @@ use promptreg_store::TokenKind;
 
 use super::views;
 use crate::app::AppState;
-use crate::auth::{authorize, Action, Caller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::paging::{page, page_request, ListKind};
@@ -17,10 +17,9 @@ use crate::paging::{page, page_request, ListKind};
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken, responses((status = 201, body = TokenCreated)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppJson(body): AppJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
-    authorize(&caller, Action::ManageTokens)?;
     let issued = state
         .registry
         .create_token(&caller, body.name, body.role, TokenKind::Bearer)
@@ -42,10 +41,9 @@ pub async fn create_token(
 #[utoipa::path(post, path = "/v1/key-pairs", tag = "tokens", request_body = CreateToken, responses((status = 201, body = KeyPairCreated)))]
 pub async fn create_key_pair(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppJson(body): AppJson<CreateToken>,
 ) -> Result<(StatusCode, Json<KeyPairCreated>), ApiError> {
-    authorize(&caller, Action::ManageTokens)?;
     let issued = state
         .registry
         .create_token(&caller, body.name, body.role, TokenKind::KeyPair)
@@ -68,12 +66,11 @@ pub async fn create_key_pair(
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(PageParams), responses((status = 200, body = Page<TokenInfo>)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppQuery(params): AppQuery<PageParams>,
 ) -> Result<Json<Page<TokenInfo>>, ApiError> {
-    authorize(&caller, Action::ManageTokens)?;
     let (limit, req) = page_request(&params, ListKind::Tokens, |k| Some(k.to_owned()))?;
-    let all = state.registry.store().list_tokens(&caller.project).await?;
+    let all = state.registry.list_tokens(&caller).await?;
     let rows: Vec<_> = match &req.after {
         Some(after) => all
             .into_iter()
@@ -97,10 +94,9 @@ pub async fn list_tokens(
     responses((status = 204, description = "Revoked"), (status = 404, body = promptreg_api::ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&caller, Action::ManageTokens)?;
     state.registry.revoke_token(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{record_prompt, views};
 use crate::app::AppState;
-use crate::auth::{authorize, Action, Caller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::paging::{page, page_request, ListKind};
@@ -29,11 +29,10 @@ pub(crate) fn prompt_name(raw: &str) -> Result<PromptName, ApiError> {
         (status = 422, body = promptreg_api::ErrorBody), (status = 413, body = promptreg_api::ErrorBody)))]
 pub async fn create_version(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(name): AppPath<String>,
     AppJson(body): AppJson<CreateVersion>,
 ) -> Result<(StatusCode, Json<VersionView>), ApiError> {
-    authorize(&caller, Action::CreateVersion)?;
     let name = prompt_name(&name)?;
     let created = state.registry.publish(&caller, name, body).await?;
     let v = &created.version;
@@ -72,11 +71,10 @@ pub struct VersionQuery {
     responses((status = 200, body = Page<VersionView>)))]
 pub async fn list_versions(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<VersionQuery>,
 ) -> Result<Json<Page<VersionView>>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let name = prompt_name(&name)?;
     let params = PageParams {
         limit: q.limit,
@@ -89,8 +87,8 @@ pub async fn list_versions(
     };
     let rows = state
         .registry
-        .store()
-        .list_versions(&caller.project, &name, &filter, &req)
+        .reads(&caller)?
+        .versions(&name, &filter, &req)
         .await?;
     Ok(Json(page(
         rows,
@@ -107,19 +105,18 @@ pub async fn list_versions(
     responses((status = 200, body = VersionView), (status = 404, body = promptreg_api::ErrorBody)))]
 pub async fn get_version(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     AppPath((name, version)): AppPath<(String, String)>,
 ) -> Result<Json<VersionView>, ApiError> {
-    authorize(&caller, Action::Read)?;
     let name = prompt_name(&name)?;
-    let store = state.registry.store();
+    let store = state.registry.reads(&caller)?;
     let record = if version == "latest" {
-        store.latest_version(&caller.project, &name).await?
+        store.latest(&name).await?
     } else {
         let v = version
             .parse::<Version>()
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        store.get_version(&caller.project, &name, v).await?
+        store.version(&name, v).await?
     };
     Ok(Json(views::version(record, None)))
 }

@@ -200,10 +200,22 @@ async fn key_pairs_authenticate_with_basic_auth(app: &TestApp) {
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
         )
     };
-    let ok = app
+    // Key pairs are for the Langfuse-compatible routes; /v1 takes Bearer tokens only.
+    let v1 = app
         .raw(
             Method::GET,
             "/v1/prompts",
+            None,
+            vec![],
+            &[("authorization", &basic(pk, sk))],
+        )
+        .await;
+    assert_eq!(v1.status, StatusCode::UNAUTHORIZED);
+    assert!(v1.message().contains("Bearer"), "{}", v1.message());
+    let ok = app
+        .raw(
+            Method::GET,
+            "/api/public/v2/prompts",
             None,
             vec![],
             &[("authorization", &basic(pk, sk))],
@@ -213,7 +225,7 @@ async fn key_pairs_authenticate_with_basic_auth(app: &TestApp) {
     let bad = app
         .raw(
             Method::GET,
-            "/v1/prompts",
+            "/api/public/v2/prompts",
             None,
             vec![],
             &[("authorization", &basic(pk, "sk-wrong"))],

@@ -127,22 +127,22 @@ async fn environments_are_unique_and_validated(app: &TestApp) {
     let a = app
         .post(
             "/v1/environments",
-            json!({"name": "production", "protected": true}),
+            json!({"name": "prod-eu", "protected": true}),
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED);
     assert_eq!(
         (a.body["name"].as_str(), a.body["protected"].as_bool()),
-        (Some("production"), Some(true))
+        (Some("prod-eu"), Some(true))
     );
     let dup = app
-        .post("/v1/environments", json!({"name": "production"}))
+        .post("/v1/environments", json!({"name": "prod-eu"}))
         .await;
     assert_eq!(
         (dup.status, dup.code()),
         (StatusCode::CONFLICT, "already_exists")
     );
-    assert!(dup.message().contains("production"));
+    assert!(dup.message().contains("prod-eu"));
     let bad = app
         .post("/v1/environments", json!({"name": "Prod/EU"}))
         .await;
@@ -156,7 +156,8 @@ async fn environments_are_unique_and_validated(app: &TestApp) {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["production", "staging"]);
+    // A new project starts with development, staging and production.
+    assert_eq!(names, ["development", "prod-eu", "production", "staging"]);
     assert_eq!(
         app.get("/v1/environments/staging").await.status,
         StatusCode::OK

@@ -178,11 +178,18 @@ impl TestApp {
         .await
     }
 
+    /// Makes sure an environment exists (a new project starts with development, staging and
+    /// production).
     pub async fn env(&self, name: &str) {
         let a = self
             .post("/v1/environments", serde_json::json!({"name": name}))
             .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        let default = matches!(name, "development" | "staging" | "production");
+        assert!(
+            a.status == StatusCode::CREATED || (default && a.status == StatusCode::CONFLICT),
+            "{}",
+            a.body
+        );
     }
 
     pub async fn deploy(&self, env: &str, name: &str, version: i64) -> Answer {
@@ -191,6 +198,15 @@ impl TestApp {
             serde_json::json!({"version": version}),
         )
         .await
+    }
+
+    /// How many events the default project's log holds.
+    pub async fn events(&self) -> usize {
+        self.store
+            .events_after(&promptreg_core::ProjectId::default(), 0, 10_000)
+            .await
+            .unwrap()
+            .len()
     }
 
     /// Creates a token of a role and returns its secret.

@@ -6,9 +6,11 @@
 mod helpers;
 
 mod auth;
+mod authz;
 mod bad_input;
 mod deploy;
 mod langfuse;
+mod replica_races;
 mod replicas;
 mod resolve;
 mod service;

@@ -129,12 +129,25 @@ async fn resolve_follows_deploys_and_rollbacks_at_once(app: &TestApp) {
         "back on version 1, whose ETag the client holds"
     );
 
-    assert_eq!(
-        app.get("/v1/resolve/support%2Ftriage?env=nope")
-            .await
-            .code(),
-        "not_deployed"
+    // A miss says what is missing: the environment, the prompt, or a deployment.
+    let no_env = app.get("/v1/resolve/support%2Ftriage?env=nope").await;
+    assert_eq!(no_env.code(), "not_found");
+    assert!(
+        no_env.message().contains("environment 'nope'"),
+        "{}",
+        no_env.message()
     );
+    let no_prompt = app.get("/v1/resolve/nothing").await;
+    assert_eq!(no_prompt.code(), "not_found");
+    assert!(
+        no_prompt.message().contains("prompt 'nothing'"),
+        "{}",
+        no_prompt.message()
+    );
+    let not_here = app
+        .get("/v1/resolve/support%2Ftriage?env=development")
+        .await;
+    assert_eq!(not_here.code(), "not_deployed");
     assert_eq!(
         app.get("/v1/resolve/Bad%20Name").await.status,
         StatusCode::BAD_REQUEST
@@ -213,6 +226,6 @@ async fn render_checks_variables_and_fills_placeholders(app: &TestApp) {
     );
     assert_eq!(
         app.post("/v1/resolve/nope/render", json!({})).await.code(),
-        "not_deployed"
+        "not_found"
     );
 }

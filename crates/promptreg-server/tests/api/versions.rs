@@ -150,7 +150,11 @@ async fn prompts_list_filters_and_pages(app: &TestApp) {
     for name in ["support/triage", "support/refund", "sales/pitch"] {
         app.push(name, "x").await;
     }
-    app.post("/v1/prompts/sales%2Fpitch/versions", json!({"type": "chat", "messages": [{"role": "system", "content": "sell"}], "metadata": {"tags": ["hot"]}})).await;
+    app.post(
+        "/v1/prompts/sales%2Fpitch/versions",
+        json!({"type": "text", "template": "sell", "metadata": {"tags": ["hot"]}}),
+    )
+    .await;
     app.env("staging").await;
     app.deploy("staging", "support/triage", 1).await;
     let list = app.get("/v1/prompts?prefix=support%2F").await;
@@ -170,7 +174,7 @@ async fn prompts_list_filters_and_pages(app: &TestApp) {
     let hot = app.get("/v1/prompts?tag=hot").await;
     assert_eq!(hot.body["items"][0]["name"], "sales/pitch");
     assert_eq!(hot.body["items"][0]["latest_version"], 2);
-    assert_eq!(hot.body["items"][0]["type"], "chat");
+    assert_eq!(hot.body["items"][0]["type"], "text");
     let page = app.get("/v1/prompts?limit=1").await;
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
     let next = app

@@ -1,159 +1,119 @@
-//! Stories about environments, deploys and rollbacks.
+//! Stories about environments, deployment records and pointers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use promptreg_core::deploy::MoveRequest;
-use promptreg_core::{ChangeEvent, DeployKind, Version};
+use promptreg_core::{DeployKind, Version};
 
-use super::{env, live, make_env, mv, name, project, push, t0, v};
+use super::{at, env, environment, make_env, move_to, name, other, project, push};
 use crate::*;
 
-/// Environments are created once and listed by name.
+/// Environments are inserted once (a second insert is a conflict naming it) and listed by name.
 pub async fn environments_are_unique(store: Arc<dyn Store>) {
-    make_env(&*store, "staging").await;
-    make_env(&*store, "production").await;
-    let dup = store
-        .create_environment(
-            &project(),
-            NewEnvironment {
-                name: env("staging"),
-                protected: false,
-                description: None,
-                created_by: "x".into(),
-                created_at: t0(),
-            },
-        )
-        .await;
-    assert!(
-        matches!(
-            dup,
-            Err(StoreError::Conflict {
-                code: "already_exists",
-                ..
-            })
-        ),
-        "{dup:?}"
-    );
-    let list = store.list_environments(&project()).await.unwrap();
+    make_env(&*store, &project(), "staging").await;
+    make_env(&*store, &project(), "production").await;
+
+    let mut tx = store.begin(&project()).await.unwrap();
     assert_eq!(
-        list.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-        ["production", "staging"]
+        tx.get_environment(&env("staging")).await.unwrap(),
+        Some(environment("staging"))
     );
+    assert_eq!(tx.get_environment(&env("nope")).await.unwrap(), None);
+    let dup = tx.insert_environment(&environment("staging")).await;
+    match dup {
+        Err(StoreError::Conflict {
+            code: "already_exists",
+            message,
+        }) => assert!(message.contains("staging"), "{message}"),
+        other => panic!("expected already_exists, got {other:?}"),
+    }
+    drop(tx);
+
+    let list = store.list_environments(&project()).await.unwrap();
+    assert_eq!(list, [environment("production"), environment("staging")]);
     assert!(list[0].protected);
     assert_eq!(
         store
             .get_environment(&project(), &env("staging"))
             .await
-            .unwrap()
-            .created_by,
-        "admin"
+            .unwrap(),
+        environment("staging")
     );
     assert!(matches!(
         store.get_environment(&project(), &env("nope")).await,
         Err(StoreError::NotFound(_))
     ));
+    // The same name in another project is another environment.
+    make_env(&*store, &other(), "staging").await;
+    assert_eq!(store.list_environments(&other()).await.unwrap().len(), 1);
 }
 
-/// Deploys push, rollbacks walk back, every move is a record, nothing is erased.
-pub async fn deploy_and_rollback_follow_the_live_stack(store: Arc<dyn Store>) {
+/// Each deployment record is kept as written; the pointer follows the last one; history reads
+/// oldest first inside a unit of work and newest first (paged) outside; the catalog and the
+/// start-up load show what is live with the seq that made it live.
+pub async fn deployments_record_history_and_move_the_pointer(store: Arc<dyn Store>) {
     for i in 1..=3 {
         push(&*store, "p", &format!("v{i}")).await;
     }
-    make_env(&*store, "production").await;
-    assert!(matches!(
-        mv(&*store, "nope", "p", MoveRequest::Deploy(v(1))).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        mv(&*store, "production", "p", MoveRequest::Deploy(v(7))).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        mv(&*store, "production", "q", MoveRequest::Deploy(v(1))).await,
-        Err(StoreError::NotFound(_))
-    ));
-    assert!(matches!(
-        mv(&*store, "production", "p", MoveRequest::Rollback(None)).await,
-        Err(StoreError::Conflict {
-            code: "nothing_to_roll_back",
-            ..
-        })
-    ));
+    push(&*store, "q", "q1").await;
+    make_env(&*store, &project(), "production").await;
+    make_env(&*store, &project(), "staging").await;
+
+    let mut written = Vec::new();
+    for (to, kind) in [
+        (1, DeployKind::Deploy),
+        (2, DeployKind::Deploy),
+        (3, DeployKind::Deploy),
+        (2, DeployKind::Rollback),
+        (1, DeployKind::Rollback),
+    ] {
+        written.push(move_to(&*store, &project(), "production", "p", to, kind).await);
+    }
+    let staged = move_to(&*store, &project(), "staging", "q", 1, DeployKind::Deploy).await;
+    let summary: Vec<_> = written
+        .iter()
+        .map(|r| (r.seq, r.from_version.map(Version::get), r.to_version.get()))
+        .collect();
     assert_eq!(
-        store
-            .deployed_version(&project(), &env("production"), &name("p"))
+        summary,
+        [
+            (1, None, 1),
+            (2, Some(1), 2),
+            (3, Some(2), 3),
+            (4, Some(3), 2),
+            (5, Some(2), 1)
+        ]
+    );
+
+    let mut tx = store.begin(&project()).await.unwrap();
+    assert_eq!(
+        tx.pointer_history(&env("production"), &name("p"))
             .await
             .unwrap(),
-        None
+        written,
+        "oldest first, exactly as written"
     );
-
-    for i in 1..=3 {
-        let out = mv(&*store, "production", "p", MoveRequest::Deploy(v(i)))
-            .await
-            .unwrap();
-        let MoveOutcome::Moved {
-            record,
-            version,
-            event,
-        } = out
-        else {
-            panic!("moved expected")
-        };
-        assert_eq!(
-            (record.seq, record.to_version, record.kind),
-            (i, v(i), DeployKind::Deploy)
-        );
-        assert_eq!(record.from_version, Version::new(i - 1).ok());
-        assert_eq!(version.version, v(i));
-        assert_eq!(record.digest, version.digest);
-        assert!(matches!(event, ChangeEvent::PointerMoved { seq, .. } if seq == i));
-    }
-    let same = mv(&*store, "production", "p", MoveRequest::Deploy(v(3)))
-        .await
-        .unwrap();
-    assert!(matches!(same, MoveOutcome::Unchanged(ref r) if r.seq == 3));
-
-    let back = mv(&*store, "production", "p", MoveRequest::Rollback(None))
-        .await
-        .unwrap();
-    assert_eq!(live(&back), v(2));
-    assert!(matches!(
-        mv(
-            &*store,
-            "production",
-            "p",
-            MoveRequest::Rollback(Some(v(3)))
-        )
-        .await,
-        Err(StoreError::Conflict {
-            code: "not_an_earlier_version",
-            ..
-        })
-    ));
-    assert_eq!(
-        live(
-            &mv(&*store, "production", "p", MoveRequest::Rollback(None))
-                .await
-                .unwrap()
-        ),
-        v(1)
-    );
-    assert!(matches!(
-        mv(&*store, "production", "p", MoveRequest::Rollback(None)).await,
-        Err(StoreError::Conflict {
-            code: "nothing_to_roll_back",
-            ..
-        })
-    ));
-    let live_now = store
-        .deployed_version(&project(), &env("production"), &name("p"))
+    assert!(tx
+        .pointer_history(&env("staging"), &name("p"))
         .await
         .unwrap()
-        .unwrap();
-    assert_eq!(live_now.version, v(1));
+        .is_empty());
+    // A seq that exists is a conflict: a record is never overwritten.
+    let dup = DeploymentRecord {
+        reason: None,
+        ..written[4].clone()
+    };
+    assert!(matches!(
+        tx.insert_deployment(&dup).await,
+        Err(StoreError::Conflict {
+            code: "already_exists",
+            ..
+        })
+    ));
+    drop(tx);
 
+    let newest_first: Vec<_> = written.iter().rev().cloned().collect();
     let history = store
         .history(
             &project(),
@@ -163,29 +123,7 @@ pub async fn deploy_and_rollback_follow_the_live_stack(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let summary: Vec<_> = history
-        .iter()
-        .map(|r| {
-            (
-                r.seq,
-                r.kind,
-                r.from_version.map(Version::get),
-                r.to_version.get(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        summary,
-        [
-            (5, DeployKind::Rollback, Some(2), 1),
-            (4, DeployKind::Rollback, Some(3), 2),
-            (3, DeployKind::Deploy, Some(2), 3),
-            (2, DeployKind::Deploy, Some(1), 2),
-            (1, DeployKind::Deploy, None, 1),
-        ]
-    );
-    assert_eq!(history[0].actor, "deployer");
-    assert_eq!(history[0].reason.as_deref(), Some("because"));
+    assert_eq!(history, newest_first);
     let older = store
         .history(
             &project(),
@@ -198,63 +136,50 @@ pub async fn deploy_and_rollback_follow_the_live_stack(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(older.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(older, newest_first[3..5]);
 
     let catalog = store
         .catalog(&project(), &env("production"), &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(catalog.len(), 1);
-    assert_eq!((catalog[0].name.as_str(), catalog[0].version), ("p", v(1)));
-    let deployed = store.load_deployed().await.unwrap();
-    assert_eq!(deployed.len(), 1);
-    assert_eq!(
-        (deployed[0].env.as_str(), deployed[0].version.version),
-        ("production", v(1))
-    );
-}
-
-/// 16 deployers racing on one pointer produce consecutive seqs and a consistent chain.
-pub async fn concurrent_deploys_never_duplicate_seq(store: Arc<dyn Store>) {
-    for i in 1..=4 {
-        push(&*store, "p", &format!("v{i}")).await;
-    }
-    make_env(&*store, "production").await;
-    let mut tasks = Vec::new();
-    for w in 0..16i64 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            for i in 0..4i64 {
-                mv(
-                    &*store,
-                    "production",
-                    "p",
-                    MoveRequest::Deploy(v((w + i) % 4 + 1)),
-                )
-                .await
-                .unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let history = store
-        .history(
-            &project(),
-            &env("production"),
-            &name("p"),
-            &PageRequest::first(500),
-        )
+    let p1 = store
+        .get_version(&project(), &name("p"), Version::FIRST)
         .await
         .unwrap();
-    let n = history.len() as i64;
-    assert!(n >= 1);
-    let seqs: Vec<i64> = history.iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, (1..=n).rev().collect::<Vec<_>>());
-    // Each record starts where the previous one ended.
-    for pair in history.windows(2) {
-        assert_eq!(pair[0].from_version, Some(pair[1].to_version));
-        assert_ne!(pair[0].from_version, Some(pair[0].to_version));
-    }
+    assert_eq!(
+        catalog,
+        [CatalogRecord {
+            name: name("p"),
+            version: Version::FIRST,
+            digest: p1.digest.clone(),
+            deployed_at: at(105),
+        }]
+    );
+    let staging = store
+        .catalog(&project(), &env("staging"), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(staging.len(), 1);
+    assert_eq!(staging[0].name, name("q"));
+
+    let mut deployed = store.load_deployed().await.unwrap();
+    deployed.sort_by(|a, b| a.env.cmp(&b.env));
+    let q1 = store.latest_version(&project(), &name("q")).await.unwrap();
+    assert_eq!(
+        deployed,
+        [
+            DeployedVersion {
+                project: project(),
+                env: env("production"),
+                version: p1,
+                seq: 5,
+            },
+            DeployedVersion {
+                project: project(),
+                env: env("staging"),
+                version: q1,
+                seq: staged.seq,
+            },
+        ]
+    );
 }

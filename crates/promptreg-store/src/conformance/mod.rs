@@ -1,6 +1,15 @@
 //! One suite of stories every backend must pass, run by each backend crate's tests through
 //! [`conformance_suite!`](crate::conformance_suite). SQLite runs it always, PostgreSQL when
 //! `PROMPTREG_TEST_PG_URL` is set.
+//!
+//! The stories test the store's steps (what each [`StoreTx`] step writes, what the reads give
+//! back, that a unit of work commits whole or not at all, that `begin` makes writers of a
+//! project take turns), not workflows: numbering, deploy rules and events are the service
+//! layer's, so the helpers here play that part as simply as possible.
+//!
+//! - `versions`: versions and prompt lists, dropped transactions.
+//! - `deploy`: environments, deployment records and pointers.
+//! - `misc`: tokens, the event log, concurrent writers, project isolation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -9,9 +18,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use promptreg_core::deploy::MoveRequest;
 use promptreg_core::{
-    EnvName, Metadata, ProjectId, PromptBody, PromptContent, PromptName, Version,
+    ChangeEvent, DeployKind, EnvName, EventDraft, EventRecord, Metadata, ProjectId, PromptBody,
+    PromptContent, PromptName, Version,
 };
 use serde_json::json;
 
@@ -58,15 +67,15 @@ where
 macro_rules! conformance_suite {
     ($make:path) => {
         $crate::conformance_suite!(@tests $make;
-            versions_are_numbered_and_idempotent,
-            concurrent_writers_never_gap_or_duplicate,
+            versions_round_trip_through_a_tx,
+            a_dropped_tx_leaves_nothing,
             versions_page_newest_first_and_filter,
             prompts_list_with_prefix_tag_and_deployments,
             environments_are_unique,
-            deploy_and_rollback_follow_the_live_stack,
-            concurrent_deploys_never_duplicate_seq,
-            tokens_are_created_listed_and_revoked,
-            every_write_records_its_event,
+            deployments_record_history_and_move_the_pointer,
+            tokens_are_inserted_found_and_revoked,
+            the_event_log_is_dense_and_round_trips,
+            concurrent_writers_take_turns,
             projects_are_isolated,
         );
     };
@@ -87,6 +96,10 @@ pub(crate) fn project() -> ProjectId {
     ProjectId::default()
 }
 
+pub(crate) fn other() -> ProjectId {
+    ProjectId::parse("other").unwrap()
+}
+
 pub(crate) fn name(s: &str) -> PromptName {
     PromptName::parse(s).unwrap()
 }
@@ -103,74 +116,133 @@ pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
 }
 
-pub(crate) fn text_version(prompt: &str, template: &str, metadata: Metadata) -> NewVersion {
-    NewVersion {
+/// `t0` plus `s` seconds and a few microseconds (the precision both backends keep).
+pub(crate) fn at(s: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::seconds(s) + chrono::Duration::microseconds(123_456)
+}
+
+/// Version `n` of `prompt` (its parent is `n - 1`), as the service layer would build it.
+pub(crate) fn record(prompt: &str, n: i64, template: &str, metadata: Metadata) -> VersionRecord {
+    let content = PromptContent::new(
+        PromptBody::Text(template.into()),
+        Some(json!({"type": "object"})),
+        Some(json!({"provider": "openai", "name": "gpt-4o", "params": {"temperature": 0.2}})),
+    )
+    .unwrap();
+    VersionRecord {
         name: name(prompt),
-        content: PromptContent::new(
-            PromptBody::Text(template.into()),
-            Some(json!({"type": "object"})),
-            Some(json!({"provider": "openai", "name": "gpt-4o", "params": {"temperature": 0.2}})),
-        )
-        .unwrap(),
+        version: v(n),
+        digest: content.digest(),
+        content,
         commit_message: Some(format!("write {template}")),
         metadata,
+        parent: Version::new(n - 1).ok(),
         created_by: "tester".into(),
-        created_at: t0(),
+        created_at: at(n),
     }
 }
 
-pub(crate) async fn push(store: &dyn Store, prompt: &str, template: &str) -> VersionRecord {
-    store
-        .create_version(
-            &project(),
-            text_version(prompt, template, Metadata::default()),
-        )
-        .await
-        .unwrap()
-        .value
-        .version
+/// An event draft by a fixed actor.
+pub(crate) fn draft(change: ChangeEvent) -> EventDraft {
+    EventDraft {
+        at: at(0),
+        actor: "tok1:ci".into(),
+        reason: None,
+        request_id: None,
+        change,
+    }
 }
 
-pub(crate) async fn make_env(store: &dyn Store, e: &str) {
-    store
-        .create_environment(
-            &project(),
-            NewEnvironment {
-                name: env(e),
-                protected: e == "production",
-                description: None,
-                created_by: "admin".into(),
-                created_at: t0(),
-            },
-        )
+/// A publish as the service layer runs it: the next number after the latest, the version and
+/// its event in one unit of work.
+pub(crate) async fn publish(
+    store: &dyn Store,
+    p: &ProjectId,
+    prompt: &str,
+    template: &str,
+    metadata: Metadata,
+) -> (VersionRecord, EventRecord) {
+    let mut tx = store.begin(p).await.unwrap();
+    let latest = tx.latest_version(&name(prompt)).await.unwrap();
+    let n = latest.map_or(1, |l| l.version.get() + 1);
+    let version = record(prompt, n, template, metadata);
+    tx.insert_version(&version).await.unwrap();
+    let event = tx
+        .append_event(draft(ChangeEvent::VersionCreated {
+            project: p.clone(),
+            name: version.name.clone(),
+            version: version.version,
+            digest: version.digest.clone(),
+        }))
         .await
         .unwrap();
+    tx.commit().await.unwrap();
+    (version, event)
 }
 
-pub(crate) async fn mv(
-    store: &dyn Store,
-    e: &str,
-    p: &str,
-    request: MoveRequest,
-) -> StoreResult<MoveOutcome> {
-    store
-        .move_pointer(
-            &project(),
-            PointerChange {
-                env: env(e),
-                name: name(p),
-                request,
-                actor: "deployer".into(),
-                reason: Some("because".into()),
-                at: t0(),
-            },
-        )
+/// [`publish`] in the default project with no metadata.
+pub(crate) async fn push(store: &dyn Store, prompt: &str, template: &str) -> VersionRecord {
+    publish(store, &project(), prompt, template, Metadata::default())
         .await
+        .0
 }
 
-pub(crate) fn live(outcome: &MoveOutcome) -> Version {
-    match outcome {
-        MoveOutcome::Moved { record, .. } => record.to_version,
-        MoveOutcome::Unchanged(record) => record.to_version,
+/// An environment (`production` protected).
+pub(crate) fn environment(e: &str) -> Environment {
+    Environment {
+        name: env(e),
+        protected: e == "production",
+        description: Some(format!("the {e} environment")),
+        created_by: "admin".into(),
+        created_at: at(0),
     }
+}
+
+/// Creates an environment and logs it, in one unit of work.
+pub(crate) async fn make_env(store: &dyn Store, p: &ProjectId, e: &str) {
+    let mut tx = store.begin(p).await.unwrap();
+    tx.insert_environment(&environment(e)).await.unwrap();
+    tx.append_event(draft(ChangeEvent::EnvironmentCreated {
+        project: p.clone(),
+        env: env(e),
+    }))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Records a move of a pointer to `to` after its history, as the service layer would once it
+/// has planned it: the record, the pointer and the event in one unit of work.
+pub(crate) async fn move_to(
+    store: &dyn Store,
+    p: &ProjectId,
+    e: &str,
+    prompt: &str,
+    to: i64,
+    kind: DeployKind,
+) -> DeploymentRecord {
+    let mut tx = store.begin(p).await.unwrap();
+    let last = tx
+        .pointer_history(&env(e), &name(prompt))
+        .await
+        .unwrap()
+        .pop();
+    let version = tx.get_version(&name(prompt), v(to)).await.unwrap().unwrap();
+    let seq = last.as_ref().map_or(1, |r| r.seq + 1);
+    let record = DeploymentRecord {
+        env: env(e),
+        name: name(prompt),
+        seq,
+        from_version: last.map(|r| r.to_version),
+        to_version: version.version,
+        digest: version.digest,
+        actor: "deployer".into(),
+        reason: Some(format!("move {seq}")),
+        at: at(100 + seq),
+        kind,
+    };
+    tx.insert_deployment(&record).await.unwrap();
+    tx.append_event(draft(record.event(p))).await.unwrap();
+    tx.commit().await.unwrap();
+    record
 }

@@ -1,80 +1,70 @@
-//! Stories about versions and prompt lists.
+//! Stories about versions, prompt lists and units of work that are not committed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use promptreg_core::deploy::MoveRequest;
-use promptreg_core::{ChangeEvent, Metadata, Version};
+use promptreg_core::{ChangeEvent, DeployKind, Metadata};
 
-use super::{env, make_env, mv, name, project, push, t0, text_version, v};
+use super::{draft, environment, make_env, move_to, name, project, publish, push, record, v};
 use crate::*;
 
-/// Versions start at 1, count up, keep their content, and identical content creates nothing.
-pub async fn versions_are_numbered_and_idempotent(store: Arc<dyn Store>) {
+/// A version inserted in a unit of work is seen by the unit's own reads, and after commit by
+/// every read, exactly as it was written.
+pub async fn versions_round_trip_through_a_tx(store: Arc<dyn Store>) {
     let meta = Metadata {
         rationale: Some("why".into()),
         tags: vec!["a".into()],
         ..Default::default()
     };
-    let first = store
-        .create_version(
-            &project(),
-            text_version("support/triage", "Hi {{ name }}", meta.clone()),
-        )
-        .await
-        .unwrap();
-    assert!(first.value.created);
-    assert!(matches!(
-        first.event,
-        Some(ChangeEvent::VersionCreated { .. })
-    ));
-    let v1 = first.value.version;
-    assert_eq!(v1.version, v(1));
-    assert_eq!(v1.parent, None);
-    assert_eq!(v1.digest, v1.content.digest());
+    let p = name("support/triage");
+    let v1 = record("support/triage", 1, "Hi {{ name }}", meta.clone());
+    let mut tx = store.begin(&project()).await.unwrap();
+    assert_eq!(tx.latest_version(&p).await.unwrap(), None);
+    assert_eq!(tx.get_version(&p, v(1)).await.unwrap(), None);
+    tx.insert_version(&v1).await.unwrap();
+    assert_eq!(tx.latest_version(&p).await.unwrap().as_ref(), Some(&v1));
+    assert_eq!(tx.get_version(&p, v(1)).await.unwrap().as_ref(), Some(&v1));
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.get_version(&project(), &p, v(1)).await.unwrap(), v1);
+    assert_eq!(store.latest_version(&project(), &p).await.unwrap(), v1);
     assert_eq!(v1.metadata, meta);
-    assert_eq!(v1.created_at, t0());
 
-    let again = store
-        .create_version(
-            &project(),
-            text_version("support/triage", "Hi {{ name }}", Metadata::default()),
-        )
-        .await
-        .unwrap();
-    assert!(
-        !again.value.created,
-        "same content must not create a version"
-    );
-    assert!(again.event.is_none());
-    assert_eq!(again.value.version, v1);
-
+    // The next version becomes the latest; the first stays as it was.
     let v2 = push(&*store, "support/triage", "Hello {{ name }}").await;
     assert_eq!((v2.version, v2.parent), (v(2), Some(v(1))));
-    // Going back to earlier content is a new version: only the latest is compared.
-    let v3 = push(&*store, "support/triage", "Hi {{ name }}").await;
-    assert_eq!(v3.version, v(3));
-    assert_eq!(v3.digest, v1.digest);
+    assert_eq!(store.latest_version(&project(), &p).await.unwrap(), v2);
+    assert_eq!(store.get_version(&project(), &p, v(1)).await.unwrap(), v1);
+    let all = store
+        .list_versions(
+            &project(),
+            &p,
+            &VersionFilter::default(),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(all, [v2.clone(), v1.clone()]);
 
-    assert_eq!(
-        store
-            .get_version(&project(), &name("support/triage"), v(2))
-            .await
-            .unwrap(),
-        v2
+    // Inserting a number that exists is a conflict, not a second row.
+    let mut tx = store.begin(&project()).await.unwrap();
+    let again = record("support/triage", 2, "again", Metadata::default());
+    assert!(
+        matches!(
+            tx.insert_version(&again).await,
+            Err(StoreError::Conflict {
+                code: "already_exists",
+                ..
+            })
+        ),
+        "a version number is inserted once"
     );
-    assert_eq!(
-        store
-            .latest_version(&project(), &name("support/triage"))
-            .await
-            .unwrap(),
-        v3
-    );
+    drop(tx);
+
     assert!(matches!(
-        store
-            .get_version(&project(), &name("support/triage"), v(9))
-            .await,
+        store.get_version(&project(), &p, v(9)).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -83,38 +73,77 @@ pub async fn versions_are_numbered_and_idempotent(store: Arc<dyn Store>) {
     ));
 }
 
-/// 16 writers pushing distinct content to one prompt at once get 1..=N with no gap or duplicate.
-pub async fn concurrent_writers_never_gap_or_duplicate(store: Arc<dyn Store>) {
-    const WRITERS: usize = 16;
-    const EACH: usize = 5;
-    let mut tasks = Vec::new();
-    for w in 0..WRITERS {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut got = Vec::new();
-            for i in 0..EACH {
-                let rec = push(&*store, "race/one", &format!("writer {w} item {i}")).await;
-                got.push((rec.version, rec.digest));
-            }
-            got
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let mut numbers: Vec<i64> = all.iter().map(|(v, _)| v.get()).collect();
-    numbers.sort_unstable();
-    let expected: Vec<i64> = (1..=(WRITERS * EACH) as i64).collect();
-    assert_eq!(numbers, expected, "version numbers must be exactly 1..=N");
-    for (version, digest) in &all {
-        let stored = store
-            .get_version(&project(), &name("race/one"), *version)
+/// A unit of work dropped without commit leaves nothing behind (rows, log, notification), and
+/// releases the project's writer lock.
+pub async fn a_dropped_tx_leaves_nothing(store: Arc<dyn Store>) {
+    let mut tx = store.begin(&project()).await.unwrap();
+    tx.insert_version(&record("p", 1, "one", Metadata::default()))
+        .await
+        .unwrap();
+    tx.insert_environment(&environment("staging"))
+        .await
+        .unwrap();
+    let token = super::misc::token("tok1", TokenKind::Bearer);
+    tx.insert_token(&token).await.unwrap();
+    let event = tx
+        .append_event(draft(ChangeEvent::TokenCreated {
+            project: project(),
+            id: "tok1".into(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(event.seq, 1);
+    drop(tx);
+
+    // The lock is released: the next unit of work in the project begins (and sees nothing).
+    let mut tx = tokio::time::timeout(Duration::from_secs(10), store.begin(&project()))
+        .await
+        .expect("a dropped unit of work releases the project")
+        .unwrap();
+    assert_eq!(tx.latest_version(&name("p")).await.unwrap(), None);
+    assert_eq!(tx.get_environment(&env_name()).await.unwrap(), None);
+    drop(tx);
+
+    assert!(matches!(
+        store.latest_version(&project(), &name("p")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store
+        .list_prompts(
+            &project(),
+            &PromptFilter::default(),
+            &PageRequest::first(10)
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .list_environments(&project())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.list_tokens(&project()).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .find_token(&TokenLookup::SecretHash(token.secret_hash))
             .await
-            .unwrap();
-        assert_eq!(&stored.digest, digest);
-        assert_eq!(stored.parent, Version::new(version.get() - 1).ok());
-    }
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .events_after(&project(), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.event_heads().await.unwrap().is_empty());
+
+    // The seq the dropped event had is given again: the log has no gap.
+    let (_, event) = publish(&*store, &project(), "p", "one", Metadata::default()).await;
+    assert_eq!(event.seq, 1);
+}
+
+fn env_name() -> promptreg_core::EnvName {
+    super::env("staging")
 }
 
 /// Version lists are newest first, paged by keyset, filtered by tag and agent type.
@@ -125,21 +154,17 @@ pub async fn versions_page_newest_first_and_filter(store: Arc<dyn Store>) {
             meta.tags = vec!["even".into()];
             meta.compat.agent_types = vec!["triage".into()];
         }
-        store
-            .create_version(&project(), text_version("p", &format!("v{i}"), meta))
-            .await
-            .unwrap();
+        publish(&*store, &project(), "p", &format!("v{i}"), meta).await;
     }
     let p = name("p");
+    let numbers =
+        |records: Vec<VersionRecord>| records.iter().map(|r| r.version.get()).collect::<Vec<_>>();
     let all = VersionFilter::default();
     let page1 = store
         .list_versions(&project(), &p, &all, &PageRequest::first(2))
         .await
         .unwrap();
-    assert_eq!(
-        page1.iter().map(|r| r.version.get()).collect::<Vec<_>>(),
-        [5, 4]
-    );
+    assert_eq!(numbers(page1), [5, 4]);
     let page2 = store
         .list_versions(
             &project(),
@@ -152,10 +177,7 @@ pub async fn versions_page_newest_first_and_filter(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        page2.iter().map(|r| r.version.get()).collect::<Vec<_>>(),
-        [3, 2]
-    );
+    assert_eq!(numbers(page2), [3, 2]);
     let tagged = VersionFilter {
         tag: Some("even".into()),
         agent_type: None,
@@ -164,10 +186,7 @@ pub async fn versions_page_newest_first_and_filter(store: Arc<dyn Store>) {
         .list_versions(&project(), &p, &tagged, &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(
-        even.iter().map(|r| r.version.get()).collect::<Vec<_>>(),
-        [4, 2]
-    );
+    assert_eq!(numbers(even), [4, 2]);
     // No agent types listed means "any agent", so odd versions serve `billing` too.
     let billing = VersionFilter {
         tag: None,
@@ -177,10 +196,7 @@ pub async fn versions_page_newest_first_and_filter(store: Arc<dyn Store>) {
         .list_versions(&project(), &p, &billing, &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(
-        b.iter().map(|r| r.version.get()).collect::<Vec<_>>(),
-        [5, 3, 1]
-    );
+    assert_eq!(numbers(b), [5, 3, 1]);
     let triage = VersionFilter {
         tag: None,
         agent_type: Some("triage".into()),
@@ -189,7 +205,7 @@ pub async fn versions_page_newest_first_and_filter(store: Arc<dyn Store>) {
         .list_versions(&project(), &p, &triage, &PageRequest::first(1))
         .await
         .unwrap();
-    assert_eq!(t[0].version, v(5), "latest compatible version for triage");
+    assert_eq!(numbers(t), [5], "latest compatible version for triage");
     assert!(store
         .list_versions(&project(), &name("none"), &all, &PageRequest::first(5))
         .await
@@ -211,20 +227,23 @@ pub async fn prompts_list_with_prefix_tag_and_deployments(store: Arc<dyn Store>)
         tags: vec!["hot".into()],
         ..Default::default()
     };
-    store
-        .create_version(&project(), text_version("sales/pitch", "y", tagged))
-        .await
-        .unwrap();
-    make_env(&*store, "staging").await;
-    mv(
+    publish(&*store, &project(), "sales/pitch", "y", tagged).await;
+    make_env(&*store, &project(), "staging").await;
+    move_to(
         &*store,
+        &project(),
         "staging",
         "support/triage",
-        MoveRequest::Deploy(v(1)),
+        1,
+        DeployKind::Deploy,
     )
-    .await
-    .unwrap();
+    .await;
 
+    let names = |list: &[PromptRecord]| {
+        list.iter()
+            .map(|p| p.name.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
     let support = PromptFilter {
         prefix: Some("support/".into()),
         tag: None,
@@ -233,11 +252,8 @@ pub async fn prompts_list_with_prefix_tag_and_deployments(store: Arc<dyn Store>)
         .list_prompts(&project(), &support, &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(
-        list.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-        ["support/refund", "support/triage"]
-    );
-    assert_eq!(list[1].deployed, vec![(env("staging"), v(1))]);
+    assert_eq!(names(&list), ["support/refund", "support/triage"]);
+    assert_eq!(list[1].deployed, vec![(env_name(), v(1))]);
     assert!(list[0].deployed.is_empty());
 
     let hot = PromptFilter {
@@ -248,7 +264,7 @@ pub async fn prompts_list_with_prefix_tag_and_deployments(store: Arc<dyn Store>)
         .list_prompts(&project(), &hot, &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(list.len(), 1);
+    assert_eq!(names(&list), ["sales/pitch"]);
     assert_eq!(list[0].latest.version, v(2));
 
     let all = PromptFilter::default();
@@ -256,10 +272,7 @@ pub async fn prompts_list_with_prefix_tag_and_deployments(store: Arc<dyn Store>)
         .list_prompts(&project(), &all, &PageRequest::first(2))
         .await
         .unwrap();
-    assert_eq!(
-        page1.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-        ["sales/pitch", "support/refund"]
-    );
+    assert_eq!(names(&page1), ["sales/pitch", "support/refund"]);
     let page2 = store
         .list_prompts(
             &project(),
@@ -271,21 +284,15 @@ pub async fn prompts_list_with_prefix_tag_and_deployments(store: Arc<dyn Store>)
         )
         .await
         .unwrap();
-    assert_eq!(
-        page2.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-        ["support/triage", "support_x"]
-    );
+    assert_eq!(names(&page2), ["support/triage", "support_x"]);
     // A prefix is literal: `_` and `%` are not wildcards.
     let lit = PromptFilter {
         prefix: Some("support_".into()),
         tag: None,
     };
-    assert_eq!(
-        store
-            .list_prompts(&project(), &lit, &PageRequest::first(10))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    let list = store
+        .list_prompts(&project(), &lit, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(names(&list), ["support_x"]);
 }

@@ -15,7 +15,7 @@ pub struct LangfuseErrorBody {
     /// Human text naming the problem.
     pub message: String,
     /// `NotFoundError`, `UnauthorizedError`, `AccessDeniedError`, `InvalidRequestError`,
-    /// `MethodNotAllowedError` or `InternalServerError`.
+    /// `MethodNotAllowedError`, `ServiceUnavailableError` or `InternalServerError`.
     pub error: &'static str,
 }
 
@@ -46,6 +46,9 @@ impl LangfuseError {
                 (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedError")
             }
             StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidRequestError"),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableError")
+            }
             s if s.is_server_error() => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
             _ => (StatusCode::BAD_REQUEST, "InvalidRequestError"),
         }
@@ -66,8 +69,8 @@ impl IntoResponse for LangfuseError {
 /// Result of a Langfuse handler.
 pub type LfResult<T> = Result<T, LangfuseError>;
 
-impl From<promptreg_store::StoreError> for LangfuseError {
-    fn from(e: promptreg_store::StoreError) -> Self {
+impl From<crate::registry::ServiceError> for LangfuseError {
+    fn from(e: crate::registry::ServiceError) -> Self {
         LangfuseError(e.into())
     }
 }

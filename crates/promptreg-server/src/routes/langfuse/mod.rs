@@ -7,7 +7,9 @@
 //! deploy (it moves the pointer, and with it the label, off the version that had it, and is
 //! recorded in the deploy history), and reading a label is a resolve from the in-memory index.
 //! `latest` is computed (the newest version), never stored; `production` is only the default
-//! label of a fetch. Labels must name existing environments; they are never created implicitly.
+//! label of a fetch. As in Langfuse, labels are free-form: a label that names no environment
+//! creates one (unprotected, recorded like any environment creation) when the caller may
+//! deploy, unless the server is started with `--no-labels-create-environments`.
 //! `config` is the version's `model` object and `tags` its `metadata.tags`.
 //!
 //! - [`wire`]: Langfuse's JSON shapes and the content mapping.
@@ -21,7 +23,7 @@ mod write;
 use axum::extract::State;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
-use promptreg_core::{EnvName, ProjectId, PromptName, Version};
+use promptreg_core::{EnvName, PromptName, Version};
 use promptreg_store::{PageRequest, PromptFilter, PromptRecord, VersionRecord};
 use serde::Deserialize;
 
@@ -32,7 +34,7 @@ use self::error::{LangfuseError, LfResult};
 use self::wire::{PageMeta, Projects, PromptMeta, PromptMetaList, PromptRow};
 use super::versions::prompt_name;
 use crate::app::AppState;
-use crate::auth::{authorize, Action, Caller};
+use crate::auth::{Caller, KeyPairCaller};
 use crate::error::ApiError;
 use crate::extract::{AppPath, AppQuery};
 
@@ -55,24 +57,24 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The authenticated caller, with a Langfuse error body on failure.
-fn principal(caller: Result<Caller, ApiError>) -> LfResult<Caller> {
-    Ok(caller?)
+fn principal(caller: Result<KeyPairCaller, ApiError>) -> LfResult<Caller> {
+    Ok(caller?.0)
 }
 
 /// The environments where `v` is live (from the resolve index), plus `latest` if it is.
 async fn labels_of(
+    caller: &Caller,
     state: &AppState,
-    project: &ProjectId,
     v: &VersionRecord,
     latest: Version,
 ) -> LfResult<Vec<String>> {
-    let envs = state.registry.store().list_environments(project).await?;
+    let reads = state.registry.reads(caller)?;
+    let envs = reads.environments().await?;
     let mut labels: Vec<String> = envs
         .iter()
         .filter(|e| {
-            state
-                .registry
-                .resolve(project, e.name.as_str(), v.name.as_str())
+            reads
+                .live(e.name.as_str(), v.name.as_str())
                 .is_some_and(|live| live.version.version == v.version)
         })
         .map(|e| e.name.to_string())
@@ -84,20 +86,15 @@ async fn labels_of(
 }
 
 /// The Langfuse row of a version, with its labels.
-async fn full_row(state: &AppState, project: &ProjectId, v: VersionRecord) -> LfResult<PromptRow> {
-    let latest = state
-        .registry
-        .store()
-        .latest_version(project, &v.name)
-        .await?
-        .version;
-    let labels = labels_of(state, project, &v, latest).await?;
+async fn full_row(state: &AppState, caller: &Caller, v: VersionRecord) -> LfResult<PromptRow> {
+    let latest = state.registry.reads(caller)?.latest(&v.name).await?.version;
+    let labels = labels_of(caller, state, &v, latest).await?;
     super::record_prompt(
         v.name.as_str(),
         Some(v.version.get()),
         Some(v.digest.as_str()),
     );
-    Ok(wire::row(project.as_str(), v, labels))
+    Ok(wire::row(caller.project.as_str(), v, labels))
 }
 
 /// Which version to fetch.
@@ -117,15 +114,14 @@ pub struct GetQuery {
         (status = 400, body = error::LangfuseErrorBody)))]
 pub async fn get_prompt(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: Result<KeyPairCaller, ApiError>,
     path: Result<AppPath<String>, ApiError>,
     query: Result<AppQuery<GetQuery>, ApiError>,
 ) -> LfResult<Json<PromptRow>> {
-    let Caller(caller) = principal(caller)?;
-    authorize(&caller, Action::Read)?;
+    let caller = principal(caller)?;
     let name = prompt_name(&path?.0)?;
     let q = query?.0;
-    let store = state.registry.store();
+    let store = state.registry.reads(&caller)?;
     let record = match (q.version, q.label) {
         (Some(_), Some(_)) => {
             return Err(LangfuseError::invalid(
@@ -136,16 +132,15 @@ pub async fn get_prompt(
             let v = v
                 .parse::<Version>()
                 .map_err(|e| LangfuseError::invalid(format!("version: {e}")))?;
-            store.get_version(&caller.project, &name, v).await?
+            store.version(&name, v).await?
         }
         (None, label) => {
             let label = label.unwrap_or_else(|| "production".into());
             if label == "latest" {
-                store.latest_version(&caller.project, &name).await?
+                store.latest(&name).await?
             } else {
-                state
-                    .registry
-                    .resolve(&caller.project, &label, name.as_str())
+                store
+                    .live(&label, name.as_str())
                     .map(|live| live.version.clone())
                     .ok_or_else(|| {
                         ApiError::not_found(format!(
@@ -155,7 +150,7 @@ pub async fn get_prompt(
             }
         }
     };
-    Ok(Json(full_row(&state, &caller.project, record).await?))
+    Ok(Json(full_row(&state, &caller, record).await?))
 }
 
 /// Filters and paging of the prompt list.
@@ -187,11 +182,10 @@ fn number(field: &str, raw: Option<&str>, default: u64, max: u64) -> LfResult<u6
     responses((status = 200, body = PromptMetaList), (status = 400, body = error::LangfuseErrorBody)))]
 pub async fn list_prompts(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: Result<KeyPairCaller, ApiError>,
     query: Result<AppQuery<ListQuery>, ApiError>,
 ) -> LfResult<Json<PromptMetaList>> {
-    let Caller(caller) = principal(caller)?;
-    authorize(&caller, Action::Read)?;
+    let caller = principal(caller)?;
     let q = query?.0;
     let page = number("page", q.page.as_deref(), 1, u64::from(u32::MAX))?;
     let limit = number("limit", q.limit.as_deref(), 10, 100)?;
@@ -205,8 +199,8 @@ pub async fn list_prompts(
         let req = PageRequest { limit: 500, after };
         let rows = state
             .registry
-            .store()
-            .list_prompts(&caller.project, &filter, &req)
+            .reads(&caller)?
+            .prompts(&filter, &req)
             .await?;
         after = rows.last().map(|r| r.name.clone());
         let done = rows.len() < 500;
@@ -262,30 +256,22 @@ fn prompt_meta(p: PromptRecord) -> PromptMeta {
 /// The caller's project (what the SDK's `auth_check()` reads).
 #[utoipa::path(get, path = "/api/public/projects", tag = "langfuse",
     responses((status = 200, body = Projects), (status = 401, body = error::LangfuseErrorBody)))]
-pub async fn projects(caller: Result<Caller, ApiError>) -> LfResult<Json<Projects>> {
-    let Caller(caller) = principal(caller)?;
-    authorize(&caller, Action::Read)?;
+pub async fn projects(
+    State(state): State<AppState>,
+    caller: Result<KeyPairCaller, ApiError>,
+) -> LfResult<Json<Projects>> {
+    let caller = principal(caller)?;
+    state.registry.reads(&caller)?;
     Ok(Json(Projects::of(caller.project.as_str())))
 }
 
-/// Parses labels as existing environments of the project; anything else is a 400 naming it.
-async fn label_envs(
-    state: &AppState,
-    project: &ProjectId,
-    labels: &[String],
-) -> LfResult<Vec<EnvName>> {
-    let known = state.registry.store().list_environments(project).await?;
+/// Parses labels as environment names (each once); anything else is a 400 naming it.
+fn label_envs(labels: &[String]) -> LfResult<Vec<EnvName>> {
     let mut envs: Vec<EnvName> = Vec::new();
     for label in labels {
-        let env = EnvName::parse(label)
-            .ok()
-            .filter(|e| known.iter().any(|k| k.name == *e))
-            .ok_or_else(|| {
-                LangfuseError::invalid(format!(
-                    "label '{label}' is not an environment of this project \
-                     (labels are promptreg environments; create it with POST /v1/environments)"
-                ))
-            })?;
+        let env = EnvName::parse(label).map_err(|e| {
+            LangfuseError::invalid(format!("labels: '{label}' is not a valid label: {e}"))
+        })?;
         if !envs.contains(&env) {
             envs.push(env);
         }

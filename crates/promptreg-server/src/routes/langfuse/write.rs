@@ -6,15 +6,15 @@ use axum::http::StatusCode;
 use axum::Json;
 use promptreg_api::CreateVersion;
 use promptreg_core::{Metadata, PromptBody, Version};
-use promptreg_store::StoreError;
 
 use super::error::{LangfuseError, LfResult};
 use super::wire::{langfuse_field, CreatePrompt, PromptRow, UpdateLabels};
 use super::{full_row, label_envs, principal, prompt_name};
 use crate::app::AppState;
-use crate::auth::{authorize, Action, Caller};
+use crate::auth::KeyPairCaller;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath};
+use crate::registry::ServiceError;
 
 /// Creates the next version of a prompt and deploys it to each label's environment.
 ///
@@ -25,11 +25,10 @@ use crate::extract::{AppJson, AppPath};
         (status = 403, body = super::error::LangfuseErrorBody)))]
 pub async fn create_prompt(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: Result<KeyPairCaller, ApiError>,
     body: Result<AppJson<CreatePrompt>, ApiError>,
 ) -> LfResult<(StatusCode, Json<PromptRow>)> {
-    let Caller(caller) = principal(caller)?;
-    authorize(&caller, Action::CreateVersion)?;
+    let caller = principal(caller)?;
     let body = body?.0;
     let labels: Vec<String> = body
         .labels
@@ -38,35 +37,17 @@ pub async fn create_prompt(
         .filter(|l| *l != "latest")
         .cloned()
         .collect();
-    if !labels.is_empty() {
-        authorize(&caller, Action::Deploy)?;
-    }
+    let envs = label_envs(&labels)?;
     let name = prompt_name(&body.name)?;
     let kind = body.prompt_type()?;
-    let envs = label_envs(&state, &caller.project, &labels).await?;
-    let previous = match state
-        .registry
-        .store()
-        .latest_version(&caller.project, &name)
-        .await
-    {
-        Ok(v) => Some(v),
-        Err(StoreError::NotFound(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(p) = previous.as_ref().map(|p| p.content.prompt_type()) {
-        if p != kind {
-            return Err(LangfuseError::invalid(format!(
-                "type: prompt '{name}' is a {} prompt; a new version cannot be {}",
-                p.as_str(),
-                kind.as_str()
-            )));
-        }
-    }
     // Langfuse: `tags: null` (what the SDK sends by default) keeps the previous tags.
     let tags = match &body.tags {
         Some(t) => t.clone(),
-        None => previous.map(|p| p.metadata.tags).unwrap_or_default(),
+        None => match state.registry.reads(&caller)?.latest(&name).await {
+            Ok(previous) => previous.metadata.tags,
+            Err(ServiceError::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        },
     };
     let (template, messages) = match body.body(kind)? {
         PromptBody::Text(t) => (Some(t), None),
@@ -88,35 +69,27 @@ pub async fn create_prompt(
     request.content().map_err(|e| {
         LangfuseError::invalid(format!("{}: {}", langfuse_field(&e.field), e.message))
     })?;
-    let created = state
+    let published = state
         .registry
-        .publish(&caller, name.clone(), request)
+        .publish_with_labels(&caller, name, request, &envs)
         .await?;
-    let version = created.version.version;
-    for env in envs {
-        state
-            .registry
-            .deploy(&caller, env, name.clone(), version, None)
-            .await?;
-    }
-    let row = full_row(&state, &caller.project, created.version).await?;
+    let row = full_row(&state, &caller, published.created.version).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
 /// Adds labels to a version: deploys it to each label's environment (moving the label off the
-/// version that had it). `latest` cannot be set.
+/// version that had it), in one transaction. `latest` cannot be set.
 #[utoipa::path(patch, path = "/api/public/v2/prompts/{name}/versions/{version}", tag = "langfuse",
     params(("name" = String, Path), ("version" = i64, Path)), request_body = UpdateLabels,
     responses((status = 200, body = PromptRow), (status = 400, body = super::error::LangfuseErrorBody),
         (status = 404, body = super::error::LangfuseErrorBody)))]
 pub async fn update_labels(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: Result<KeyPairCaller, ApiError>,
     path: Result<AppPath<(String, String)>, ApiError>,
     body: Result<AppJson<UpdateLabels>, ApiError>,
 ) -> LfResult<Json<PromptRow>> {
-    let Caller(caller) = principal(caller)?;
-    authorize(&caller, Action::Deploy)?;
+    let caller = principal(caller)?;
     let (name, version) = path?.0;
     let name = prompt_name(&name)?;
     let version = version
@@ -128,26 +101,19 @@ pub async fn update_labels(
             "the 'latest' label is managed by the server and cannot be set",
         ));
     }
-    let envs = label_envs(&state, &caller.project, &labels).await?;
-    let record = state
+    let envs = label_envs(&labels)?;
+    let (record, _) = state
         .registry
-        .store()
-        .get_version(&caller.project, &name, version)
+        .set_labels(&caller, name, version, &envs)
         .await?;
-    for env in envs {
-        state
-            .registry
-            .deploy(&caller, env, name.clone(), version, None)
-            .await?;
-    }
-    Ok(Json(full_row(&state, &caller.project, record).await?))
+    Ok(Json(full_row(&state, &caller, record).await?))
 }
 
 /// Refused: versions are immutable and the deploy history is never erased.
 #[utoipa::path(delete, path = "/api/public/v2/prompts/{name}", tag = "langfuse",
     params(("name" = String, Path)),
     responses((status = 405, body = super::error::LangfuseErrorBody)))]
-pub async fn delete_prompt(caller: Result<Caller, ApiError>) -> LangfuseError {
+pub async fn delete_prompt(caller: Result<KeyPairCaller, ApiError>) -> LangfuseError {
     if let Err(e) = principal(caller) {
         return e;
     }

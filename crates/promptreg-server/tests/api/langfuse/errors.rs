@@ -7,7 +7,92 @@ use super::{assert_error, create, get, key_pair, lf, PROMPTS};
 use crate::both_backends;
 use crate::helpers::TestApp;
 
-both_backends!(errors_use_the_langfuse_body, roles_apply_to_key_pairs);
+both_backends!(
+    errors_use_the_langfuse_body,
+    roles_apply_to_key_pairs,
+    labels_create_environments_for_deployers_atomically,
+    a_prompt_keeps_its_type_on_both_apis,
+);
+
+/// Langfuse treats labels as free-form: the SDK's first call on a fresh server,
+/// `create_prompt(..., labels=["production"])`, works, and a new label becomes an environment,
+/// recorded like any other, when the caller may deploy. A caller who may not changes nothing.
+async fn labels_create_environments_for_deployers_atomically(app: &TestApp) {
+    let deployer = key_pair(app, "deployer").await;
+    let first = create(
+        app,
+        &deployer,
+        json!({"name": "q", "prompt": "x", "labels": ["production"]}),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["labels"], json!(["production", "latest"]));
+    let canary = create(
+        app,
+        &deployer,
+        json!({"name": "q", "prompt": "y", "labels": ["canary"]}),
+    )
+    .await;
+    assert_eq!(canary.status, StatusCode::CREATED, "{}", canary.body);
+    assert_eq!(canary.body["labels"], json!(["canary", "latest"]));
+    let env = app.get("/v1/environments/canary").await;
+    assert_eq!(env.status, StatusCode::OK, "{}", env.body);
+    assert_eq!(env.body["protected"], false);
+    let history = app.get("/v1/environments/canary/prompts/q/history").await;
+    assert_eq!(history.body["items"][0]["to_version"], 2);
+
+    let author = key_pair(app, "author").await;
+    let refused = create(
+        app,
+        &author,
+        json!({"name": "q", "prompt": "z", "labels": ["beta"]}),
+    )
+    .await;
+    assert_error(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "AccessDeniedError",
+        "deploy",
+    );
+    assert_eq!(
+        app.get("/v1/environments/beta").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let versions = app.get("/v1/prompts/q/versions").await;
+    assert_eq!(
+        versions.body["items"][0]["version"], 2,
+        "the refused create left no version behind"
+    );
+}
+
+/// One rule in the service layer: a prompt's type never changes, whichever API is used.
+async fn a_prompt_keeps_its_type_on_both_apis(app: &TestApp) {
+    let auth = key_pair(app, "author").await;
+    create(app, &auth, json!({"name": "t", "prompt": "x"})).await;
+    let chat = create(
+        app,
+        &auth,
+        json!({"name": "t", "type": "chat", "prompt": [{"role": "system", "content": "x"}]}),
+    )
+    .await;
+    assert_error(
+        &chat,
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestError",
+        "text",
+    );
+    let native = app
+        .post(
+            "/v1/prompts/t/versions",
+            json!({"type": "chat", "messages": [{"role": "system", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(
+        (native.status, native.code()),
+        (StatusCode::CONFLICT, "type_change")
+    );
+    assert!(native.message().contains("text"), "{}", native.message());
+}
 
 async fn errors_use_the_langfuse_body(app: &TestApp) {
     app.env("production").await;
@@ -57,14 +142,14 @@ async fn errors_use_the_langfuse_body(app: &TestApp) {
     let unknown = create(
         app,
         &auth,
-        json!({"name": "p", "prompt": "y", "labels": ["canary"]}),
+        json!({"name": "p", "prompt": "y", "labels": ["Canary!"]}),
     )
     .await;
     assert_error(
         &unknown,
         StatusCode::BAD_REQUEST,
         "InvalidRequestError",
-        "canary",
+        "Canary!",
     );
     assert_eq!(
         get(app, &format!("{PROMPTS}/p?label=latest"), &auth)

@@ -1,0 +1,123 @@
+//! The service layer's error: what went wrong in domain terms. The HTTP edge maps it to a status
+//! and the error envelope (`crate::error`), so workflows never speak HTTP.
+
+use promptreg_core::content::ContentError;
+use promptreg_core::publish::PublishError;
+use promptreg_core::render::RenderError;
+use promptreg_core::{NameError, RollbackError};
+use promptreg_store::StoreError;
+
+/// Why a service operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is well-formed but not acceptable; the message names the field.
+    #[error("{message}")]
+    Invalid {
+        /// snake_case code.
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+    /// A prompt, version, environment, token or deployment does not exist.
+    #[error("{message}")]
+    NotFound {
+        /// `not_found`, `not_deployed`, …
+        code: &'static str,
+        /// Human text naming what is missing.
+        message: String,
+    },
+    /// The change conflicts with the current state.
+    #[error("{message}")]
+    Conflict {
+        /// `already_exists`, `nothing_to_roll_back`, `type_change`, …
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+    /// The policy refused the caller.
+    #[error("{0}")]
+    Forbidden(String),
+    /// This replica cannot answer correctly now (the database or the change feed is down).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A render failed (variables or template).
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Anything else; logged at the edge, never shown.
+    #[error(transparent)]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Result of a service operation.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    /// 404 with code `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code: "not_found",
+            message: message.into(),
+        }
+    }
+
+    /// 422-style invalid input with code `validation_failed`.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid {
+            code: "validation_failed",
+            message: message.into(),
+        }
+    }
+
+    /// A conflict with a code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(message) => Self::not_found(message),
+            StoreError::Conflict { code, message } => Self::Conflict { code, message },
+            StoreError::Other(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<ContentError> for ServiceError {
+    fn from(e: ContentError) -> Self {
+        Self::invalid(e.to_string())
+    }
+}
+
+impl From<NameError> for ServiceError {
+    fn from(e: NameError) -> Self {
+        Self::Invalid {
+            code: "invalid_request",
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<RollbackError> for ServiceError {
+    fn from(e: RollbackError) -> Self {
+        let code = match e {
+            RollbackError::NothingToRollBack => "nothing_to_roll_back",
+            RollbackError::NotAnEarlierVersion(_) => "not_an_earlier_version",
+        };
+        Self::conflict(code, e.to_string())
+    }
+}
+
+impl From<PublishError> for ServiceError {
+    fn from(e: PublishError) -> Self {
+        let code = match e {
+            PublishError::TypeChange { .. } => "type_change",
+            PublishError::Exhausted => "version_limit",
+        };
+        Self::conflict(code, e.to_string())
+    }
+}

@@ -1,0 +1,292 @@
+//! Environments and their pointers: create, deploy, roll back, and Langfuse labels (a label is
+//! an environment; setting one is a deploy).
+
+use promptreg_core::deploy::{live_stack, plan_move, MoveRequest};
+use promptreg_core::{ChangeEvent, EnvName, EventRecord, PointerMove, PromptName, Version};
+use promptreg_store::{DeploymentRecord, Environment, StoreTx, VersionRecord};
+
+use super::{Action, Caller, Known, Registry, Resource, ServiceError, ServiceResult};
+
+/// Result of a deploy or rollback.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// The new record, or the one that made the version live when nothing changed.
+    pub record: DeploymentRecord,
+    /// Whether the pointer moved.
+    pub changed: bool,
+}
+
+/// A pointer move written in an open transaction, to finish after commit.
+pub(crate) enum PendingMove {
+    /// The version was already live.
+    Unchanged(DeploymentRecord),
+    /// Recorded, with the version now live and the event appended.
+    Moved(Box<(DeploymentRecord, VersionRecord, EventRecord)>),
+}
+
+impl Registry {
+    /// Creates an environment.
+    pub async fn create_environment(
+        &self,
+        caller: &Caller,
+        name: EnvName,
+        protected: bool,
+        description: Option<String>,
+    ) -> ServiceResult<Environment> {
+        self.check(
+            caller,
+            Action::ManageEnvironments,
+            Resource::Project(&caller.project),
+        )?;
+        let env = Environment {
+            name,
+            protected,
+            description,
+            created_by: caller.principal.actor(),
+            created_at: self.now(),
+        };
+        let mut tx = self.store.begin(&caller.project).await?;
+        tx.insert_environment(&env).await?;
+        let change = ChangeEvent::EnvironmentCreated {
+            project: caller.project.clone(),
+            env: env.name.clone(),
+        };
+        let event = self.commit(tx, self.draft(caller, None, change)).await?;
+        self.applied(&event, Known::Nothing).await;
+        Ok(env)
+    }
+
+    /// Deploys a version to an environment.
+    pub async fn deploy(
+        &self,
+        caller: &Caller,
+        env: EnvName,
+        name: PromptName,
+        version: Version,
+        reason: Option<String>,
+    ) -> ServiceResult<Moved> {
+        let mut tx = self.store.begin(&caller.project).await?;
+        let environment = environment(&mut *tx, &env).await?;
+        self.check(caller, Action::Deploy, pointer(&environment, &name))?;
+        let target = find_version(&mut *tx, &name, version).await?;
+        let pending = self
+            .plan_deploy(&mut *tx, caller, &environment, target, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(self.finish_move(pending).await)
+    }
+
+    /// Rolls an environment's pointer back: to the version live before, or to `to`.
+    pub async fn rollback(
+        &self,
+        caller: &Caller,
+        env: EnvName,
+        name: PromptName,
+        to: Option<Version>,
+        reason: Option<String>,
+    ) -> ServiceResult<Moved> {
+        let mut tx = self.store.begin(&caller.project).await?;
+        let environment = environment(&mut *tx, &env).await?;
+        self.check(caller, Action::Rollback, pointer(&environment, &name))?;
+        if tx.latest_version(&name).await?.is_none() {
+            return Err(ServiceError::not_found(format!(
+                "prompt '{name}' not found"
+            )));
+        }
+        let history = tx.pointer_history(&env, &name).await?;
+        if history.is_empty() {
+            return Err(ServiceError::conflict(
+                "nothing_to_roll_back",
+                format!("prompt '{name}' was never deployed in environment '{env}', so there is nothing to roll back"),
+            ));
+        }
+        let stack = live_stack(history.iter().map(|r| (r.kind, r.to_version)));
+        let planned = plan_move(&stack, MoveRequest::Rollback(to))?.ok_or_else(|| {
+            ServiceError::conflict("nothing_to_roll_back", "nothing to roll back")
+        })?;
+        let target = find_version(&mut *tx, &name, planned.to).await?;
+        let pending = self
+            .record_move(&mut *tx, caller, &env, &history, planned, target, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(self.finish_move(pending).await)
+    }
+
+    /// Langfuse: puts labels on a version, i.e. deploys it to each label's environment (the
+    /// label moves off the version that had it), all in one transaction.
+    pub async fn set_labels(
+        &self,
+        caller: &Caller,
+        name: PromptName,
+        version: Version,
+        labels: &[EnvName],
+    ) -> ServiceResult<(VersionRecord, Vec<Moved>)> {
+        self.check(caller, Action::Read, Resource::Prompt(&name))?;
+        let mut tx = self.store.begin(&caller.project).await?;
+        let target = find_version(&mut *tx, &name, version).await?;
+        let mut pending = Vec::with_capacity(labels.len());
+        for env in labels {
+            let environment = self.label_environment(&mut *tx, caller, env).await?;
+            pending.push(
+                self.plan_deploy(&mut *tx, caller, &environment, target.clone(), None)
+                    .await?,
+            );
+        }
+        tx.commit().await?;
+        let mut moves = Vec::with_capacity(pending.len());
+        for p in pending {
+            moves.push(self.finish_move(p).await);
+        }
+        Ok((target, moves))
+    }
+
+    /// The environment a label names; created (and recorded) when it does not exist, the
+    /// project allows it and the caller may deploy.
+    pub(crate) async fn label_environment(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        env: &EnvName,
+    ) -> ServiceResult<Environment> {
+        if let Some(existing) = tx.get_environment(env).await? {
+            return Ok(existing);
+        }
+        if !self.options.create_environments_from_labels {
+            return Err(ServiceError::invalid(format!(
+                "labels: '{env}' is not an environment of this project (labels are promptreg \
+                 environments; create it with POST /v1/environments)"
+            )));
+        }
+        self.check(
+            caller,
+            Action::CreateEnvironmentByLabel,
+            Resource::Project(&caller.project),
+        )?;
+        let environment = Environment {
+            name: env.clone(),
+            protected: false,
+            description: Some("created by a Langfuse label".into()),
+            created_by: caller.principal.actor(),
+            created_at: self.now(),
+        };
+        tx.insert_environment(&environment).await?;
+        let change = ChangeEvent::EnvironmentCreated {
+            project: caller.project.clone(),
+            env: env.clone(),
+        };
+        tx.append_event(self.draft(caller, Some("Langfuse label".into()), change))
+            .await?;
+        Ok(environment)
+    }
+
+    /// Inside a transaction: checks the policy and records a deploy of `target`.
+    pub(crate) async fn plan_deploy(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        environment: &Environment,
+        target: VersionRecord,
+        reason: Option<String>,
+    ) -> ServiceResult<PendingMove> {
+        self.check(caller, Action::Deploy, pointer(environment, &target.name))?;
+        let history = tx.pointer_history(&environment.name, &target.name).await?;
+        let stack = live_stack(history.iter().map(|r| (r.kind, r.to_version)));
+        let Some(planned) = plan_move(&stack, MoveRequest::Deploy(target.version))? else {
+            let last = history
+                .into_iter()
+                .next_back()
+                .ok_or_else(|| ServiceError::Internal("unchanged move without history".into()))?;
+            return Ok(PendingMove::Unchanged(last));
+        };
+        self.record_move(
+            tx,
+            caller,
+            &environment.name,
+            &history,
+            planned,
+            target,
+            reason,
+        )
+        .await
+    }
+
+    /// Inside a transaction: records a planned move (the record, the pointer, the event).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_move(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        env: &EnvName,
+        history: &[DeploymentRecord],
+        planned: PointerMove,
+        target: VersionRecord,
+        reason: Option<String>,
+    ) -> ServiceResult<PendingMove> {
+        let record = DeploymentRecord {
+            env: env.clone(),
+            name: target.name.clone(),
+            seq: history.last().map_or(1, |r| r.seq + 1),
+            from_version: planned.from,
+            to_version: planned.to,
+            digest: target.digest.clone(),
+            actor: caller.principal.actor(),
+            reason: reason.clone(),
+            at: self.now(),
+            kind: planned.kind,
+        };
+        tx.insert_deployment(&record).await?;
+        let event = tx
+            .append_event(self.draft(caller, reason, record.event(&caller.project)))
+            .await?;
+        Ok(PendingMove::Moved(Box::new((record, target, event))))
+    }
+
+    /// After commit: applies the move in memory and logs it.
+    pub(crate) async fn finish_move(&self, pending: PendingMove) -> Moved {
+        match pending {
+            PendingMove::Unchanged(record) => Moved {
+                record,
+                changed: false,
+            },
+            PendingMove::Moved(moved) => {
+                let (record, version, event) = *moved;
+                tracing::info!(env = %record.env, prompt.name = %record.name, prompt.version = %record.to_version,
+                    prompt.digest = %record.digest, kind = record.kind.as_str(), "pointer moved");
+                self.applied(&event, Known::Live(version)).await;
+                Moved {
+                    record,
+                    changed: true,
+                }
+            }
+        }
+    }
+}
+
+fn pointer<'a>(environment: &'a Environment, name: &'a PromptName) -> Resource<'a> {
+    Resource::Pointer {
+        env: &environment.name,
+        protected: environment.protected,
+        name,
+    }
+}
+
+async fn environment(tx: &mut dyn StoreTx, env: &EnvName) -> ServiceResult<Environment> {
+    tx.get_environment(env)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(format!("environment '{env}' not found")))
+}
+
+/// A version that must exist; the message says whether the prompt or the version is missing.
+async fn find_version(
+    tx: &mut dyn StoreTx,
+    name: &PromptName,
+    version: Version,
+) -> ServiceResult<VersionRecord> {
+    if let Some(v) = tx.get_version(name, version).await? {
+        return Ok(v);
+    }
+    Err(match tx.latest_version(name).await? {
+        Some(_) => ServiceError::not_found(format!("prompt '{name}' has no version {version}")),
+        None => ServiceError::not_found(format!("prompt '{name}' not found")),
+    })
+}

@@ -1,0 +1,171 @@
+//! Who may do what, asked by every service operation with the resource it acts on.
+//!
+//! Handlers never decide: each `Registry` method calls [`Policy::check`] before it touches
+//! the store, so a new route cannot forget authorization. The rules today are roles plus the
+//! environment's `protected` flag; a policy engine with per-environment grants replaces
+//! [`RolePolicy`] behind the same trait.
+
+use promptreg_core::{EnvName, ProjectId, PromptName, Role};
+
+use super::error::ServiceError;
+use crate::auth::Principal;
+
+/// What an operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read versions, prompts, environments, history.
+    Read,
+    /// Resolve or render a deployed prompt.
+    Resolve,
+    /// Create a version.
+    CreateVersion,
+    /// Deploy a version (move a pointer forward).
+    Deploy,
+    /// Roll a pointer back.
+    Rollback,
+    /// Create environments.
+    ManageEnvironments,
+    /// Create an environment implicitly, by deploying to a Langfuse label that does not exist.
+    CreateEnvironmentByLabel,
+    /// Create, list and revoke tokens and key pairs.
+    ManageTokens,
+}
+
+/// What it acts on.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    /// The project as a whole (lists, tokens, environments).
+    Project(&'a ProjectId),
+    /// One prompt.
+    Prompt(&'a PromptName),
+    /// One environment's pointer for one prompt.
+    Pointer {
+        /// The environment.
+        env: &'a EnvName,
+        /// Whether it is protected.
+        protected: bool,
+        /// The prompt.
+        name: &'a PromptName,
+    },
+}
+
+/// A decision point.
+pub trait Policy: Send + Sync + 'static {
+    /// `Ok` when `principal` may perform `action` on `resource`.
+    fn check(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: Resource<'_>,
+    ) -> Result<(), ServiceError>;
+}
+
+/// Roles in order (`reader` < `author` < `deployer` < `admin`), and protected environments:
+/// deploying into one takes `admin`, while rolling back stays a `deployer` right, because a
+/// rollback is how an on-call engineer stops an incident.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RolePolicy;
+
+impl RolePolicy {
+    /// The least role that may perform `action` on `resource`.
+    pub fn needed(action: Action, resource: Resource<'_>) -> Role {
+        match action {
+            Action::Read | Action::Resolve => Role::Reader,
+            Action::CreateVersion => Role::Author,
+            Action::Deploy => match resource {
+                Resource::Pointer {
+                    protected: true, ..
+                } => Role::Admin,
+                _ => Role::Deployer,
+            },
+            Action::Rollback | Action::CreateEnvironmentByLabel => Role::Deployer,
+            Action::ManageEnvironments | Action::ManageTokens => Role::Admin,
+        }
+    }
+}
+
+impl Policy for RolePolicy {
+    fn check(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: Resource<'_>,
+    ) -> Result<(), ServiceError> {
+        let needed = Self::needed(action, resource);
+        if principal.role >= needed {
+            return Ok(());
+        }
+        let what = match (action, resource) {
+            (
+                Action::Deploy,
+                Resource::Pointer {
+                    env,
+                    protected: true,
+                    ..
+                },
+            ) => {
+                format!("deploy to the protected environment '{env}'")
+            }
+            _ => describe(action).to_owned(),
+        };
+        Err(ServiceError::Forbidden(format!(
+            "role '{}' may not {what}; it needs role '{}'",
+            principal.role.as_str(),
+            needed.as_str()
+        )))
+    }
+}
+
+fn describe(action: Action) -> &'static str {
+    match action {
+        Action::Read => "read",
+        Action::Resolve => "resolve prompts",
+        Action::CreateVersion => "create versions",
+        Action::Deploy => "deploy",
+        Action::Rollback => "roll back",
+        Action::ManageEnvironments => "manage environments",
+        Action::CreateEnvironmentByLabel => "create environments through labels",
+        Action::ManageTokens => "manage tokens",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            id: "t".into(),
+            name: "n".into(),
+            role,
+            project: ProjectId::default(),
+        }
+    }
+
+    #[test]
+    fn protected_environments_take_admin_to_deploy_and_deployer_to_roll_back() {
+        let env = EnvName::production();
+        let name = PromptName::parse("a").unwrap_or_else(|_| unreachable!());
+        let pointer = |protected| Resource::Pointer {
+            env: &env,
+            protected,
+            name: &name,
+        };
+        let p = RolePolicy;
+        assert!(p
+            .check(&principal(Role::Deployer), Action::Deploy, pointer(false))
+            .is_ok());
+        assert!(p
+            .check(&principal(Role::Deployer), Action::Deploy, pointer(true))
+            .is_err());
+        assert!(p
+            .check(&principal(Role::Admin), Action::Deploy, pointer(true))
+            .is_ok());
+        assert!(p
+            .check(&principal(Role::Deployer), Action::Rollback, pointer(true))
+            .is_ok());
+        assert!(p
+            .check(&principal(Role::Author), Action::Rollback, pointer(false))
+            .is_err());
+    }
+}

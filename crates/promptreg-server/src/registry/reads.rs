@@ -1,0 +1,117 @@
+//! Reads. [`Registry::reads`] checks the caller's right to read the project once and hands out
+//! a [`Reads`] view; it is the only way a handler reaches stored data, so no read can skip the
+//! policy.
+
+use std::sync::Arc;
+
+use promptreg_core::{EnvName, ProjectId, PromptName, Version};
+use promptreg_store::{
+    CatalogRecord, DeploymentRecord, Environment, PageRequest, PromptFilter, PromptRecord, Store,
+    TokenRecord, VersionFilter, VersionRecord,
+};
+
+use super::{Action, Caller, Registry, Resource, ServiceResult};
+use crate::index::Entry;
+
+/// What a caller who may read a project can read in it.
+pub struct Reads<'a> {
+    registry: &'a Registry,
+    store: &'a dyn Store,
+    project: &'a ProjectId,
+}
+
+impl Registry {
+    /// A read view of the caller's project, after checking that the caller may read it.
+    pub fn reads<'a>(&'a self, caller: &'a Caller) -> ServiceResult<Reads<'a>> {
+        self.check(caller, Action::Read, Resource::Project(&caller.project))?;
+        Ok(Reads {
+            registry: self,
+            store: &*self.store,
+            project: &caller.project,
+        })
+    }
+
+    /// Tokens of the caller's project that are not revoked (no secrets).
+    pub async fn list_tokens(&self, caller: &Caller) -> ServiceResult<Vec<TokenRecord>> {
+        self.check(
+            caller,
+            Action::ManageTokens,
+            Resource::Project(&caller.project),
+        )?;
+        Ok(self.store.list_tokens(&caller.project).await?)
+    }
+}
+
+impl Reads<'_> {
+    /// One version.
+    pub async fn version(
+        &self,
+        name: &PromptName,
+        version: Version,
+    ) -> ServiceResult<VersionRecord> {
+        Ok(self.store.get_version(self.project, name, version).await?)
+    }
+
+    /// The newest version of a prompt.
+    pub async fn latest(&self, name: &PromptName) -> ServiceResult<VersionRecord> {
+        Ok(self.store.latest_version(self.project, name).await?)
+    }
+
+    /// Versions newest first.
+    pub async fn versions(
+        &self,
+        name: &PromptName,
+        filter: &VersionFilter,
+        page: &PageRequest<Version>,
+    ) -> ServiceResult<Vec<VersionRecord>> {
+        Ok(self
+            .store
+            .list_versions(self.project, name, filter, page)
+            .await?)
+    }
+
+    /// Prompts by name.
+    pub async fn prompts(
+        &self,
+        filter: &PromptFilter,
+        page: &PageRequest<PromptName>,
+    ) -> ServiceResult<Vec<PromptRecord>> {
+        Ok(self.store.list_prompts(self.project, filter, page).await?)
+    }
+
+    /// One environment.
+    pub async fn environment(&self, env: &EnvName) -> ServiceResult<Environment> {
+        Ok(self.store.get_environment(self.project, env).await?)
+    }
+
+    /// All environments.
+    pub async fn environments(&self) -> ServiceResult<Vec<Environment>> {
+        Ok(self.store.list_environments(self.project).await?)
+    }
+
+    /// A pointer's records, newest first (404 for an unknown environment).
+    pub async fn history(
+        &self,
+        env: &EnvName,
+        name: &PromptName,
+        page: &PageRequest<i64>,
+    ) -> ServiceResult<Vec<DeploymentRecord>> {
+        self.environment(env).await?;
+        Ok(self.store.history(self.project, env, name, page).await?)
+    }
+
+    /// What is deployed in an environment (404 for an unknown environment).
+    pub async fn catalog(
+        &self,
+        env: &EnvName,
+        page: &PageRequest<PromptName>,
+    ) -> ServiceResult<Vec<CatalogRecord>> {
+        self.environment(env).await?;
+        Ok(self.store.catalog(self.project, env, page).await?)
+    }
+
+    /// The live entry of a pointer, from memory.
+    pub fn live(&self, env: &str, name: &str) -> Option<Arc<Entry>> {
+        self.registry.index.get(self.project.as_str(), env, name)
+    }
+}

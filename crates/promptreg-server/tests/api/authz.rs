@@ -1,0 +1,188 @@
+//! Authorization cannot be forgotten: every route of the OpenAPI document (generated from the
+//! route table) is called with every role, and must refuse exactly the roles below the one
+//! it needs. A route added without an entry here fails the test.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::helpers::{TestApp, ADMIN};
+
+/// The least role each route needs (`None`: no authentication at all).
+fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
+    let role = match (method, path) {
+        ("get", "/healthz" | "/readyz" | "/metrics" | "/openapi.json") => None,
+        ("put" | "patch" | "delete", "/v1/prompts/{name}/versions/{version}") => None,
+        ("post", "/v1/prompts/{name}/versions") => Some("author"),
+        ("post", "/api/public/v2/prompts") => Some("author"),
+        ("put", "/v1/environments/{env}/prompts/{name}") => Some("deployer"),
+        ("post", "/v1/environments/{env}/prompts/{name}/rollback") => Some("deployer"),
+        ("patch", "/api/public/v2/prompts/{name}/versions/{version}") => Some("deployer"),
+        ("post", "/v1/environments") => Some("admin"),
+        ("post" | "get", "/v1/tokens") | ("delete", "/v1/tokens/{id}") => Some("admin"),
+        ("post", "/v1/key-pairs") => Some("admin"),
+        (
+            "get",
+            "/v1/prompts"
+            | "/v1/prompts/{name}"
+            | "/v1/prompts/{name}/diff"
+            | "/v1/prompts/{name}/versions"
+            | "/v1/prompts/{name}/versions/{version}"
+            | "/v1/environments"
+            | "/v1/environments/{env}"
+            | "/v1/environments/{env}/catalog"
+            | "/v1/environments/{env}/prompts/{name}"
+            | "/v1/environments/{env}/prompts/{name}/history"
+            | "/v1/resolve/{name}"
+            | "/api/public/v2/prompts"
+            | "/api/public/v2/prompts/{name}"
+            | "/api/public/projects",
+        ) => Some("reader"),
+        ("post", "/v1/resolve/{name}/render") => Some("reader"),
+        ("delete", "/api/public/v2/prompts/{name}") => Some("reader"),
+        _ => return None,
+    };
+    Some(role)
+}
+
+/// A request body each route accepts from a caller with the right.
+fn body(method: &str, path: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("post", "/v1/prompts/{name}/versions") => json!({"type": "text", "template": "x {{ n }}"}),
+        ("post", "/api/public/v2/prompts") => json!({"name": "lf", "prompt": "hi", "type": "text"}),
+        ("put", "/v1/environments/{env}/prompts/{name}") => json!({"version": 2}),
+        ("post", "/v1/environments/{env}/prompts/{name}/rollback") => json!({}),
+        ("patch", "/api/public/v2/prompts/{name}/versions/{version}") => {
+            json!({"newLabels": ["staging"]})
+        }
+        ("post", "/v1/environments") => json!({"name": "e"}),
+        ("post", "/v1/tokens" | "/v1/key-pairs") => json!({"name": "t", "role": "reader"}),
+        ("post", "/v1/resolve/{name}/render") => json!({"variables": {"n": 1}}),
+        _ => return None,
+    })
+}
+
+const ROLES: [&str; 4] = ["reader", "author", "deployer", "admin"];
+
+async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
+    app.push("p", "one").await;
+    app.push("p", "two").await;
+    app.deploy("staging", "p", 1).await;
+    let tokens: Vec<(String, String)> =
+        futures::future::join_all(ROLES.map(|r| async move { (r.to_owned(), app.token(r).await) }))
+            .await;
+    let doc = app.get("/openapi.json").await.body;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let need = needed(method, path).unwrap_or_else(|| {
+                panic!("{method} {path}: no authorization expectation in authz.rs")
+            });
+            let uri = path
+                .replace("{name}", "p")
+                .replace("{version}", "1")
+                .replace("{env}", "staging")
+                .replace("{id}", "tok_unknown");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let bytes = body(method, path)
+                .map(|b| serde_json::to_vec(&b).unwrap())
+                .unwrap_or_default();
+            let anonymous = app
+                .raw(
+                    m.clone(),
+                    &uri,
+                    None,
+                    bytes.clone(),
+                    &[("content-type", "application/json")],
+                )
+                .await;
+            match need {
+                None => assert_ne!(
+                    anonymous.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} wants no token"
+                ),
+                Some(_) => assert_eq!(
+                    anonymous.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} without a token"
+                ),
+            }
+            for (i, (role, token)) in tokens.iter().enumerate() {
+                let a = app
+                    .raw(
+                        m.clone(),
+                        &uri,
+                        Some(token),
+                        bytes.clone(),
+                        &[("content-type", "application/json")],
+                    )
+                    .await;
+                let allowed = need.is_none_or(|n| ROLES.iter().position(|r| *r == n).unwrap() <= i);
+                if allowed {
+                    assert_ne!(
+                        a.status,
+                        StatusCode::FORBIDDEN,
+                        "{method} {path} refused {role}: {}",
+                        a.body
+                    );
+                    assert_ne!(
+                        a.status,
+                        StatusCode::UNAUTHORIZED,
+                        "{method} {path} with {role}: {}",
+                        a.body
+                    );
+                } else {
+                    assert_eq!(
+                        a.status,
+                        StatusCode::FORBIDDEN,
+                        "{method} {path} let {role} through: {}",
+                        a.body
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 30 * 4, "only {checked} route × role checks");
+}
+
+async fn protected_environments_need_admin_to_deploy_but_deployers_may_roll_back(app: &TestApp) {
+    app.push("p", "one").await;
+    app.push("p", "two").await;
+    let a = app
+        .post(
+            "/v1/environments",
+            json!({"name": "prod-eu", "protected": true}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let deployer = app.token("deployer").await;
+    let path = "/v1/environments/prod-eu/prompts/p";
+    let a = app
+        .call(Method::PUT, path, &deployer, Some(json!({"version": 1})))
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    assert!(a.message().contains("protected"), "{}", a.message());
+    for v in [1, 2] {
+        let a = app
+            .call(Method::PUT, path, ADMIN, Some(json!({"version": v})))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    let a = app
+        .call(
+            Method::POST,
+            &format!("{path}/rollback"),
+            &deployer,
+            Some(json!({"reason": "incident"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["to_version"], 1);
+}
+
+both_backends!(
+    every_route_refuses_exactly_the_roles_below_its_need,
+    protected_environments_need_admin_to_deploy_but_deployers_may_roll_back,
+);

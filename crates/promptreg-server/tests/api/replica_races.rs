@@ -1,0 +1,116 @@
+//! Defect: with two replicas on one PostgreSQL database and deploys of the same pointer
+//! arriving concurrently on both, a replica went on resolving an older version than the
+//! database's pointer. Index updates are now monotonic per pointer (by the record's `seq`),
+//! so after every round of racing deploys both replicas must serve exactly what the database
+//! says is live.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use promptreg_store_postgres::PgStore;
+use serde_json::{json, Value};
+
+use crate::helpers::ADMIN;
+
+async fn call(
+    c: &reqwest::Client,
+    m: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = c.request(m, url).bearer_auth(ADMIN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_deploys_on_two_replicas_never_leave_one_stale() {
+    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
+        eprintln!("SKIPPED racing_deploys_on_two_replicas_never_leave_one_stale: PROMPTREG_TEST_PG_URL is not set");
+        return;
+    };
+    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
+        .await
+        .unwrap();
+    let pg_b = PgStore::connect_with(pg_a.connect_options()).await.unwrap();
+    let a = promptreg_server::testing::spawn_with_store(Arc::new(pg_a))
+        .await
+        .unwrap();
+    let b = promptreg_server::testing::spawn_with_store(Arc::new(pg_b))
+        .await
+        .unwrap();
+    let c = reqwest::Client::new();
+    for i in 1..=6 {
+        let (s, _) = call(
+            &c,
+            reqwest::Method::POST,
+            format!("{}/v1/prompts/race/versions", a.url()),
+            Some(json!({"type": "text", "template": format!("v{i}")})),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let servers = [a.url().to_owned(), b.url().to_owned()];
+    for round in 0..25u64 {
+        // Eight deploys of different versions, four on each replica, all at once.
+        let mut tasks = Vec::new();
+        for k in 0..8u64 {
+            let server = servers[(k % 2) as usize].clone();
+            let version = 1 + (round * 7 + k * 3) % 6;
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                call(
+                    &c,
+                    reqwest::Method::PUT,
+                    format!("{server}/v1/environments/production/prompts/race"),
+                    Some(json!({"version": version})),
+                )
+                .await
+                .0
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 200);
+        }
+        // What the database says is live (read through the store, not the index).
+        let (_, live) = call(
+            &c,
+            reqwest::Method::GET,
+            format!("{}/v1/environments/production/prompts/race", a.url()),
+            None,
+        )
+        .await;
+        let expected = live["to_version"].as_i64().unwrap();
+        let start = Instant::now();
+        loop {
+            let mut served = Vec::new();
+            for s in &servers {
+                let (_, r) = call(
+                    &c,
+                    reqwest::Method::GET,
+                    format!("{s}/v1/resolve/race"),
+                    None,
+                )
+                .await;
+                served.push(r["version"].as_i64());
+            }
+            if served.iter().all(|v| *v == Some(expected)) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(3),
+                "round {round}: database has v{expected} live, replicas serve {served:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+    cleanup.await;
+}

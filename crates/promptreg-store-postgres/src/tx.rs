@@ -1,0 +1,228 @@
+//! The unit of work ([`Store::begin`](promptreg_store::Store::begin)): one transaction holding
+//! the project's writer lock, and the SQL of each [`StoreTx`] step. Nothing here decides
+//! anything: numbering, the deploy rules and the events are the service layer's.
+//!
+//! The writer lock is a transaction-scoped advisory lock keyed by the store's channel (one per
+//! schema) and the project. Writers of one project take turns from `begin` to commit (or
+//! rollback, which releases it too), so what a workflow reads is still true when it writes,
+//! and the event log's next `seq` (`MAX + 1`) can be neither taken twice nor committed out of
+//! order: seq order is commit order, which is what lets a replica that has applied `seq` `n`
+//! ask for exactly what follows. Writers of different projects do not wait for each other.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Version};
+use promptreg_store::{
+    DeploymentRecord, Environment, StoreResult, StoreTx, TokenRecord, VersionRecord,
+};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::deploy::{self, DEPLOYMENT_COLUMNS};
+use crate::error::{already_exists, internal, unique_violation, Error, Result};
+use crate::{environments, events, rows, tokens, versions};
+
+/// A write transaction in one project.
+pub(crate) struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    project: ProjectId,
+    channel: String,
+}
+
+impl PgTx {
+    /// Begins a transaction and waits for the project's writer lock.
+    pub(crate) async fn begin(pool: &PgPool, channel: &str, project: &ProjectId) -> Result<PgTx> {
+        let mut tx = pool.begin().await?;
+        // `hashtextextended` is computed by the database, so every replica (whatever its
+        // build) derives the same key; a collision between two projects only makes them
+        // take turns.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("{channel}/{project}"))
+            .execute(&mut *tx)
+            .await?;
+        Ok(PgTx {
+            tx,
+            project: project.clone(),
+            channel: channel.to_owned(),
+        })
+    }
+}
+
+/// A unique violation as `already_exists` with `message`; other errors as they are.
+fn exists_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
+    match unique_violation(&e) {
+        Some(_) => already_exists(message()),
+        None => e.into(),
+    }
+}
+
+#[async_trait]
+impl StoreTx for PgTx {
+    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>> {
+        Ok(versions::find(&mut *self.tx, &self.project, name, None).await?)
+    }
+
+    async fn get_version(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Option<VersionRecord>> {
+        Ok(versions::find(&mut *self.tx, &self.project, name, Some(version)).await?)
+    }
+
+    async fn insert_version(&mut self, v: &VersionRecord) -> StoreResult<()> {
+        let metadata = serde_json::to_value(&v.metadata).map_err(internal)?;
+        // The prompt row (created with version 1, else pointed at the new latest) and the
+        // version in one statement. The foreign key from the version to the prompt is checked
+        // at the end of the statement, when the prompt row exists.
+        sqlx::query(
+            "WITH prompt AS ( \
+                 INSERT INTO prompts (project, name, latest_version, created_at) \
+                 VALUES ($1, $2, $3, $11) \
+                 ON CONFLICT (project, name) DO UPDATE SET latest_version = EXCLUDED.latest_version \
+             ) \
+             INSERT INTO versions (project, name, version, digest, prompt_type, content, \
+                 commit_message, metadata, parent, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(self.project.as_str())
+        .bind(v.name.as_str())
+        .bind(v.version.get())
+        .bind(v.digest.as_str())
+        .bind(v.content.prompt_type().as_str())
+        .bind(v.content.to_value())
+        .bind(&v.commit_message)
+        .bind(metadata)
+        .bind(v.parent.map(Version::get))
+        .bind(&v.created_by)
+        .bind(v.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| exists_or(e, || format!(
+                "prompt '{}' already has version {}",
+                v.name, v.version
+        )))?;
+        Ok(())
+    }
+
+    async fn get_environment(&mut self, env: &EnvName) -> StoreResult<Option<Environment>> {
+        Ok(environments::find(&mut *self.tx, &self.project, env).await?)
+    }
+
+    async fn insert_environment(&mut self, env: &Environment) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO environments (project, {}) VALUES ($1, $2, $3, $4, $5, $6)",
+            environments::COLUMNS
+        ))
+        .bind(self.project.as_str())
+        .bind(env.name.as_str())
+        .bind(env.protected)
+        .bind(&env.description)
+        .bind(&env.created_by)
+        .bind(env.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| exists_or(e, || format!("environment '{}' already exists", env.name)))?;
+        Ok(())
+    }
+
+    async fn pointer_history(
+        &mut self,
+        env: &EnvName,
+        name: &PromptName,
+    ) -> StoreResult<Vec<DeploymentRecord>> {
+        Ok(deploy::pointer_history(&mut *self.tx, &self.project, env, name).await?)
+    }
+
+    async fn insert_deployment(&mut self, r: &DeploymentRecord) -> StoreResult<()> {
+        // The record and the pointer in one statement; the pointer's foreign key to its
+        // record is checked at the end of the statement, when the record exists.
+        sqlx::query(&format!(
+            "WITH record AS ( \
+                 INSERT INTO deployments (project, {DEPLOYMENT_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ) \
+             INSERT INTO pointers (project, env, name, version, seq, updated_at) \
+             VALUES ($1, $2, $3, $6, $4, $10) \
+             ON CONFLICT (project, env, name) DO UPDATE \
+             SET version = EXCLUDED.version, seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at"
+        ))
+        .bind(self.project.as_str())
+        .bind(r.env.as_str())
+        .bind(r.name.as_str())
+        .bind(r.seq)
+        .bind(r.from_version.map(Version::get))
+        .bind(r.to_version.get())
+        .bind(r.digest.as_str())
+        .bind(&r.actor)
+        .bind(&r.reason)
+        .bind(r.at)
+        .bind(r.kind.as_str())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| {
+            exists_or(e, || {
+                format!(
+                    "'{}' in '{}' already has deployment record {}",
+                    r.name, r.env, r.seq
+                )
+            })
+        })?;
+        Ok(())
+    }
+
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO tokens ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+            tokens::COLUMNS
+        ))
+        .bind(&t.id)
+        .bind(self.project.as_str())
+        .bind(&t.name)
+        .bind(t.role.as_str())
+        .bind(t.kind.as_str())
+        .bind(&t.public_key)
+        .bind(&t.secret_hash)
+        .bind(&t.created_by)
+        .bind(t.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| tokens::insert_error(e, t))?;
+        Ok(())
+    }
+
+    async fn revoke_token(
+        &mut self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query(&format!(
+            "UPDATE tokens SET revoked_at = $3 \
+             WHERE project = $1 AND id = $2 AND revoked_at IS NULL RETURNING {}",
+            tokens::COLUMNS
+        ))
+        .bind(self.project.as_str())
+        .bind(id)
+        .bind(at)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(Error::from)?;
+        Ok(row.as_ref().map(rows::token).transpose()?)
+    }
+
+    async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord> {
+        if draft.change.project() != &self.project {
+            return Err(internal(std::io::Error::other(format!(
+                "an event of project '{}' appended in a transaction of '{}'",
+                draft.change.project(),
+                self.project
+            )))
+            .into());
+        }
+        Ok(events::append(&mut self.tx, &self.channel, draft).await?)
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+}

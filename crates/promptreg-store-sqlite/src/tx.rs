@@ -1,0 +1,225 @@
+//! The unit of work: one `BEGIN IMMEDIATE` transaction on the single writer connection, and
+//! the SQL of each [`StoreTx`] step. Nothing here decides anything: numbering, the deploy
+//! rules and the events are the service layer's.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Version};
+use promptreg_store::*;
+use sqlx::{Sqlite, Transaction};
+
+use crate::{db_err, rows, ts, versions, TOKEN_COLS};
+
+/// A write transaction in one project.
+pub(crate) struct SqliteTx {
+    pub(crate) tx: Transaction<'static, Sqlite>,
+    pub(crate) project: ProjectId,
+}
+
+const DEPLOY_COLS: &str =
+    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind";
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>> {
+        versions::get_on(&mut self.tx, &self.project, name, None).await
+    }
+
+    async fn get_version(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Option<VersionRecord>> {
+        versions::get_on(&mut self.tx, &self.project, name, Some(version)).await
+    }
+
+    async fn insert_version(&mut self, v: &VersionRecord) -> StoreResult<()> {
+        let created_at = ts(v.created_at);
+        sqlx::query(
+            "INSERT INTO prompts (project, name, latest_version, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (project, name) DO UPDATE SET latest_version = excluded.latest_version",
+        )
+        .bind(self.project.as_str())
+        .bind(v.name.as_str())
+        .bind(v.version.get())
+        .bind(&created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let metadata = serde_json::to_string(&v.metadata).map_err(StoreError::other)?;
+        sqlx::query(
+            "INSERT INTO versions (project, name, version, digest, prompt_type, content, commit_message,
+                                   metadata, parent, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.project.as_str())
+        .bind(v.name.as_str())
+        .bind(v.version.get())
+        .bind(v.digest.as_str())
+        .bind(v.content.prompt_type().as_str())
+        .bind(v.content.to_value().to_string())
+        .bind(&v.commit_message)
+        .bind(metadata)
+        .bind(v.parent.map(Version::get))
+        .bind(&v.created_by)
+        .bind(&created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_environment(&mut self, env: &EnvName) -> StoreResult<Option<Environment>> {
+        sqlx::query(
+            "SELECT name, protected, description, created_by, created_at FROM environments
+             WHERE project = ? AND name = ?",
+        )
+        .bind(self.project.as_str())
+        .bind(env.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(rows::environment)
+        .transpose()
+    }
+
+    async fn insert_environment(&mut self, env: &Environment) -> StoreResult<()> {
+        sqlx::query("INSERT INTO environments (project, name, protected, description, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(self.project.as_str())
+            .bind(env.name.as_str())
+            .bind(env.protected)
+            .bind(&env.description)
+            .bind(&env.created_by)
+            .bind(ts(env.created_at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| match db_err(e) {
+                StoreError::Conflict { code, .. } => StoreError::Conflict {
+                    code,
+                    message: format!("environment '{}' already exists", env.name),
+                },
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn pointer_history(
+        &mut self,
+        env: &EnvName,
+        name: &PromptName,
+    ) -> StoreResult<Vec<DeploymentRecord>> {
+        sqlx::query(&format!(
+            "SELECT {DEPLOY_COLS} FROM deployments WHERE project = ? AND env = ? AND name = ? ORDER BY seq"
+        ))
+        .bind(self.project.as_str())
+        .bind(env.as_str())
+        .bind(name.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::deployment)
+        .collect()
+    }
+
+    async fn insert_deployment(&mut self, r: &DeploymentRecord) -> StoreResult<()> {
+        let at = ts(r.at);
+        sqlx::query(
+            "INSERT INTO deployments (project, env, name, seq, from_version, to_version, digest, actor, reason, at, kind)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.project.as_str())
+        .bind(r.env.as_str())
+        .bind(r.name.as_str())
+        .bind(r.seq)
+        .bind(r.from_version.map(Version::get))
+        .bind(r.to_version.get())
+        .bind(r.digest.as_str())
+        .bind(&r.actor)
+        .bind(&r.reason)
+        .bind(&at)
+        .bind(r.kind.as_str())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO pointers (project, env, name, version, seq, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (project, env, name) DO UPDATE SET version = excluded.version, seq = excluded.seq, updated_at = excluded.updated_at",
+        )
+        .bind(self.project.as_str())
+        .bind(r.env.as_str())
+        .bind(r.name.as_str())
+        .bind(r.to_version.get())
+        .bind(r.seq)
+        .bind(&at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+        ))
+        .bind(&t.id)
+        .bind(self.project.as_str())
+        .bind(&t.name)
+        .bind(t.role.as_str())
+        .bind(t.kind.as_str())
+        .bind(&t.public_key)
+        .bind(&t.secret_hash)
+        .bind(&t.created_by)
+        .bind(ts(t.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn revoke_token(
+        &mut self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<TokenRecord>> {
+        sqlx::query(&format!(
+            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND project = ? AND revoked_at IS NULL RETURNING {TOKEN_COLS}"
+        ))
+        .bind(ts(at))
+        .bind(id)
+        .bind(self.project.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(rows::token)
+        .transpose()
+    }
+
+    async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord> {
+        // The writer connection is the only one, so MAX + 1 inside this transaction is dense.
+        let last: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM event_log WHERE project = ?")
+                .bind(self.project.as_str())
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        let record = draft.at_seq(last + 1);
+        let body = String::from_utf8(record.canonical_bytes()).map_err(StoreError::other)?;
+        sqlx::query("INSERT INTO event_log (project, seq, kind, at, body) VALUES (?, ?, ?, ?, ?)")
+            .bind(self.project.as_str())
+            .bind(record.seq)
+            .bind(record.change.kind())
+            .bind(ts(record.at))
+            .bind(body)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(record)
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(db_err)
+    }
+}
