@@ -142,19 +142,28 @@ pub async fn diff_versions(
             })?
         }
     };
-    let d = diff(name.as_str(), side(&from), side(&to));
+    let (from_version, to_version) = (from.version, to.version);
+    let (from_digest, to_digest) = (from.digest.to_string(), to.digest.to_string());
+    // A line diff is CPU work (bounded, but up to a second on large versions): keep it off the
+    // async threads so that resolves are never queued behind it.
+    let prompt = name.to_string();
+    let d = tokio::task::spawn_blocking(move || diff(&prompt, side(&from), side(&to)))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(DiffView {
         name: name.to_string(),
-        from: from.version,
-        to: to.version,
-        from_digest: from.digest.to_string(),
-        to_digest: to.digest.to_string(),
+        from: from_version,
+        to: to_version,
+        from_digest,
+        to_digest,
         diff: d.unified,
         changed_fields: d
             .changed_fields
             .into_iter()
             .map(|f| serde_json::to_value(f).unwrap_or_default())
             .collect(),
+        approximate: d.approximate,
+        truncated: d.truncated,
     }))
 }
 

@@ -1,0 +1,81 @@
+//! Unit tests of rendering: variables, control flow, chat placeholders, limits.
+
+use serde_json::json;
+
+use super::*;
+
+fn text(t: &str, schema: Option<Value>) -> PromptContent {
+    PromptContent::new(PromptBody::Text(t.into()), schema, None).unwrap()
+}
+
+#[test]
+fn renders_variables_and_jinja_control_flow() {
+    let c = text(
+        "Hello {{ name }}{% if vip %}, welcome back{% endif %}!",
+        None,
+    );
+    let out = render(&c, &json!({"name": "Ada", "vip": true})).unwrap();
+    assert_eq!(out, Rendered::Text("Hello Ada, welcome back!".into()));
+}
+
+#[test]
+fn undefined_variables_are_errors() {
+    let c = text("Hello {{ name }}", None);
+    let err = render(&c, &json!({})).unwrap_err();
+    assert!(
+        matches!(err, RenderError::Template { ref field, .. } if field == "template"),
+        "{err}"
+    );
+}
+
+#[test]
+fn schema_is_checked_before_rendering() {
+    let c = text(
+        "{{ n }}",
+        Some(
+            json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}),
+        ),
+    );
+    let err = render(&c, &json!({"n": "x"})).unwrap_err();
+    assert!(err.to_string().contains("variables.n"), "{err}");
+}
+
+#[test]
+fn runaway_loops_run_out_of_fuel() {
+    let c = text(
+        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+        None,
+    );
+    assert!(render(&c, &json!({})).is_err());
+}
+
+#[test]
+fn chat_placeholders_inject_history() {
+    let c = PromptContent::new(
+        PromptBody::Chat(vec![
+            ChatEntry::Message {
+                role: "system".into(),
+                content: "You help {{ team }}.".into(),
+            },
+            ChatEntry::Placeholder {
+                name: "history".into(),
+            },
+        ]),
+        None,
+        None,
+    )
+    .unwrap();
+    let out = render(
+        &c,
+        &json!({"team": "support", "history": [{"role": "user", "content": "hi"}]}),
+    )
+    .unwrap();
+    let Rendered::Chat(m) = out else {
+        panic!("chat expected")
+    };
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].content, "You help support.");
+    assert_eq!(m[1].role, "user");
+    let err = render(&c, &json!({"team": "x"})).unwrap_err();
+    assert!(err.to_string().contains("variables.history"));
+}
