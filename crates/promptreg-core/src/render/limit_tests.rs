@@ -7,12 +7,14 @@ use serde_json::{json, Value};
 
 use super::*;
 
-/// Renders `t` with `vars`, asserting it fails fast; the limit it names.
+/// Renders `t` with `vars` as a text prompt would be, past the publish-time check (which
+/// would refuse the constant bombs), asserting it fails fast; the limit it names.
 fn limit_of(t: &str, vars: Value) -> &'static str {
-    let c = PromptContent::new(PromptBody::Text(t.into()), None, None).unwrap();
+    let budget = Arc::new(Budget::new(RenderLimits::default()));
+    let env = sandbox::environment(&budget);
     let start = Instant::now();
-    let err = match render(&c, &vars) {
-        Ok(out) => panic!("{t}: rendered {} bytes", serde_json::to_string(&out).unwrap().len()),
+    let err = match run(&env, &budget, "template".into(), t, &vars) {
+        Ok(out) => panic!("{t}: rendered {} bytes", out.len()),
         Err(e) => e,
     };
     assert!(
@@ -21,7 +23,9 @@ fn limit_of(t: &str, vars: Value) -> &'static str {
         start.elapsed()
     );
     match err {
-        RenderError::Limit { limit, ref message, .. } => {
+        RenderError::Limit {
+            limit, ref message, ..
+        } => {
             assert!(!message.is_empty());
             limit
         }
@@ -172,5 +176,28 @@ fn filters_missing_from_the_engine_are_plain_errors() {
             Ok(c) => render(&c, &json!({})).unwrap_err().to_string(),
         };
         assert!(err.contains("unknown filter"), "{t}: {err}");
+    }
+}
+
+#[test]
+fn constant_bombs_are_refused_when_published() {
+    for (t, limit) in [
+        ("{{ 'x'|indent(10**13) }}", "max_size_argument"),
+        ("{{ 'x'|indent(width=10000000000000) }}", "max_size_argument"),
+        ("a\n{{ [1]|slice(10 ** 13) }}", "max_size_argument"),
+        ("{% for i in range(0, 10**13) %}{% endfor %}", "max_size_argument"),
+        ("{{ 'x' * 10**10 }}", "max_output_bytes"),
+        ("{{ 10**7 * 'ab' }}", "max_output_bytes"),
+    ] {
+        let err = check_template(t).expect_err(t);
+        assert!(err.contains(limit), "{t}: {err}");
+        assert!(err.contains("line"), "{t}: {err}");
+    }
+    for ok in [
+        "{{ 'x'|indent(4) }} {{ '-' * 20 }} {{ 3 * 4 }} {% for i in range(10) %}{% endfor %}",
+        "{# indent(10**13) #}{% raw %}{{ 'x' * 10**10 }}{% endraw %}",
+        "{{ n > 10000000000000 }}",
+    ] {
+        assert_eq!(check_template(ok), Ok(()), "{ok}");
     }
 }

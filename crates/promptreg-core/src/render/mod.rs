@@ -6,13 +6,15 @@
 //!
 //! - `limits`: [`RenderLimits`] and the per-render budget that every bound charges;
 //! - `sandbox`: the environment, with the allocating builtins replaced by checked versions;
-//! - `undefined`: names the variable behind an "undefined value" error.
+//! - `undefined`: names the variable behind an "undefined value" error;
+//! - `static_check`: refuses, at publish time, constant arguments that exceed the limits.
 //!
 //! Optional variables work the Jinja way: `{% if vip %}`, `vip is defined` and
 //! `vip | default(..)` accept an absent `vip`, while printing it is an error naming it.
 
 mod limits;
 mod sandbox;
+mod static_check;
 mod undefined;
 
 use std::sync::Arc;
@@ -75,13 +77,15 @@ pub fn check_template(source: &str) -> Result<(), String> {
     check_template_with(source, &RenderLimits::default())
 }
 
-/// [`check_template`] under explicit limits.
+/// [`check_template`] under explicit limits: the template parses, and none of its constant
+/// arguments already exceeds a limit (`indent(10**13)`, `'x' * 10**10`).
 pub fn check_template_with(source: &str, limits: &RenderLimits) -> Result<(), String> {
     let budget = Arc::new(Budget::new(*limits));
     sandbox::environment(&budget)
         .template_from_str(source)
         .map(|_| ())
-        .map_err(describe)
+        .map_err(describe)?;
+    static_check::check(source, limits)
 }
 
 fn describe(e: minijinja::Error) -> String {

@@ -79,3 +79,43 @@ fn chat_placeholders_inject_history() {
     let err = render(&c, &json!({"team": "x"})).unwrap_err();
     assert!(err.to_string().contains("variables.history"));
 }
+
+#[test]
+fn optional_variables_work_in_tests_and_defaults() {
+    for (t, want) in [
+        ("Hi{% if vip %}, VIP{% endif %}!", "Hi!"),
+        ("{% if vip is defined %}yes{% else %}no{% endif %}", "no"),
+        ("{{ vip | default('guest') }}", "guest"),
+        ("{% if user.vip %}x{% endif %}.", "."),
+    ] {
+        let out = render(&text(t, None), &json!({"user": {}})).unwrap();
+        assert_eq!(out, Rendered::Text(want.into()), "{t}");
+    }
+}
+
+#[test]
+fn printing_an_undefined_variable_names_it() {
+    for (t, vars, want) in [
+        (
+            "Hello {{ customer }}",
+            json!({}),
+            "undefined variable 'customer' (line 1)",
+        ),
+        (
+            "{{ a }}\n{% if b %}{{ c }}{% endif %}\n{{ d }}",
+            json!({"a": 1, "b": true}),
+            "undefined variable 'c' (line 2)",
+        ),
+        (
+            "Dear {{ user.name }}",
+            json!({"user": {}}),
+            "undefined variable 'user.name' (line 1)",
+        ),
+    ] {
+        let err = render(&text(t, None), &vars).unwrap_err();
+        assert!(
+            matches!(err, RenderError::Template { ref field, ref message } if field == "template" && message == want),
+            "{t}: {err}"
+        );
+    }
+}
