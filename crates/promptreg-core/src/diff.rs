@@ -69,7 +69,7 @@ impl Default for DiffLimits {
     fn default() -> Self {
         DiffLimits {
             max_input_bytes: 4 * 1024 * 1024,
-            timeout: Duration::from_millis(500),
+            timeout: Duration::from_secs(1),
             max_output_bytes: 2 * 1024 * 1024,
         }
     }

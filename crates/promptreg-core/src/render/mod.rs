@@ -145,7 +145,7 @@ fn run(
                     ),
                 }),
                 minijinja::ErrorKind::UndefinedError => {
-                    let named = undefined::describe(&tmpl, source, variables, e.line());
+                    let named = undefined::describe(&tmpl, source, variables, &e);
                     Err(template(named.unwrap_or_else(|| describe(e))))
                 }
                 // The engine's own cap on `"x" * n` (100 MB): far past any output bound.

@@ -107,6 +107,11 @@ fn printing_an_undefined_variable_names_it() {
             "undefined variable 'c' (line 2)",
         ),
         (
+            "Hello {{ name }}{% if vip %}!{% endif %}{{ tail | default('.') }}{{ x is defined }}",
+            json!({}),
+            "undefined variable 'name' (line 1)",
+        ),
+        (
             "Dear {{ user.name }}",
             json!({"user": {}}),
             "undefined variable 'user.name' (line 1)",

@@ -11,13 +11,13 @@ use serde_json::Value;
 /// Names the engine provides itself; never "missing variables".
 const GLOBALS: [&str; 5] = ["range", "dict", "namespace", "debug", "loop"];
 
-/// The message for an undefined-value error: `undefined variable 'customer' (line 1)`, or the
-/// engine's own message when no candidate is found.
+/// The message for an undefined-value error: `undefined variable 'customer' (line 1)`, or
+/// `None` when no candidate is found (the engine's own message is used then).
 pub(crate) fn describe(
     template: &minijinja::Template<'_, '_>,
     source: &str,
     variables: &Value,
-    line: Option<usize>,
+    error: &minijinja::Error,
 ) -> Option<String> {
     let missing: BTreeSet<String> = template
         .undeclared_variables(true)
@@ -27,14 +27,20 @@ pub(crate) fn describe(
             !GLOBALS.contains(&root) && !resolves(variables, name)
         })
         .collect();
-    let on_line: Vec<&String> = match line.and_then(|l| source.lines().nth(l.saturating_sub(1))) {
+    // Where it failed: the expression's span when the engine knows it, else the line.
+    let line = error.line();
+    let place = error
+        .range()
+        .and_then(|r| source.get(r))
+        .or_else(|| line.and_then(|l| source.lines().nth(l.saturating_sub(1))));
+    let culprits: Vec<&String> = match place {
         Some(text) => missing
             .iter()
-            .filter(|name| mentions(text, name.split('.').next().unwrap_or(name)))
+            .filter(|name| printed(text, name.split('.').next().unwrap_or(name)))
             .collect(),
         None => missing.iter().collect(),
     };
-    let names = match on_line.as_slice() {
+    let names = match culprits.as_slice() {
         [] => return None,
         [one] => format!("undefined variable '{one}'"),
         many => format!(
@@ -63,12 +69,28 @@ fn resolves(variables: &Value, name: &str) -> bool {
     true
 }
 
-/// Whether `ident` occurs in `text` as a whole identifier.
-fn mentions(text: &str, ident: &str) -> bool {
+/// Whether `ident` occurs in `text` as a whole identifier in a place that can fail: not only
+/// under a test or a default (`if x`, `x is defined`, `x | default(..)`), which accept an
+/// undefined value.
+fn printed(text: &str, ident: &str) -> bool {
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     text.match_indices(ident).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + ident.len()..].chars().next();
-        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+        let (before, after) = (&text[..i], &text[i + ident.len()..]);
+        if before.chars().next_back().is_some_and(is_ident)
+            || after.chars().next().is_some_and(is_ident)
+        {
+            return false;
+        }
+        let after = after.trim_start();
+        let before = before.trim_end();
+        let guarded_after = after.starts_with("is ")
+            || after
+                .strip_prefix('|')
+                .map(str::trim_start)
+                .is_some_and(|f| f.starts_with("default") || f.starts_with("d(") || f.starts_with("d "));
+        let guarded_before = ["if", "elif", "and", "or", "not"]
+            .iter()
+            .any(|k| before.ends_with(k) && !before[..before.len() - k.len()].ends_with(is_ident));
+        !(guarded_after || guarded_before)
     })
 }
