@@ -269,7 +269,11 @@ mod tests {
         };
         let start = Instant::now();
         let (text, approximate, truncated) = unified(&a, &b, ("p@1", "p@2"), &limits);
-        assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
         assert!(approximate && !truncated);
         assert!(text.contains("-line 0 a") && text.contains("+line 49999 b"));
     }
@@ -282,13 +286,19 @@ mod tests {
             ..DiffLimits::default()
         };
         let (text, _, truncated) = unified(&a, &b, ("p@1", "p@2"), &small_input);
-        assert!(truncated && text.contains("not diffed line by line"), "{text}");
+        assert!(
+            truncated && text.contains("not diffed line by line"),
+            "{text}"
+        );
         let small_output = DiffLimits {
             max_output_bytes: 1_000,
             ..DiffLimits::default()
         };
         let (text, approximate, truncated) = unified(&a, &b, ("p@1", "p@2"), &small_output);
         assert!(truncated && !approximate);
-        assert!(text.len() < 1_100 && text.ends_with("# diff truncated at 1000 bytes\n"), "{text}");
+        assert!(
+            text.len() < 1_100 && text.ends_with("# diff truncated at 1000 bytes\n"),
+            "{text}"
+        );
     }
 }

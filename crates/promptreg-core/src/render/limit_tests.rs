@@ -126,8 +126,8 @@ fn the_output_bound_covers_all_messages_of_a_chat() {
 
 #[test]
 fn limits_are_configurable() {
-    let c = PromptContent::new(PromptBody::Text("{{ 'x'|indent(500) }}".into()), None, None)
-        .unwrap();
+    let c =
+        PromptContent::new(PromptBody::Text("{{ 'x'|indent(500) }}".into()), None, None).unwrap();
     assert!(render(&c, &json!({})).is_ok());
     let tight = RenderLimits {
         max_size_argument: 100,
@@ -135,7 +135,13 @@ fn limits_are_configurable() {
     };
     let err = render_with(&c, &json!({}), &tight).unwrap_err();
     assert!(
-        matches!(err, RenderError::Limit { limit: "max_size_argument", .. }),
+        matches!(
+            err,
+            RenderError::Limit {
+                limit: "max_size_argument",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("max_size_argument"), "{err}");
@@ -157,9 +163,7 @@ fn ordinary_templates_still_render() {
     let out = render(&c, &json!({"items": ["b", "a"], "names": ["Ada", "Bob"]})).unwrap();
     assert_eq!(
         out,
-        Rendered::Text(
-            "1. A\n2. B\nAda, Bob 00042 a+b [0, 1, 2] [[1, 2], [3]] ababab!".into()
-        )
+        Rendered::Text("1. A\n2. B\nAda, Bob 00042 a+b [0, 1, 2] [[1, 2], [3]] ababab!".into())
     );
 }
 
@@ -183,9 +187,15 @@ fn filters_missing_from_the_engine_are_plain_errors() {
 fn constant_bombs_are_refused_when_published() {
     for (t, limit) in [
         ("{{ 'x'|indent(10**13) }}", "max_size_argument"),
-        ("{{ 'x'|indent(width=10000000000000) }}", "max_size_argument"),
+        (
+            "{{ 'x'|indent(width=10000000000000) }}",
+            "max_size_argument",
+        ),
         ("a\n{{ [1]|slice(10 ** 13) }}", "max_size_argument"),
-        ("{% for i in range(0, 10**13) %}{% endfor %}", "max_size_argument"),
+        (
+            "{% for i in range(0, 10**13) %}{% endfor %}",
+            "max_size_argument",
+        ),
         ("{{ 'x' * 10**10 }}", "max_output_bytes"),
         ("{{ 10**7 * 'ab' }}", "max_output_bytes"),
     ] {

@@ -66,7 +66,10 @@ impl Budget {
 
     /// The limit that stopped the render, if one did.
     pub(crate) fn tripped(&self) -> Option<&'static str> {
-        self.tripped.lock().map(|t| *t).unwrap_or(Some("max_output_bytes"))
+        self.tripped
+            .lock()
+            .map(|t| *t)
+            .unwrap_or(Some("max_output_bytes"))
     }
 
     /// Records `limit` as hit and builds the template error that reports it.
@@ -74,12 +77,18 @@ impl Budget {
         if let Ok(mut t) = self.tripped.lock() {
             t.get_or_insert(limit);
         }
-        Error::new(ErrorKind::InvalidOperation, format!("{what} (limit {limit})"))
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{what} (limit {limit})"),
+        )
     }
 
     /// Charges `n` bytes of `{{ … }}` output.
     pub(crate) fn charge_produced(&self, n: usize) -> Result<(), Error> {
-        let total = self.produced.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+        let total = self
+            .produced
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
         let max = self.limits.max_output_bytes.saturating_mul(PRODUCED_FACTOR);
         if total > max {
             return Err(self.exceeded(
@@ -93,18 +102,27 @@ impl Budget {
     /// Checks that `v` would print in at most `max_output_bytes` and holds at most
     /// `max_size_argument` items, without printing it.
     pub(crate) fn check_value(&self, v: &Value) -> Result<usize, Error> {
-        printed_size(v, self.limits.max_output_bytes, self.limits.max_size_argument).map_err(
-            |e| match e {
-                Exceeded::Bytes => self.exceeded(
-                    "max_output_bytes",
-                    format!("a value is larger than {} bytes", self.limits.max_output_bytes),
-                ),
-                Exceeded::Items => self.exceeded(
-                    "max_size_argument",
-                    format!("a value has more than {} items", self.limits.max_size_argument),
-                ),
-            },
+        printed_size(
+            v,
+            self.limits.max_output_bytes,
+            self.limits.max_size_argument,
         )
+        .map_err(|e| match e {
+            Exceeded::Bytes => self.exceeded(
+                "max_output_bytes",
+                format!(
+                    "a value is larger than {} bytes",
+                    self.limits.max_output_bytes
+                ),
+            ),
+            Exceeded::Items => self.exceeded(
+                "max_size_argument",
+                format!(
+                    "a value has more than {} items",
+                    self.limits.max_size_argument
+                ),
+            ),
+        })
     }
 
     /// Checks a size argument (a width, a count, a range length).
@@ -112,7 +130,10 @@ impl Budget {
         if n > self.limits.max_size_argument as i128 {
             return Err(self.exceeded(
                 "max_size_argument",
-                format!("{what} {n} is larger than {}", self.limits.max_size_argument),
+                format!(
+                    "{what} {n} is larger than {}",
+                    self.limits.max_size_argument
+                ),
             ));
         }
         Ok(())
@@ -123,7 +144,10 @@ impl Budget {
         if n > self.limits.max_output_bytes {
             return Err(self.exceeded(
                 "max_output_bytes",
-                format!("{what} would be {n} bytes, more than {}", self.limits.max_output_bytes),
+                format!(
+                    "{what} would be {n} bytes, more than {}",
+                    self.limits.max_output_bytes
+                ),
             ));
         }
         Ok(())
@@ -140,7 +164,11 @@ pub(crate) enum Exceeded {
 /// Roughly how many bytes `v` prints as (an upper estimate for scalars, exact for strings),
 /// visiting at most `max_items` nodes, so that neither a huge string nor a lazily repeated list
 /// (`[big] * 100000`, `range(n) * 10**12`) is ever materialised to find out.
-pub(crate) fn printed_size(v: &Value, max_bytes: usize, max_items: usize) -> Result<usize, Exceeded> {
+pub(crate) fn printed_size(
+    v: &Value,
+    max_bytes: usize,
+    max_items: usize,
+) -> Result<usize, Exceeded> {
     let mut total = 0usize;
     let mut nodes = 0usize;
     let mut stack = vec![v.clone()];

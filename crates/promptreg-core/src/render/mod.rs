@@ -226,6 +226,6 @@ fn injected(name: &str, variables: &Value) -> Result<Vec<RenderedMessage>, Rende
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod limit_tests;
+#[cfg(test)]
+mod tests;

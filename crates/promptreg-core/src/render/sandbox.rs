@@ -17,7 +17,9 @@
 use std::sync::Arc;
 
 use minijinja::value::{Rest, Value};
-use minijinja::{filters, functions, tests, Environment, Error, ErrorKind, State, UndefinedBehavior};
+use minijinja::{
+    filters, functions, tests, Environment, Error, ErrorKind, State, UndefinedBehavior,
+};
 
 use super::limits::{BoundedString, Budget};
 

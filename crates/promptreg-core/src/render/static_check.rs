@@ -31,7 +31,9 @@ pub(crate) fn check(source: &str, limits: &RenderLimits) -> Result<(), String> {
         } else if after.starts_with("{%") {
             "%}"
         } else if after.starts_with("{#") {
-            rest = source[open..].find("#}").map_or(source.len(), |i| open + i + 2);
+            rest = source[open..]
+                .find("#}")
+                .map_or(source.len(), |i| open + i + 2);
             continue;
         } else {
             rest = open + 1;

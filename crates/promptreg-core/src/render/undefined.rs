@@ -87,7 +87,9 @@ fn printed(text: &str, ident: &str) -> bool {
             || after
                 .strip_prefix('|')
                 .map(str::trim_start)
-                .is_some_and(|f| f.starts_with("default") || f.starts_with("d(") || f.starts_with("d "));
+                .is_some_and(|f| {
+                    f.starts_with("default") || f.starts_with("d(") || f.starts_with("d ")
+                });
         let guarded_before = ["if", "elif", "and", "or", "not"]
             .iter()
             .any(|k| before.ends_with(k) && !before[..before.len() - k.len()].ends_with(is_ident));

@@ -1,6 +1,8 @@
 //! Prompts: list, one prompt, diff between versions.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use promptreg_api::{DiffView, Page, PageParams, PromptSummary};
 use promptreg_core::diff::{diff, DiffSide};
@@ -112,7 +114,7 @@ pub async fn diff_versions(
     Caller(caller): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<DiffQuery>,
-) -> Result<Json<DiffView>, ApiError> {
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::Read)?;
     let name = prompt_name(&name)?;
     let store = state.registry.store();
@@ -142,29 +144,30 @@ pub async fn diff_versions(
             })?
         }
     };
-    let (from_version, to_version) = (from.version, to.version);
-    let (from_digest, to_digest) = (from.digest.to_string(), to.digest.to_string());
-    // A line diff is CPU work (bounded, but up to a second on large versions): keep it off the
-    // async threads so that resolves are never queued behind it.
-    let prompt = name.to_string();
-    let d = tokio::task::spawn_blocking(move || diff(&prompt, side(&from), side(&to)))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(DiffView {
-        name: name.to_string(),
-        from: from_version,
-        to: to_version,
-        from_digest,
-        to_digest,
-        diff: d.unified,
-        changed_fields: d
-            .changed_fields
-            .into_iter()
-            .map(|f| serde_json::to_value(f).unwrap_or_default())
-            .collect(),
-        approximate: d.approximate,
-        truncated: d.truncated,
-    }))
+    // A line diff, and the JSON of a large one, is CPU work (bounded, but up to a second on
+    // large versions): keep it off the async threads so that resolves never queue behind it.
+    let body = tokio::task::spawn_blocking(move || {
+        let d = diff(name.as_str(), side(&from), side(&to));
+        serde_json::to_vec(&DiffView {
+            name: name.to_string(),
+            from: from.version,
+            to: to.version,
+            from_digest: from.digest.to_string(),
+            to_digest: to.digest.to_string(),
+            diff: d.unified,
+            changed_fields: d
+                .changed_fields
+                .into_iter()
+                .map(|f| serde_json::to_value(f).unwrap_or_default())
+                .collect(),
+            approximate: d.approximate,
+            truncated: d.truncated,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 fn side(v: &promptreg_store::VersionRecord) -> DiffSide<'_> {
