@@ -92,6 +92,9 @@ fn output_and_intermediate_text_are_bounded() {
 fn nested_loops_run_out_of_fuel() {
     let t = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
     assert_eq!(limit_of(t, json!({})), "max_fuel");
+    // Each call is one step, but checks a 100,000-item list: the walk is bounded too.
+    let t = "{% set l = range(100000)|list %}{% for i in range(100000) %}{{ l|last }}{% endfor %}";
+    assert_eq!(limit_of(t, json!({})), "max_fuel");
 }
 
 #[test]
@@ -198,6 +201,8 @@ fn constant_bombs_are_refused_when_published() {
         ),
         ("{{ 'x' * 10**10 }}", "max_output_bytes"),
         ("{{ 10**7 * 'ab' }}", "max_output_bytes"),
+        ("{% if 1 in [0] * 10**12 %}{% endif %}", "max_size_argument"),
+        ("{{ (range(10) | list) * 10**12 }}", "max_size_argument"),
     ] {
         let err = check_template(t).expect_err(t);
         assert!(err.contains(limit), "{t}: {err}");
@@ -207,6 +212,7 @@ fn constant_bombs_are_refused_when_published() {
         "{{ 'x'|indent(4) }} {{ '-' * 20 }} {{ 3 * 4 }} {% for i in range(10) %}{% endfor %}",
         "{# indent(10**13) #}{% raw %}{{ 'x' * 10**10 }}{% endraw %}",
         "{{ n > 10000000000000 }}",
+        "{{ [1, 2] * 3 }} {{ (a + b) * 2 }}",
     ] {
         assert_eq!(check_template(ok), Ok(()), "{ok}");
     }

@@ -42,6 +42,10 @@ impl Default for RenderLimits {
 /// the text written through `{{ … }}` may exceed the final output by this factor.
 const PRODUCED_FACTOR: usize = 4;
 
+/// The size checks walk values; over a render they may visit at most `max_fuel` × this many
+/// values, so that checking a large list in a loop cannot itself become the runaway work.
+const WALK_PER_FUEL: u64 = 50;
+
 /// The shared state of one render: what has been written and which limit stopped it.
 #[derive(Debug)]
 pub(crate) struct Budget {
@@ -50,6 +54,8 @@ pub(crate) struct Budget {
     produced: AtomicUsize,
     /// Bytes of final output so far, over all messages.
     output: AtomicUsize,
+    /// Values visited by size checks so far.
+    walked: AtomicUsize,
     /// The first limit hit; minijinja wraps our errors, this keeps the name.
     tripped: Mutex<Option<&'static str>>,
 }
@@ -60,6 +66,7 @@ impl Budget {
             limits,
             produced: AtomicUsize::new(0),
             output: AtomicUsize::new(0),
+            walked: AtomicUsize::new(0),
             tripped: Mutex::new(None),
         }
     }
@@ -102,12 +109,30 @@ impl Budget {
     /// Checks that `v` would print in at most `max_output_bytes` and holds at most
     /// `max_size_argument` items, without printing it.
     pub(crate) fn check_value(&self, v: &Value) -> Result<usize, Error> {
-        printed_size(
-            v,
-            self.limits.max_output_bytes,
-            self.limits.max_size_argument,
-        )
-        .map_err(|e| match e {
+        self.walk(v, self.limits.max_output_bytes)
+    }
+
+    /// Checks that `v` holds at most `max_size_argument` items (for filters that do not print
+    /// their input).
+    pub(crate) fn check_items(&self, v: &Value) -> Result<(), Error> {
+        self.walk(v, usize::MAX).map(|_| ())
+    }
+
+    fn walk(&self, v: &Value, max_bytes: usize) -> Result<usize, Error> {
+        let mut nodes = 0;
+        let size = printed_size(v, max_bytes, self.limits.max_size_argument, &mut nodes);
+        let walked = self
+            .walked
+            .fetch_add(nodes, Ordering::Relaxed)
+            .saturating_add(nodes);
+        let max_walk = self.limits.max_fuel.saturating_mul(WALK_PER_FUEL);
+        if u64::try_from(walked).unwrap_or(u64::MAX) > max_walk {
+            return Err(self.exceeded(
+                "max_fuel",
+                format!("the template's filters walked more than {max_walk} values"),
+            ));
+        }
+        size.map_err(|e| match e {
             Exceeded::Bytes => self.exceeded(
                 "max_output_bytes",
                 format!(
@@ -164,17 +189,18 @@ pub(crate) enum Exceeded {
 /// Roughly how many bytes `v` prints as (an upper estimate for scalars, exact for strings),
 /// visiting at most `max_items` nodes, so that neither a huge string nor a lazily repeated list
 /// (`[big] * 100000`, `range(n) * 10**12`) is ever materialised to find out.
+/// `nodes` counts the values visited, for the render's walk budget.
 pub(crate) fn printed_size(
     v: &Value,
     max_bytes: usize,
     max_items: usize,
+    nodes: &mut usize,
 ) -> Result<usize, Exceeded> {
     let mut total = 0usize;
-    let mut nodes = 0usize;
     let mut stack = vec![v.clone()];
     while let Some(v) = stack.pop() {
-        nodes += 1;
-        if nodes > max_items.saturating_add(1) {
+        *nodes += 1;
+        if *nodes > max_items.saturating_add(1) {
             return Err(Exceeded::Items);
         }
         let own = if let Some(s) = v.as_str() {
@@ -212,9 +238,11 @@ pub(crate) fn printed_size(
                 // Macros, loop state and the like print as a short description.
                 _ => 64,
             }
+        } else if v.is_undefined() {
+            0
         } else {
-            // Numbers, booleans, none, undefined.
-            48
+            // Numbers, booleans, none: short, printed exactly.
+            v.to_string().len()
         };
         total = total.saturating_add(own).saturating_add(2);
         if total > max_bytes.saturating_add(64) {

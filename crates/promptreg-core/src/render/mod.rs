@@ -80,12 +80,14 @@ pub fn check_template(source: &str) -> Result<(), String> {
 /// [`check_template`] under explicit limits: the template parses, and none of its constant
 /// arguments already exceeds a limit (`indent(10**13)`, `'x' * 10**10`).
 pub fn check_template_with(source: &str, limits: &RenderLimits) -> Result<(), String> {
+    // First: the engine folds constant expressions while compiling, so `1 in [0] * 10**12`
+    // would run (for hours) inside `template_from_str` itself.
+    static_check::check(source, limits).map_err(|r| r.message)?;
     let budget = Arc::new(Budget::new(*limits));
     sandbox::environment(&budget)
         .template_from_str(source)
         .map(|_| ())
-        .map_err(describe)?;
-    static_check::check(source, limits)
+        .map_err(describe)
 }
 
 fn describe(e: minijinja::Error) -> String {
@@ -116,6 +118,13 @@ fn run(
         field: field.clone(),
         message,
     };
+    // Versions published before a limit was lowered (or before the check existed) are checked
+    // again: compiling folds constants, which must not run `1 in [0] * 10**12`.
+    static_check::check(source, &budget.limits).map_err(|r| RenderError::Limit {
+        field: field.clone(),
+        limit: r.limit,
+        message: r.message,
+    })?;
     let tmpl = env
         .template_from_str(source)
         .map_err(|e| template(describe(e)))?;

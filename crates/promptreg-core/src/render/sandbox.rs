@@ -5,9 +5,10 @@
 //! The builtins themselves still do the work (so behaviour matches minijinja's documentation);
 //! the wrappers only refuse what would not fit. What each one checks:
 //!
-//! - every wrapped filter, test and function: each argument prints in at most
-//!   `max_output_bytes` and holds at most `max_size_argument` items (no lazy
-//!   `[big] * 100000` is walked or copied), and a string result fits `max_output_bytes`;
+//! - every wrapped filter, test and function: each argument holds at most `max_size_argument`
+//!   items (no lazy `[big] * 100000` is walked or copied), an argument of a filter that prints
+//!   it also prints in at most `max_output_bytes`, and a string result fits that bound; the
+//!   walks themselves are budgeted (`max_fuel` × 50 values per render);
 //! - `indent`: the width, and lines × width; `slice`, `batch`: the count; `range`: the length;
 //!   `format`: every width and precision in the format string (and `*` arguments);
 //!   `replace`: occurrences × replacement; `join`: items × separator; `split`, `lines`: parts;
@@ -93,7 +94,7 @@ pub(crate) fn environment(budget: &Arc<Budget>) -> Environment<'static> {
         let budget = Arc::clone(budget);
         env.add_test(name, move |state: &State, args: Rest<Value>| {
             for a in args.iter() {
-                budget.check_value(a)?;
+                budget.check_items(a)?;
             }
             Ok::<bool, Error>(builtin.call(state, &args)?.is_true())
         });
@@ -156,6 +157,24 @@ pub(crate) fn environment(budget: &Arc<Budget>) -> Environment<'static> {
     env
 }
 
+/// Filters that turn their input into text: their inputs must also print within the bound.
+const PRINTING: [&str; 14] = [
+    "escape",
+    "e",
+    "lower",
+    "upper",
+    "title",
+    "capitalize",
+    "replace",
+    "trim",
+    "join",
+    "string",
+    "format",
+    "indent",
+    "split",
+    "lines",
+];
+
 /// The generic checks around a builtin filter, plus the filter's own size arguments.
 fn checked_call(
     budget: &Budget,
@@ -165,7 +184,11 @@ fn checked_call(
     args: &[Value],
 ) -> Result<Value, Error> {
     for a in args {
-        budget.check_value(a)?;
+        if PRINTING.contains(&name) {
+            budget.check_value(a)?;
+        } else {
+            budget.check_items(a)?;
+        }
     }
     match name {
         "indent" => check_indent(budget, args)?,

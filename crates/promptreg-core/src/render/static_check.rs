@@ -21,8 +21,15 @@ enum Tok<'a> {
     Op(&'a str),
 }
 
-/// Refuses constant size arguments over the limits; the message names the limit and the line.
-pub(crate) fn check(source: &str, limits: &RenderLimits) -> Result<(), String> {
+/// A constant argument over a limit: the limit's name and what asked for it, with the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refused {
+    pub(crate) limit: &'static str,
+    pub(crate) message: String,
+}
+
+/// Refuses constant size arguments over the limits.
+pub(crate) fn check(source: &str, limits: &RenderLimits) -> Result<(), Refused> {
     let mut rest = 0;
     while let Some(open) = source[rest..].find('{').map(|i| rest + i) {
         let after = &source[open..];
@@ -47,7 +54,10 @@ pub(crate) fn check(source: &str, limits: &RenderLimits) -> Result<(), String> {
             continue;
         }
         let line = source[..open].matches('\n').count() + 1;
-        check_tokens(&toks, limits).map_err(|m| format!("{m} (line {line})"))?;
+        check_tokens(&toks, limits).map_err(|(limit, m)| Refused {
+            limit,
+            message: format!("{m} (limit {limit}) (line {line})"),
+        })?;
         rest = end;
     }
     Ok(())
@@ -113,7 +123,7 @@ fn constant(toks: &[Tok<'_>], i: usize) -> Option<(i128, usize)> {
     }
 }
 
-fn check_tokens(toks: &[Tok<'_>], limits: &RenderLimits) -> Result<(), String> {
+fn check_tokens(toks: &[Tok<'_>], limits: &RenderLimits) -> Result<(), (&'static str, String)> {
     let max_arg = limits.max_size_argument as i128;
     for (i, tok) in toks.iter().enumerate() {
         match tok {
@@ -131,8 +141,9 @@ fn check_tokens(toks: &[Tok<'_>], limits: &RenderLimits) -> Result<(), String> {
                 }
                 while let Some((n, used)) = constant(toks, j) {
                     if n > max_arg {
-                        return Err(format!(
-                            "{name} asks for {n}, more than {max_arg} (limit max_size_argument)"
+                        return Err((
+                            "max_size_argument",
+                            format!("{name} asks for {n}, more than {max_arg}"),
                         ));
                     }
                     if toks.get(j + used) != Some(&Tok::Op(",")) || *name != "range" {
@@ -154,13 +165,27 @@ fn check_tokens(toks: &[Tok<'_>], limits: &RenderLimits) -> Result<(), String> {
                     }
                     _ => None,
                 };
+                // `[..] * N`, `(..) * N`: a list repeated lazily, N times its length.
+                if let (Some(Tok::Op("]" | ")")), Some((n, _))) = (
+                    i.checked_sub(1).and_then(|p| toks.get(p)),
+                    constant(toks, i + 1),
+                ) {
+                    if n > max_arg {
+                        return Err((
+                            "max_size_argument",
+                            format!("a list repeated {n} times is more than {max_arg} items"),
+                        ));
+                    }
+                }
                 if let Some((len, n)) = repeated {
                     let bytes = (len as i128).saturating_mul(n);
                     if bytes > limits.max_output_bytes as i128 {
-                        return Err(format!(
-                            "a string repeated {n} times would be {bytes} bytes, more than {} \
-                             (limit max_output_bytes)",
-                            limits.max_output_bytes
+                        return Err((
+                            "max_output_bytes",
+                            format!(
+                                "a string repeated {n} times would be {bytes} bytes, more than {}",
+                                limits.max_output_bytes
+                            ),
                         ));
                     }
                 }
