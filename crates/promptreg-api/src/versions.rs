@@ -204,4 +204,12 @@ pub struct DiffView {
     /// Changed metadata fields `{field, from, to}`.
     #[schema(value_type = Vec<Object>)]
     pub changed_fields: Vec<Value>,
+    /// The diff hit its time bound: correct, but it may mark more lines as changed than a
+    /// minimal diff would.
+    #[serde(default)]
+    pub approximate: bool,
+    /// The diff text is incomplete (content too large to diff line by line, or cut at the
+    /// output bound); its last line says which.
+    #[serde(default)]
+    pub truncated: bool,
 }

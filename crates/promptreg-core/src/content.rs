@@ -167,6 +167,27 @@ pub struct PromptContent {
 const MAX_ROLE_LEN: usize = 64;
 
 impl PromptContent {
+    /// Checks every template against `limits` (what a server configured with limits other
+    /// than the defaults refuses at publish time), naming the field.
+    pub fn check_templates(
+        &self,
+        limits: &crate::render::RenderLimits,
+    ) -> Result<(), ContentError> {
+        match &self.body {
+            PromptBody::Text(t) => crate::render::check_template_with(t, limits)
+                .map_err(|e| ContentError::new("template", e)),
+            PromptBody::Chat(messages) => {
+                for (i, m) in messages.iter().enumerate() {
+                    if let ChatEntry::Message { content, .. } = m {
+                        crate::render::check_template_with(content, limits)
+                            .map_err(|e| ContentError::new(format!("messages[{i}].content"), e))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Checks every part of the content: templates parse, roles are sane, the variables schema
     /// is a valid JSON Schema and the model configuration is an object.
     pub fn new(

@@ -1,4 +1,12 @@
 //! A unified diff between two versions: content as text, plus changed metadata fields.
+//!
+//! Line diffs are quadratic on unlucky input (two 50,000-line versions with every line changed
+//! took 22 s), so a diff is bounded by [`DiffLimits`]: past a time budget the line matching
+//! gives up and reports the rest as replaced (still a correct diff, just not a minimal one,
+//! flagged `approximate`); inputs over a size bound are not diffed line by line at all, and the
+//! text is cut at an output bound (both flagged `truncated`).
+
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -38,6 +46,33 @@ pub struct VersionDiff {
     pub unified: String,
     /// Changed non-content fields.
     pub changed_fields: Vec<FieldChange>,
+    /// The time bound was reached: the diff is correct but may mark more lines as changed
+    /// than a minimal one would.
+    pub approximate: bool,
+    /// The text is incomplete: the content was too large to diff line by line, or the diff
+    /// was cut at the output bound. The last line of `unified` says which.
+    pub truncated: bool,
+}
+
+/// Bounds of one diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiffLimits {
+    /// Largest content text, per side, that is diffed line by line.
+    pub max_input_bytes: usize,
+    /// Time after which line matching stops looking for a minimal diff.
+    pub timeout: Duration,
+    /// Longest diff text returned.
+    pub max_output_bytes: usize,
+}
+
+impl Default for DiffLimits {
+    fn default() -> Self {
+        DiffLimits {
+            max_input_bytes: 4 * 1024 * 1024,
+            timeout: Duration::from_secs(1),
+            max_output_bytes: 2 * 1024 * 1024,
+        }
+    }
 }
 
 /// The content as reviewable text: the template or messages, then schema and model.
@@ -76,21 +111,74 @@ fn content_text(c: &PromptContent) -> String {
     out
 }
 
-/// Diffs two versions of one prompt.
+/// The unified diff of two texts within `limits`: (text, approximate, truncated).
+fn unified(a: &str, b: &str, headers: (&str, &str), limits: &DiffLimits) -> (String, bool, bool) {
+    if a == b {
+        return (String::new(), false, false);
+    }
+    if a.len() > limits.max_input_bytes || b.len() > limits.max_input_bytes {
+        let text = format!(
+            "--- {}\n+++ {}\n# not diffed line by line: the content is {} and {} bytes, \
+             more than {} (compare the versions directly)\n",
+            headers.0,
+            headers.1,
+            a.len(),
+            b.len(),
+            limits.max_input_bytes
+        );
+        return (text, false, true);
+    }
+    let deadline = Instant::now() + limits.timeout;
+    let diff = similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .deadline(deadline)
+        .diff_lines(a, b);
+    let approximate = Instant::now() >= deadline;
+    let mut text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(headers.0, headers.1)
+        .to_string();
+    let mut truncated = false;
+    if text.len() > limits.max_output_bytes {
+        let mut cut = limits.max_output_bytes;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = text[..cut].rfind('\n').map_or(0, |i| i + 1);
+        text.truncate(cut);
+        text.push_str(&format!(
+            "# diff truncated at {} bytes\n",
+            limits.max_output_bytes
+        ));
+        truncated = true;
+    }
+    (text, approximate, truncated)
+}
+
+/// Diffs two versions of one prompt within the default [`DiffLimits`].
 pub fn diff(name: &str, from: DiffSide<'_>, to: DiffSide<'_>) -> VersionDiff {
+    diff_with(name, from, to, &DiffLimits::default())
+}
+
+/// Diffs two versions of one prompt within `limits`. CPU-bound: callers on an async runtime
+/// run it on a blocking thread.
+pub fn diff_with(
+    name: &str,
+    from: DiffSide<'_>,
+    to: DiffSide<'_>,
+    limits: &DiffLimits,
+) -> VersionDiff {
     let (a, b) = (content_text(from.content), content_text(to.content));
-    let unified = if a == b {
-        String::new()
-    } else {
-        similar::TextDiff::from_lines(&a, &b)
-            .unified_diff()
-            .context_radius(3)
-            .header(
-                &format!("{name}@{}", from.version),
-                &format!("{name}@{}", to.version),
-            )
-            .to_string()
-    };
+    let (unified, approximate, truncated) = unified(
+        &a,
+        &b,
+        (
+            &format!("{name}@{}", from.version),
+            &format!("{name}@{}", to.version),
+        ),
+        limits,
+    );
     let mut changed_fields = Vec::new();
     let cm = |s: Option<&str>| s.map_or(Value::Null, |s| Value::String(s.into()));
     if from.commit_message != to.commit_message {
@@ -124,6 +212,8 @@ pub fn diff(name: &str, from: DiffSide<'_>, to: DiffSide<'_>) -> VersionDiff {
     VersionDiff {
         unified,
         changed_fields,
+        approximate,
+        truncated,
     }
 }
 
@@ -163,5 +253,52 @@ mod tests {
         assert!(d.unified.contains("p@1") && d.unified.contains("p@2"));
         let fields: Vec<_> = d.changed_fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["commit_message", "metadata.tags"]);
+        assert!(!d.approximate && !d.truncated);
+    }
+
+    fn lines(n: usize, tag: &str) -> String {
+        (0..n).map(|i| format!("line {i} {tag}\n")).collect()
+    }
+
+    #[test]
+    fn pathological_diffs_are_bounded_in_time_and_flagged() {
+        let (a, b) = (lines(50_000, "a"), lines(50_000, "b"));
+        let limits = DiffLimits {
+            timeout: Duration::from_millis(200),
+            ..DiffLimits::default()
+        };
+        let start = Instant::now();
+        let (text, approximate, truncated) = unified(&a, &b, ("p@1", "p@2"), &limits);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(approximate && !truncated);
+        assert!(text.contains("-line 0 a") && text.contains("+line 49999 b"));
+    }
+
+    #[test]
+    fn large_inputs_and_outputs_are_cut_and_flagged() {
+        let (a, b) = (lines(1_000, "a"), lines(1_000, "b"));
+        let small_input = DiffLimits {
+            max_input_bytes: 1_000,
+            ..DiffLimits::default()
+        };
+        let (text, _, truncated) = unified(&a, &b, ("p@1", "p@2"), &small_input);
+        assert!(
+            truncated && text.contains("not diffed line by line"),
+            "{text}"
+        );
+        let small_output = DiffLimits {
+            max_output_bytes: 1_000,
+            ..DiffLimits::default()
+        };
+        let (text, approximate, truncated) = unified(&a, &b, ("p@1", "p@2"), &small_output);
+        assert!(truncated && !approximate);
+        assert!(
+            text.len() < 1_100 && text.ends_with("# diff truncated at 1000 bytes\n"),
+            "{text}"
+        );
     }
 }

@@ -63,7 +63,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .instance
         .clone()
         .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
-    state_with_options(store, &admin, &instance, config.service.registry_options()).await
+    let mut options = config.service.registry_options();
+    options.render = config.render_limits();
+    state_with_options(store, &admin, &instance, options).await
 }
 
 /// The machine's name, for the default instance name.

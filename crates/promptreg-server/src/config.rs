@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use promptreg_core::render::RenderLimits;
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -40,11 +42,12 @@ impl Default for ServiceConfig {
 }
 
 impl ServiceConfig {
-    /// The registry's options.
+    /// The registry's options (render limits are set from the `--render-*` flags by the caller).
     pub fn registry_options(&self) -> crate::registry::RegistryOptions {
         crate::registry::RegistryOptions {
             create_environments_from_labels: !self.no_labels_create_environments,
             stale_after: std::time::Duration::from_millis(self.stale_after_ms),
+            render: RenderLimits::default(),
         }
     }
 }
@@ -73,6 +76,16 @@ pub struct Config {
     /// The admin token; generated into `<data-dir>/admin-token` on first start when unset.
     #[arg(long, env = "PROMPTREG_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Longest rendered text of one render, in bytes (all messages of a chat together).
+    #[arg(long, env = "PROMPTREG_RENDER_MAX_OUTPUT_BYTES", default_value_t = RenderLimits::default().max_output_bytes)]
+    pub render_max_output_bytes: usize,
+    /// Template execution steps one render may take.
+    #[arg(long, env = "PROMPTREG_RENDER_MAX_FUEL", default_value_t = RenderLimits::default().max_fuel)]
+    pub render_max_fuel: u64,
+    /// Largest count a template may ask for (range length, indent width, slice count, items a
+    /// filter walks).
+    #[arg(long, env = "PROMPTREG_RENDER_MAX_SIZE_ARGUMENT", default_value_t = RenderLimits::default().max_size_argument)]
+    pub render_max_size_argument: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -91,6 +104,7 @@ impl std::fmt::Debug for Config {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("render_limits", &self.render_limits())
             .finish()
     }
 }
@@ -106,6 +120,18 @@ impl Config {
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
             admin_token: None,
+            render_max_output_bytes: RenderLimits::default().max_output_bytes,
+            render_max_fuel: RenderLimits::default().max_fuel,
+            render_max_size_argument: RenderLimits::default().max_size_argument,
+        }
+    }
+
+    /// The bounds every render runs under (`--render-max-*`).
+    pub fn render_limits(&self) -> RenderLimits {
+        RenderLimits {
+            max_output_bytes: self.render_max_output_bytes,
+            max_fuel: self.render_max_fuel,
+            max_size_argument: self.render_max_size_argument,
         }
     }
 

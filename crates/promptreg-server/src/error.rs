@@ -115,7 +115,14 @@ impl From<NameError> for ApiError {
 
 impl From<RenderError> for ApiError {
     fn from(e: RenderError) -> Self {
-        ApiError::unprocessable(e.to_string())
+        match e {
+            RenderError::Limit { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "render_limit_exceeded",
+                e.to_string(),
+            ),
+            _ => ApiError::unprocessable(e.to_string()),
+        }
     }
 }
 

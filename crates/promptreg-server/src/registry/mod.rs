@@ -56,6 +56,9 @@ pub struct RegistryOptions {
     /// (shared databases only): the bound on how long a credential revoked on another replica
     /// can still pass here.
     pub stale_after: std::time::Duration,
+    /// Bounds on what one render may cost (output bytes, steps, size arguments); templates
+    /// are checked against them at publish too.
+    pub render: promptreg_core::render::RenderLimits,
 }
 
 impl Default for RegistryOptions {
@@ -63,6 +66,7 @@ impl Default for RegistryOptions {
         Self {
             create_environments_from_labels: true,
             stale_after: std::time::Duration::from_secs(2),
+            render: promptreg_core::render::RenderLimits::default(),
         }
     }
 }

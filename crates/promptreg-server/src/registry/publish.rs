@@ -42,6 +42,7 @@ impl Registry {
     ) -> ServiceResult<Published> {
         self.check(caller, Action::CreateVersion, Resource::Prompt(&name))?;
         let content = body.content()?;
+        content.check_templates(&self.options.render)?;
         let mut tx = self.store.begin(&caller.project).await?;
         let latest = tx.latest_version(&name).await?;
         let digest = content.digest();

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use promptreg_core::render::{render, Rendered};
+use promptreg_core::render::{render_with, Rendered};
 use promptreg_core::{EnvName, PromptName};
 use promptreg_store::{StoreError, TokenLookup};
 
@@ -99,7 +99,7 @@ impl Registry {
         variables: &serde_json::Value,
     ) -> ServiceResult<(Arc<Entry>, Rendered)> {
         let entry = self.resolve(caller, env, name).await?;
-        let rendered = render(&entry.version.content, variables)?;
+        let rendered = render_with(&entry.version.content, variables, &self.options.render)?;
         Ok((entry, rendered))
     }
 }

@@ -1,6 +1,8 @@
 //! Prompts: list, one prompt, diff between versions.
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use promptreg_api::{DiffView, Page, PageParams, PromptSummary};
 use promptreg_core::diff::{diff, DiffSide};
@@ -110,7 +112,7 @@ pub async fn diff_versions(
     caller: Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<DiffQuery>,
-) -> Result<Json<DiffView>, ApiError> {
+) -> Result<Response, ApiError> {
     let name = prompt_name(&name)?;
     let store = state.registry.reads(&caller)?;
     let to = match version_param("to", q.to)? {
@@ -138,20 +140,30 @@ pub async fn diff_versions(
             })?
         }
     };
-    let d = diff(name.as_str(), side(&from), side(&to));
-    Ok(Json(DiffView {
-        name: name.to_string(),
-        from: from.version,
-        to: to.version,
-        from_digest: from.digest.to_string(),
-        to_digest: to.digest.to_string(),
-        diff: d.unified,
-        changed_fields: d
-            .changed_fields
-            .into_iter()
-            .map(|f| serde_json::to_value(f).unwrap_or_default())
-            .collect(),
-    }))
+    // A line diff, and the JSON of a large one, is CPU work (bounded, but up to a second on
+    // large versions): keep it off the async threads so that resolves never queue behind it.
+    let body = tokio::task::spawn_blocking(move || {
+        let d = diff(name.as_str(), side(&from), side(&to));
+        serde_json::to_vec(&DiffView {
+            name: name.to_string(),
+            from: from.version,
+            to: to.version,
+            from_digest: from.digest.to_string(),
+            to_digest: to.digest.to_string(),
+            diff: d.unified,
+            changed_fields: d
+                .changed_fields
+                .into_iter()
+                .map(|f| serde_json::to_value(f).unwrap_or_default())
+                .collect(),
+            approximate: d.approximate,
+            truncated: d.truncated,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 fn side(v: &promptreg_store::VersionRecord) -> DiffSide<'_> {
