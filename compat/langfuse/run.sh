@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the unmodified Langfuse Python SDK (compat/langfuse/requirements.txt) against a fresh
 # promptreg server: builds the debug binary, starts it on a free port over a temporary SQLite
-# data dir, creates the `production` and `staging` environments and a key pair, runs
+# data dir (which starts with the development, staging and production environments), creates a key pair, runs
 # test_sdk.py, and stops the server. Needs python3 (with venv), curl and PyPI access the first
 # time (the venv is kept in target/compat-venv).
 set -euo pipefail
@@ -45,8 +45,7 @@ api() {
     curl -fsS -X "$1" "$URL$2" -H "Authorization: Bearer $TOKEN" \
         -H 'Content-Type: application/json' -d "$3"
 }
-api POST /v1/environments '{"name":"production"}' >/dev/null
-api POST /v1/environments '{"name":"staging"}' >/dev/null
+# A new project starts with development, staging and production: nothing to create.
 PAIR=$(api POST /v1/key-pairs '{"name":"langfuse-sdk","role":"deployer"}')
 field() { "$VENV/bin/python" -c "import json,sys; print(json.load(sys.stdin)['$1'])" <<<"$PAIR"; }
 

@@ -1,6 +1,6 @@
 """The unmodified Langfuse Python SDK against a running promptreg server.
 
-Run by run.sh, which starts the server, creates the `production` and `staging` environments
+Run by run.sh, which starts the server (a new project has the `production` and `staging` environments)
 and a key pair, and sets LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY / LANGFUSE_BASE_URL.
 Exits non-zero on the first failed assertion.
 """
@@ -89,13 +89,18 @@ def main():
     ]
     check("compile chat", messages == expected, messages)
 
-    # A label that is not an environment is refused.
+    # Labels are free-form as in Langfuse: a new one becomes an environment (for a deployer).
+    canary = lf.create_prompt(name="movie-critic", prompt="x", labels=["canary"])
+    fetched = lf.get_prompt("movie-critic", label="canary")
+    check("new label", "canary" in canary.labels and fetched.version == canary.version, canary.labels)
+
+    # A label that cannot be an environment name is refused, naming it.
     try:
-        lf.create_prompt(name="movie-critic", prompt="x", labels=["canary"])
+        lf.create_prompt(name="movie-critic", prompt="y", labels=["Not A Label!"])
         refused = False
     except Exception as e:  # the SDK raises its BadRequestError
-        refused = "canary" in str(e)
-    check("unknown label refused", refused)
+        refused = "Not A Label!" in str(e)
+    check("invalid label refused", refused)
 
     # A missing prompt falls back to the literal.
     fallback = lf.get_prompt("does-not-exist", fallback="Hello {{name}}")
