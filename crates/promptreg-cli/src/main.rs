@@ -10,9 +10,11 @@
 
 #![forbid(unsafe_code)]
 
+// First: its `out!`/`outln!`/`errln!` macros are used by the modules below.
+#[macro_use]
+mod output;
 mod cmd;
 mod files;
-mod output;
 
 use std::process::ExitCode;
 

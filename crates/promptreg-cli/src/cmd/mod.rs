@@ -150,7 +150,7 @@ impl std::error::Error for UsageError {}
 /// `error: <message> (<code>, HTTP <status>)`, followed by what the command was doing.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(usage) = err.chain().find_map(|e| e.downcast_ref::<UsageError>()) {
-        eprintln!("error: {usage}");
+        errln!("error: {usage}");
         return ExitCode::from(2);
     }
     let api = err
@@ -159,15 +159,15 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
         .filter(|e| matches!(e, ClientError::Api { .. }));
     match api {
         Some(api) => {
-            eprintln!("error: {api}");
+            errln!("error: {api}");
             for context in err
                 .chain()
                 .take_while(|e| e.downcast_ref::<ClientError>().is_none())
             {
-                eprintln!("  while {context}");
+                errln!("  while {context}");
             }
         }
-        None => eprintln!("error: {err:#}"),
+        None => errln!("error: {err:#}"),
     }
     ExitCode::FAILURE
 }
@@ -218,13 +218,13 @@ fn print_page<T: serde::Serialize>(
         return crate::output::print_json(page);
     }
     if page.items.is_empty() {
-        println!("{empty}");
+        outln!("{empty}")?;
     } else {
         let rows: Vec<Vec<String>> = page.items.iter().map(row).collect();
-        print!("{}", crate::output::table(headers, &rows));
+        out!("{}", crate::output::table(headers, &rows))?;
     }
     if let Some(cursor) = &page.next_cursor {
-        println!("more: --cursor {cursor}");
+        outln!("more: --cursor {cursor}")?;
     }
     Ok(())
 }

@@ -102,12 +102,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let version = outcome
                 .version
                 .map_or_else(|| "-".to_owned(), |v| format!("v{v}"));
-            println!(
+            outln!(
                 "{:<9}  {:<width$}  {version:<5}  {}",
                 outcome.status.as_str(),
                 outcome.name,
                 outcome.digest
-            );
+            )?;
         }
         outcomes.push(outcome);
     }
@@ -121,15 +121,15 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json() {
         crate::output::print_json(&summary)?;
     } else if args.dry_run {
-        println!(
+        outln!(
             "{} valid prompt file(s); dry run, nothing sent",
             summary.prompts.len()
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "{} created, {} unchanged",
             summary.created, summary.unchanged
-        );
+        )?;
     }
     if !mismatches.is_empty() {
         anyhow::bail!(

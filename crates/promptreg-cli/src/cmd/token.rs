@@ -86,7 +86,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if ctx.json() {
                 print_json(&serde_json::json!({"id": args.id, "revoked": true}))
             } else {
-                println!("revoked token {}", args.id);
+                outln!("revoked token {}", args.id)?;
                 Ok(())
             }
         }
@@ -107,7 +107,7 @@ async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
         if ctx.json() {
             return print_json(&pair);
         }
-        print!(
+        out!(
             "{}",
             fields(&[
                 ("id", pair.id.clone()),
@@ -117,7 +117,7 @@ async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 ("public_key", pair.public_key.clone()),
                 ("secret_key", pair.secret_key.clone()),
             ])
-        );
+        )?;
     } else {
         let token = ctx
             .client
@@ -127,7 +127,7 @@ async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
         if ctx.json() {
             return print_json(&token);
         }
-        print!(
+        out!(
             "{}",
             fields(&[
                 ("id", token.id.clone()),
@@ -136,8 +136,8 @@ async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
                 ("created_at", time(&token.created_at)),
                 ("token", token.token.clone()),
             ])
-        );
+        )?;
     }
-    eprintln!("Store the secret now: it is not shown again.");
+    errln!("Store the secret now: it is not shown again.");
     Ok(())
 }

@@ -13,5 +13,6 @@ mod crash;
 mod deploy;
 mod errors;
 mod output;
+mod pipes;
 mod push;
 mod roles;
