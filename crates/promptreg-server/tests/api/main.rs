@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod contract;
 mod deploy;
 mod langfuse;
 mod replicas;
