@@ -23,8 +23,9 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
+    let reporting = cli.reporting();
     match cli.run().await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cmd::report(&e),
+        Err(e) => cmd::report(&e, &reporting),
     }
 }

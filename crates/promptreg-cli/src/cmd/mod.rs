@@ -10,6 +10,7 @@ mod history;
 mod list;
 mod push;
 mod render;
+mod report;
 mod resolve;
 mod rollback;
 mod serve;
@@ -18,13 +19,13 @@ mod versions;
 
 use std::fmt;
 use std::future::Future;
-use std::process::ExitCode;
 
 use promptreg_api::Page;
 use promptreg_client::{all_pages, Client, ClientError, PageRequest};
 use promptreg_core::ChatEntry;
 
 use crate::output::OutputFormat;
+pub use report::{report, Reporting};
 
 /// promptreg: a registry of versioned, deployable prompts.
 #[derive(Debug, clap::Parser)]
@@ -85,6 +86,14 @@ enum Command {
 }
 
 impl Cli {
+    /// What error reports need to know, taken before the command consumes the arguments.
+    pub fn reporting(&self) -> Reporting {
+        let client = !matches!(self.command, Command::Serve(_));
+        Reporting {
+            url: client.then(|| self.url.clone()),
+        }
+    }
+
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<()> {
         let Cli {
@@ -145,32 +154,6 @@ impl fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
-
-/// Prints an error to stderr and picks the exit code. A refusal from the server prints as
-/// `error: <message> (<code>, HTTP <status>)`, followed by what the command was doing.
-pub fn report(err: &anyhow::Error) -> ExitCode {
-    if let Some(usage) = err.chain().find_map(|e| e.downcast_ref::<UsageError>()) {
-        errln!("error: {usage}");
-        return ExitCode::from(2);
-    }
-    let api = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<ClientError>())
-        .filter(|e| matches!(e, ClientError::Api { .. }));
-    match api {
-        Some(api) => {
-            errln!("error: {api}");
-            for context in err
-                .chain()
-                .take_while(|e| e.downcast_ref::<ClientError>().is_none())
-            {
-                errln!("  while {context}");
-            }
-        }
-        None => errln!("error: {err:#}"),
-    }
-    ExitCode::FAILURE
-}
 
 /// `--limit` / `--cursor` of list commands: one page when either is given, else every page.
 #[derive(Debug, Clone, clap::Args)]

@@ -86,8 +86,17 @@ async fn an_unreachable_server_is_reported() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
+    let url = format!("http://127.0.0.1:{port}");
+    let mut lines = err.lines();
+    let first = lines.next().unwrap_or_default();
     assert!(
-        err.starts_with("error: listing prompts: HTTP request failed"),
+        first.starts_with(&format!(
+            "error: cannot reach the promptreg server at {url}: is it running? ("
+        )),
         "{err}"
     );
+    // The cause is the operating system's, not the HTTP library's chain.
+    assert!(first.to_lowercase().contains("refused"), "{err}");
+    assert!(!first.contains("HTTP request failed"), "{err}");
+    assert_eq!(lines.next(), Some("  while listing prompts"), "{err}");
 }

@@ -13,4 +13,5 @@ mod langfuse;
 mod replicas;
 mod resolve;
 mod service;
+mod unknown_routes;
 mod versions;
