@@ -25,7 +25,7 @@ use promptreg_client::{all_pages, Client, ClientError, PageRequest};
 use promptreg_core::ChatEntry;
 
 use crate::output::OutputFormat;
-pub use report::{report, Reporting};
+pub use report::{report, report_usage, Reporting};
 
 /// promptreg: a registry of versioned, deployable prompts.
 #[derive(Debug, clap::Parser)]
@@ -91,6 +91,7 @@ impl Cli {
         let client = !matches!(self.command, Command::Serve(_));
         Reporting {
             url: client.then(|| self.url.clone()),
+            json: client && self.output == OutputFormat::Json,
         }
     }
 

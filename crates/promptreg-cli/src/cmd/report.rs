@@ -3,10 +3,21 @@
 //! A refusal from the server prints as `error: <message> (<code>, HTTP <status>)`, followed by
 //! what the command was doing (`  while deploying …`). A server that cannot be reached is said
 //! in those words, with its URL, rather than as the HTTP library's error chain.
+//!
+//! With `--output json` the error is the API's envelope, on one line of stderr:
+//! `{"error": {"code", "message", "status"?, "context": [...]}}`. Stderr, not stdout: stdout
+//! only ever carries a command's result, so `promptreg get x --output json | jq` never reads an
+//! error as if it were a version, and the exit code (non-zero) says which one happened. `code`
+//! is the server's code for a refusal (`not_found`, `forbidden`, …, with its HTTP `status`), or
+//! one of the CLI's own: `usage`, `unreachable`, `timeout`, `transport`, `bad_response`,
+//! `digest_mismatch`, `invalid_content`, `render_failed`, `cli_error` (anything else, such as a
+//! prompt file that does not validate). Warnings (`warning: …`) may precede it on stderr as
+//! text; the envelope is always the last line.
 
 use std::process::ExitCode;
 
 use promptreg_client::ClientError;
+use serde_json::json;
 
 use super::UsageError;
 
@@ -15,58 +26,117 @@ use super::UsageError;
 pub struct Reporting {
     /// The server URL a client command talked to (`None` for `serve`).
     pub url: Option<String>,
+    /// `--output json`: the error as the JSON envelope.
+    pub json: bool,
 }
 
 /// A failure, classified: the first line, what the command was doing, the exit code.
 struct Failure {
+    code: String,
+    status: Option<u16>,
     message: String,
     context: Vec<String>,
     exit: u8,
 }
 
+impl Failure {
+    fn print(&self, json: bool) -> ExitCode {
+        if json {
+            let mut error = json!({"code": self.code, "message": self.message, "context": self.context});
+            if let Some(status) = self.status {
+                error["status"] = status.into();
+            }
+            errln!("{}", json!({ "error": error }));
+        } else {
+            errln!("error: {}", self.message);
+            for context in &self.context {
+                errln!("  while {context}");
+            }
+        }
+        ExitCode::from(self.exit)
+    }
+}
+
 /// Prints an error to stderr and picks the exit code: 2 for a usage error, 1 otherwise.
 pub fn report(err: &anyhow::Error, how: &Reporting) -> ExitCode {
-    let failure = classify(err, how);
-    errln!("error: {}", failure.message);
-    for context in &failure.context {
-        errln!("  while {context}");
+    classify(err, how).print(how.json)
+}
+
+/// A command line clap refused. `--help` and `--version` print as usual; with `--output json`
+/// anywhere on the command line, a usage error is the JSON envelope with code `usage`.
+pub fn report_usage(err: &clap::Error) -> ExitCode {
+    let json = {
+        let args: Vec<String> = std::env::args().collect();
+        args.iter().any(|a| a == "--output=json")
+            || args.windows(2).any(|w| w[0] == "--output" && w[1] == "json")
+    };
+    if !err.use_stderr() || !json {
+        // Prints (ignoring a closed pipe) and exits with clap's code.
+        err.exit();
     }
-    ExitCode::from(failure.exit)
+    Failure {
+        code: "usage".to_owned(),
+        status: None,
+        message: err.render().to_string().trim().to_owned(),
+        context: Vec::new(),
+        exit: 2,
+    }
+    .print(true)
 }
 
 fn classify(err: &anyhow::Error, how: &Reporting) -> Failure {
     if let Some(usage) = err.chain().find_map(|e| e.downcast_ref::<UsageError>()) {
         return Failure {
+            code: "usage".to_owned(),
+            status: None,
             message: usage.to_string(),
             context: Vec::new(),
             exit: 2,
         };
     }
     let client = err.chain().find_map(|e| e.downcast_ref::<ClientError>());
-    let message = match client {
-        Some(e @ ClientError::Api { .. }) => e.to_string(),
-        Some(e) if e.is_unreachable() => format!(
-            "cannot reach the promptreg server at {}: is it running? ({})",
-            server(how),
-            root_cause(e)
+    let (code, message) = match client {
+        Some(e @ ClientError::Api { code, .. }) => (code.as_str(), e.to_string()),
+        Some(e) if e.is_unreachable() => (
+            "unreachable",
+            format!(
+                "cannot reach the promptreg server at {}: is it running? ({})",
+                server(how),
+                root_cause(e)
+            ),
         ),
-        Some(e) if e.is_timeout() => format!(
-            "the promptreg server at {} did not answer in time ({})",
-            server(how),
-            root_cause(e)
+        Some(e) if e.is_timeout() => (
+            "timeout",
+            format!(
+                "the promptreg server at {} did not answer in time ({})",
+                server(how),
+                root_cause(e)
+            ),
         ),
-        Some(e @ ClientError::Transport(_)) => format!(
-            "the request to the promptreg server at {} failed ({})",
-            server(how),
-            root_cause(e)
+        Some(e @ ClientError::Transport(_)) => (
+            "transport",
+            format!(
+                "the request to the promptreg server at {} failed ({})",
+                server(how),
+                root_cause(e)
+            ),
         ),
         // Local failures (a bad file, a digest mismatch): the whole chain is the message.
-        _ => {
+        other => {
+            let code = match other {
+                Some(ClientError::Decode { .. }) => "bad_response",
+                Some(ClientError::DigestMismatch { .. }) => "digest_mismatch",
+                Some(ClientError::InvalidContent(_)) => "invalid_content",
+                Some(ClientError::Render(_)) => "render_failed",
+                _ => "cli_error",
+            };
             return Failure {
+                code: code.to_owned(),
+                status: other.and_then(ClientError::status),
                 message: format!("{err:#}"),
                 context: Vec::new(),
                 exit: 1,
-            }
+            };
         }
     };
     // The contexts added above the client error say what the command was doing.
@@ -76,6 +146,8 @@ fn classify(err: &anyhow::Error, how: &Reporting) -> Failure {
         .map(ToString::to_string)
         .collect();
     Failure {
+        code: code.to_owned(),
+        status: client.and_then(ClientError::status),
         message,
         context,
         exit: 1,
