@@ -27,9 +27,5 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cmd::report_usage(&e),
     };
-    let reporting = cli.reporting();
-    match cli.run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cmd::report(&e, &reporting),
-    }
+    cli.run().await
 }
