@@ -34,7 +34,10 @@ pub struct Reporting {
 struct Failure {
     code: String,
     status: Option<u16>,
+    /// For a refusal, the server's message alone: text output adds code and status to it,
+    /// JSON output has them as fields.
     message: String,
+    refusal: bool,
     context: Vec<String>,
     exit: u8,
 }
@@ -47,6 +50,11 @@ impl Failure {
                 error["status"] = status.into();
             }
             errln!("{}", json!({ "error": error }));
+        } else if let (true, Some(status)) = (self.refusal, self.status) {
+            errln!("error: {} ({}, HTTP {status})", self.message, self.code);
+            for context in &self.context {
+                errln!("  while {context}");
+            }
         } else {
             errln!("error: {}", self.message);
             for context in &self.context {
@@ -78,6 +86,7 @@ pub fn report_usage(err: &clap::Error) -> ExitCode {
         code: "usage".to_owned(),
         status: None,
         message: err.render().to_string().trim().to_owned(),
+        refusal: false,
         context: Vec::new(),
         exit: 2,
     }
@@ -90,13 +99,14 @@ fn classify(err: &anyhow::Error, how: &Reporting) -> Failure {
             code: "usage".to_owned(),
             status: None,
             message: usage.to_string(),
+            refusal: false,
             context: Vec::new(),
             exit: 2,
         };
     }
     let client = err.chain().find_map(|e| e.downcast_ref::<ClientError>());
     let (code, message) = match client {
-        Some(e @ ClientError::Api { code, .. }) => (code.as_str(), e.to_string()),
+        Some(ClientError::Api { code, message, .. }) => (code.as_str(), message.clone()),
         Some(e) if e.is_unreachable() => (
             "unreachable",
             format!(
@@ -134,6 +144,7 @@ fn classify(err: &anyhow::Error, how: &Reporting) -> Failure {
                 code: code.to_owned(),
                 status: other.and_then(ClientError::status),
                 message: format!("{err:#}"),
+                refusal: false,
                 context: Vec::new(),
                 exit: 1,
             };
@@ -149,6 +160,7 @@ fn classify(err: &anyhow::Error, how: &Reporting) -> Failure {
         code: code.to_owned(),
         status: client.and_then(ClientError::status),
         message,
+        refusal: matches!(client, Some(ClientError::Api { .. })),
         context,
         exit: 1,
     }

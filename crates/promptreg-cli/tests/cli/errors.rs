@@ -91,6 +91,12 @@ async fn json_output_makes_errors_the_json_envelope(server: &TestServer) {
     );
     assert_eq!(refused["error"]["code"], "not_found", "{refused}");
     assert_eq!(refused["error"]["status"], 404, "{refused}");
+    // The server's message, without the code and status that text output appends.
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no-such-prompt") && !message.contains("HTTP 404"),
+        "{refused}"
+    );
     assert_eq!(
         refused["error"]["context"][0], "getting no-such-prompt",
         "{refused}"
