@@ -52,7 +52,9 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
 /// `eprintln!` would panic on a closed pipe (`promptreg list 2>&1 | head -1`).
 pub fn write_stderr(args: std::fmt::Arguments<'_>) {
     let mut stderr = io::stderr().lock();
-    let _ = stderr.write_fmt(args).and_then(|()| stderr.write_all(b"\n"));
+    let _ = stderr
+        .write_fmt(args)
+        .and_then(|()| stderr.write_all(b"\n"));
 }
 
 /// `print!` that survives a closed pipe; evaluates to `anyhow::Result<()>`.

@@ -39,7 +39,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if record.changed == Some(false) {
         outln!(
             "{} v{} is already live in {}; nothing recorded",
-            record.name, record.to_version, record.env
+            record.name,
+            record.to_version,
+            record.env
         )?;
     } else {
         let was = record
@@ -47,7 +49,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .map_or_else(|| "first deploy".to_owned(), |v| format!("was v{v}"));
         outln!(
             "deployed {} v{} to {} ({was}), record #{}",
-            record.name, record.to_version, record.env, record.seq
+            record.name,
+            record.to_version,
+            record.env,
+            record.seq
         )?;
     }
     Ok(())

@@ -28,8 +28,8 @@ use promptreg_client::{all_pages, Client, ClientError, PageRequest};
 use promptreg_core::ChatEntry;
 
 use crate::output::OutputFormat;
-use report::{report, Reporting};
 pub use report::report_usage;
+use report::{report, Reporting};
 
 /// promptreg: a registry of versioned, deployable prompts.
 #[derive(Debug, clap::Parser)]

@@ -137,7 +137,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         outln!(
             "{} created, {} unchanged",
-            summary.created, summary.unchanged
+            summary.created,
+            summary.unchanged
         )?;
     }
     if !mismatches.is_empty() {

@@ -45,7 +45,8 @@ struct Failure {
 impl Failure {
     fn print(&self, json: bool) -> ExitCode {
         if json {
-            let mut error = json!({"code": self.code, "message": self.message, "context": self.context});
+            let mut error =
+                json!({"code": self.code, "message": self.message, "context": self.context});
             if let Some(status) = self.status {
                 error["status"] = status.into();
             }
@@ -76,7 +77,9 @@ pub fn report_usage(err: &clap::Error) -> ExitCode {
     let json = {
         let args: Vec<String> = std::env::args().collect();
         args.iter().any(|a| a == "--output=json")
-            || args.windows(2).any(|w| w[0] == "--output" && w[1] == "json")
+            || args
+                .windows(2)
+                .any(|w| w[0] == "--output" && w[1] == "json")
     };
     if !err.use_stderr() || !json {
         // Prints (ignoring a closed pipe) and exits with clap's code.

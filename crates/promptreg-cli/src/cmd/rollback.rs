@@ -43,7 +43,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map_or_else(|| "-".to_owned(), |v| format!("v{v}"));
     outln!(
         "rolled back {} in {}: {from} → v{}, record #{}",
-        record.name, record.env, record.to_version, record.seq
+        record.name,
+        record.env,
+        record.to_version,
+        record.seq
     )?;
     Ok(())
 }

@@ -104,7 +104,15 @@ async fn json_output_makes_errors_the_json_envelope(server: &TestServer) {
 
     // Usage errors, found by clap or by the command, are envelopes too (exit 2).
     for args in [
-        &["deploy", "greeting", "one", "--env", "production", "--output", "json"][..],
+        &[
+            "deploy",
+            "greeting",
+            "one",
+            "--env",
+            "production",
+            "--output",
+            "json",
+        ][..],
         &["list", "--output=json", "--limit", "0"][..],
     ] {
         let usage = envelope(admin(server, args).await, 2);

@@ -10,13 +10,18 @@ both_backends!(key_pairs_are_made_with_the_cli_and_authenticate_langfuse_routes)
 async fn key_pairs_are_made_with_the_cli_and_authenticate_langfuse_routes(server: &TestServer) {
     let run = admin(
         server,
-        &["key-pair", "create", "sdk", "--role", "reader", "--output", "json"],
+        &[
+            "key-pair", "create", "sdk", "--role", "reader", "--output", "json",
+        ],
     )
     .await;
     let pair = run.json();
     let public = pair["public_key"].as_str().unwrap();
     let secret = pair["secret_key"].as_str().unwrap();
-    assert!(public.starts_with("pk-") && secret.starts_with("sk-"), "{pair}");
+    assert!(
+        public.starts_with("pk-") && secret.starts_with("sk-"),
+        "{pair}"
+    );
     assert_eq!(pair["role"], "reader");
 
     // The pair is a credential of the Langfuse routes (Basic auth), with its role.
@@ -46,9 +51,19 @@ async fn key_pairs_are_made_with_the_cli_and_authenticate_langfuse_routes(server
     let text = admin(server, &["key-pair", "create", "ci", "--role", "author"]).await;
     assert!(text.stderr.contains("not shown again"), "{}", text.stderr);
     let out = text.ok();
-    assert!(out.contains("public_key  pk-") && out.contains("secret_key  sk-"), "{out}");
-    let err = promptreg(server, secret, &["key-pair", "create", "x", "--role", "admin"])
-        .await
-        .fails(1);
-    assert!(err.contains("HTTP 401") || err.contains("HTTP 403"), "{err}");
+    assert!(
+        out.contains("public_key  pk-") && out.contains("secret_key  sk-"),
+        "{out}"
+    );
+    let err = promptreg(
+        server,
+        secret,
+        &["key-pair", "create", "x", "--role", "admin"],
+    )
+    .await
+    .fails(1);
+    assert!(
+        err.contains("HTTP 401") || err.contains("HTTP 403"),
+        "{err}"
+    );
 }

@@ -65,5 +65,8 @@ async fn a_closed_stdout_is_a_quiet_stop(server: &TestServer) {
     // A failure is still reported on stderr with its exit code.
     let run = with_closed_stdout(server, &["get", "no-such-prompt"]).await;
     let err = run.fails(1);
-    assert!(err.contains("HTTP 404") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("HTTP 404") && !err.contains("panicked"),
+        "{err}"
+    );
 }

@@ -76,7 +76,10 @@ async fn the_message_flag_replaces_the_files_commit_message_with_a_warning(serve
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     run.ok();
     let message = |name: &'static str| async move {
-        admin(server, &["get", name, "--output", "json"]).await.json()["commit_message"].clone()
+        admin(server, &["get", name, "--output", "json"])
+            .await
+            .json()["commit_message"]
+            .clone()
     };
     assert_eq!(message("a").await, "from the file");
     assert_eq!(message("b").await, serde_json::Value::Null);

@@ -22,7 +22,11 @@ async fn client_options_belong_to_client_commands_only() {
     for client_option in ["--url", "--token", "--output", "PROMPTREG_URL"] {
         assert!(!serve.contains(client_option), "serve --help: {serve}");
     }
-    for command in [&["list"][..], &["token", "create"][..], &["key-pair", "create"][..]] {
+    for command in [
+        &["list"][..],
+        &["token", "create"][..],
+        &["key-pair", "create"][..],
+    ] {
         let text = help(command).await;
         for client_option in ["--url", "--token", "--output"] {
             assert!(text.contains(client_option), "{command:?} --help: {text}");
@@ -43,7 +47,11 @@ async fn logs_to_a_file_or_pipe_carry_no_colour_codes() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_promptreg"))
-        .args(["serve", "--listen", &taken.local_addr().unwrap().to_string()])
+        .args([
+            "serve",
+            "--listen",
+            &taken.local_addr().unwrap().to_string(),
+        ])
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .env("PROMPTREG_ADMIN_TOKEN", "logs-test-token")

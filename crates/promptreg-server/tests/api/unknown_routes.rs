@@ -23,7 +23,9 @@ async fn an_unencoded_slash_in_a_prompt_name_gets_a_hint() {
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(answer.code(), "not_found", "{path}");
         assert!(
-            answer.message().contains("use support%2Ftriage for support/triage"),
+            answer
+                .message()
+                .contains("use support%2Ftriage for support/triage"),
             "{path}: {}",
             answer.message()
         );
