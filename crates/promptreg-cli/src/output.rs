@@ -1,7 +1,7 @@
 //! How commands print: `--output json` prints the API's JSON, `--output text` aligned tables
 //! and `key  value` blocks.
 //!
-//! Everything goes through [`out!`] and [`outln!`] rather than `print!`: `print!` panics when
+//! Everything goes through `out!` and `outln!` rather than `print!`: `print!` panics when
 //! the reader of a pipe has gone away (`promptreg list | head -1`), which printed a panic
 //! message and exited 101. Here a closed stdout is not an error: the rest of the output is
 //! discarded and the command carries on, so it still finishes what it was doing (a `push` still
