@@ -1,4 +1,4 @@
-//! Wire types of the promptreg v1 HTTP API (see `shared/API.md`), shared by the server, the
+//! Wire types of the promptreg v1 HTTP API (see `docs/api.md`), shared by the server, the
 //! agent SDK and the CLI so that all three agree on every field.
 //!
 //! - [`error`]: the error envelope `{"error": {"code", "message"}}`.

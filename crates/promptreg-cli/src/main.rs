@@ -6,13 +6,16 @@
 //! - [`output`]: text tables and JSON printing.
 //!
 //! Exit codes: 0 on success, 1 when the server refuses a request or anything else fails, 2 on
-//! a usage error.
+//! a usage error. Errors go to stderr, as text or, with `--output json`, as the JSON error
+//! envelope (see `cmd/report.rs`). A closed stdout is not an error (see `output.rs`).
 
 #![forbid(unsafe_code)]
 
+// First: its `out!`/`outln!`/`errln!` macros are used by the modules below.
+#[macro_use]
+mod output;
 mod cmd;
 mod files;
-mod output;
 
 use std::process::ExitCode;
 
@@ -20,9 +23,9 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
-    match cli.run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => cmd::report(&e),
-    }
+    let cli = match cmd::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return cmd::report_usage(&e),
+    };
+    cli.run().await
 }

@@ -1,7 +1,18 @@
 //! How commands print: `--output json` prints the API's JSON, `--output text` aligned tables
 //! and `key  value` blocks.
+//!
+//! Everything goes through `out!` and `outln!` rather than `print!`: `print!` panics when
+//! the reader of a pipe has gone away (`promptreg list | head -1`), which printed a panic
+//! message and exited 101. Here a closed stdout is not an error: the rest of the output is
+//! discarded and the command carries on, so it still finishes what it was doing (a `push` still
+//! pushes every file) and exits with the status of that work, 0 when it succeeded. We chose 0
+//! over the 141 (128 + SIGPIPE) a C program killed by the signal would give: the reader
+//! stopping early is the reader's choice, not a failure of promptreg, and `set -o pipefail`
+//! scripts such as `promptreg list | head -1` should not fail because of it.
 
 use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -16,10 +27,63 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Set once a write to stdout failed with a broken pipe: nobody reads the rest.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout, like `print!`, and returns an error instead of panicking. A broken pipe
+/// (the reader has gone away) is not an error: the rest of the output is discarded quietly.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = io::stdout().lock();
+    // Flushed at once, so that a closed pipe is noticed here rather than at exit.
+    match stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
+    }
+}
+
+/// Writes a line to stderr, ignoring failures: there is nowhere left to report them, and
+/// `eprintln!` would panic on a closed pipe (`promptreg list 2>&1 | head -1`).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let mut stderr = io::stderr().lock();
+    let _ = stderr
+        .write_fmt(args)
+        .and_then(|()| stderr.write_all(b"\n"));
+}
+
+/// `print!` that survives a closed pipe; evaluates to `anyhow::Result<()>`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that survives a closed pipe; evaluates to `anyhow::Result<()>`.
+macro_rules! outln {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stderr(format_args!($($arg)*))
+    };
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    outln!("{}", serde_json::to_string_pretty(value)?)
 }
 
 /// Columns separated by two spaces, each as wide as its widest cell; the last column is not

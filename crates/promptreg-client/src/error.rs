@@ -52,6 +52,17 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Whether the server could not be reached at all (connection refused, unknown host,
+    /// unreachable network): the request was never delivered.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Transport(e) if e.is_connect())
+    }
+
+    /// Whether the request or the answer took longer than the client's timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ClientError::Transport(e) if e.is_timeout())
+    }
+
     /// The HTTP status of an API error.
     pub fn status(&self) -> Option<u16> {
         match self {

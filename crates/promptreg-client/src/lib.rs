@@ -1,4 +1,4 @@
-//! Typed async client for the promptreg HTTP API (`shared/API.md`): the first layer of the
+//! Typed async client for the promptreg HTTP API (`docs/api.md`): the first layer of the
 //! agent SDK, used by the `promptreg` CLI and by agents on their hot path.
 //!
 //! - [`Client`]: one method per route, bodies and answers typed with `promptreg-api`.

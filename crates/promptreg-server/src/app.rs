@@ -2,6 +2,7 @@
 //! serve until shutdown. [`serve`] takes a bound listener so tests bind port 0 and never sleep.
 
 use std::future::Future;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -129,8 +130,10 @@ fn admin_token_file(dir: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("creating {}", path.display()))?;
     std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())?;
     file.sync_all()?;
-    // Printed once, on the first start, so the operator can copy it.
-    println!(
+    // Printed once, on the first start, so the operator can copy it. Not `println!`, which
+    // would panic if stdout were a closed pipe: the token is in the file anyway.
+    let _ = writeln!(
+        std::io::stdout(),
         "promptreg: generated admin token (stored in {}):\n{token}",
         path.display()
     );

@@ -37,18 +37,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return print_json(&record);
     }
     if record.changed == Some(false) {
-        println!(
+        outln!(
             "{} v{} is already live in {}; nothing recorded",
-            record.name, record.to_version, record.env
-        );
+            record.name,
+            record.to_version,
+            record.env
+        )?;
     } else {
         let was = record
             .from_version
             .map_or_else(|| "first deploy".to_owned(), |v| format!("was v{v}"));
-        println!(
+        outln!(
             "deployed {} v{} to {} ({was}), record #{}",
-            record.name, record.to_version, record.env, record.seq
-        );
+            record.name,
+            record.to_version,
+            record.env,
+            record.seq
+        )?;
     }
     Ok(())
 }

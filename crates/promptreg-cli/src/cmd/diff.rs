@@ -31,23 +31,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json() {
         return print_json(&diff);
     }
-    println!("{} v{} → v{}", diff.name, diff.from, diff.to);
-    println!("  from {}", diff.from_digest);
-    println!("  to   {}", diff.to_digest);
-    println!();
+    outln!("{} v{} → v{}", diff.name, diff.from, diff.to)?;
+    outln!("  from {}", diff.from_digest)?;
+    outln!("  to   {}", diff.to_digest)?;
+    outln!()?;
     if diff.diff.is_empty() {
-        println!("content: unchanged");
+        outln!("content: unchanged")?;
     } else {
-        print!("{}", diff.diff);
+        out!("{}", diff.diff)?;
         if !diff.diff.ends_with('\n') {
-            println!();
+            outln!()?;
         }
     }
     if !diff.changed_fields.is_empty() {
-        println!();
-        println!("changed fields:");
+        outln!()?;
+        outln!("changed fields:")?;
         for change in &diff.changed_fields {
-            println!("  {}", describe_change(change));
+            outln!("  {}", describe_change(change))?;
         }
     }
     Ok(())

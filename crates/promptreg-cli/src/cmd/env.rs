@@ -59,8 +59,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if ctx.json() {
                 return print_json(&env);
             }
-            println!("created environment {}", env.name);
-            print!(
+            outln!("created environment {}", env.name)?;
+            out!(
                 "{}",
                 fields(&[
                     ("protected", env.protected.to_string()),
@@ -68,7 +68,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     ("created_by", env.created_by.clone()),
                     ("created_at", time(&env.created_at)),
                 ])
-            );
+            )?;
             Ok(())
         }
         EnvCommand::List(args) => {

@@ -31,7 +31,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .as_object()
         .filter(|m| !m.is_empty())
         .map(|m| serde_json::Value::Object(m.clone()));
-    print!(
+    out!(
         "{}",
         fields(&[
             ("name", view.name.to_string()),
@@ -49,11 +49,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ("created_by", view.created_by.clone()),
             ("created_at", time(&view.created_at)),
         ])
-    );
-    println!();
-    println!(
+    )?;
+    outln!()?;
+    outln!(
         "{}",
         body_text(view.template.as_deref(), view.messages.as_deref())
-    );
+    )?;
     Ok(())
 }

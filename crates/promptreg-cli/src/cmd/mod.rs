@@ -1,5 +1,6 @@
-//! The argument tree. [`Cli`] holds the global flags and [`Command`] only dispatches: each
-//! subcommand is a module with an `Args` struct and a `run` function.
+//! The argument tree. [`Command`] only dispatches: each subcommand is a module with an `Args`
+//! struct and a `run` function; client commands also take [`ClientArgs`] (`--url`, `--token`,
+//! `--output`), which `serve` does not.
 
 mod catalog;
 mod deploy;
@@ -7,9 +8,11 @@ mod diff;
 mod env;
 mod get;
 mod history;
+mod key_pair;
 mod list;
 mod push;
 mod render;
+mod report;
 mod resolve;
 mod rollback;
 mod serve;
@@ -25,11 +28,23 @@ use promptreg_client::{all_pages, Client, ClientError, PageRequest};
 use promptreg_core::ChatEntry;
 
 use crate::output::OutputFormat;
+pub use report::report_usage;
+use report::{report, Reporting};
 
 /// promptreg: a registry of versioned, deployable prompts.
 #[derive(Debug, clap::Parser)]
 #[command(name = "promptreg", version)]
 pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How a client command reaches the server and prints. Flattened into each client command
+/// (not global on `promptreg`), so that `serve --help` lists only what `serve` reads; `global`
+/// here carries them down to subcommands such as `token create`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Client options")]
+pub struct ClientArgs {
     /// Base URL of the promptreg server.
     #[arg(
         long,
@@ -43,12 +58,36 @@ pub struct Cli {
     #[arg(long, global = true, env = "PROMPTREG_TOKEN", hide_env_values = true)]
     token: Option<String>,
 
-    /// Output format: readable text, or the server's JSON.
+    /// Output format: readable text, or the server's JSON (errors too, on stderr).
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
+}
 
-    #[command(subcommand)]
-    command: Command,
+/// A client command: its own arguments plus [`ClientArgs`].
+#[derive(Debug, clap::Args)]
+pub struct WithClient<T: clap::Args> {
+    #[command(flatten)]
+    args: T,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+impl<T: clap::Args> WithClient<T> {
+    /// Connects and runs `command`; returns what an error report needs with the outcome.
+    async fn run(
+        self,
+        command: impl AsyncFnOnce(T, &Ctx) -> anyhow::Result<()>,
+    ) -> (anyhow::Result<()>, Reporting) {
+        let reporting = Reporting {
+            url: Some(self.client.url.clone()),
+            json: self.client.output == OutputFormat::Json,
+        };
+        let outcome = match Ctx::new(&self.client) {
+            Ok(ctx) => command(self.args, &ctx).await,
+            Err(e) => Err(e),
+        };
+        (outcome, reporting)
+    }
 }
 
 /// Subcommands.
@@ -57,58 +96,58 @@ enum Command {
     /// Run the registry server.
     Serve(serve::Args),
     /// Push prompt files (a file or a directory); unchanged content creates nothing.
-    Push(push::Args),
+    Push(WithClient<push::Args>),
     /// Show one version of a prompt (default: the latest).
-    Get(get::Args),
+    Get(WithClient<get::Args>),
     /// List prompts with their latest version and deployments.
-    List(list::Args),
+    List(WithClient<list::Args>),
     /// List the versions of a prompt, newest first.
-    Versions(versions::Args),
+    Versions(WithClient<versions::Args>),
     /// Show what changed between two versions.
-    Diff(diff::Args),
+    Diff(WithClient<diff::Args>),
     /// Make a version live in an environment.
-    Deploy(deploy::Args),
+    Deploy(WithClient<deploy::Args>),
     /// Move an environment back to an earlier version.
-    Rollback(rollback::Args),
+    Rollback(WithClient<rollback::Args>),
     /// Show the deployment history of a prompt in an environment.
-    History(history::Args),
+    History(WithClient<history::Args>),
     /// List what is live in an environment.
-    Catalog(catalog::Args),
+    Catalog(WithClient<catalog::Args>),
     /// Show the version an agent gets (what `GET /v1/resolve` answers).
-    Resolve(resolve::Args),
+    Resolve(WithClient<resolve::Args>),
     /// Render the live version with variables.
-    Render(render::Args),
+    Render(WithClient<render::Args>),
     /// Manage environments.
-    Env(env::Args),
+    Env(WithClient<env::Args>),
     /// Manage API tokens.
-    Token(token::Args),
+    Token(WithClient<token::Args>),
+    /// Manage Langfuse-style key pairs (pk-…/sk-…, for the Langfuse-compatible routes).
+    KeyPair(WithClient<key_pair::Args>),
 }
 
 impl Cli {
-    /// Runs the chosen command.
-    pub async fn run(self) -> anyhow::Result<()> {
-        let Cli {
-            url,
-            token,
-            output,
-            command,
-        } = self;
-        let ctx = || Ctx::new(&url, token.as_deref(), output);
-        match command {
-            Command::Serve(args) => serve::run(args).await,
-            Command::Push(args) => push::run(args, &ctx()?).await,
-            Command::Get(args) => get::run(args, &ctx()?).await,
-            Command::List(args) => list::run(args, &ctx()?).await,
-            Command::Versions(args) => versions::run(args, &ctx()?).await,
-            Command::Diff(args) => diff::run(args, &ctx()?).await,
-            Command::Deploy(args) => deploy::run(args, &ctx()?).await,
-            Command::Rollback(args) => rollback::run(args, &ctx()?).await,
-            Command::History(args) => history::run(args, &ctx()?).await,
-            Command::Catalog(args) => catalog::run(args, &ctx()?).await,
-            Command::Resolve(args) => resolve::run(args, &ctx()?).await,
-            Command::Render(args) => render::run(args, &ctx()?).await,
-            Command::Env(args) => env::run(args, &ctx()?).await,
-            Command::Token(args) => token::run(args, &ctx()?).await,
+    /// Runs the chosen command and reports its failure, if any.
+    pub async fn run(self) -> ExitCode {
+        let (outcome, reporting) = match self.command {
+            Command::Serve(args) => (serve::run(args).await, Reporting::default()),
+            Command::Push(c) => c.run(push::run).await,
+            Command::Get(c) => c.run(get::run).await,
+            Command::List(c) => c.run(list::run).await,
+            Command::Versions(c) => c.run(versions::run).await,
+            Command::Diff(c) => c.run(diff::run).await,
+            Command::Deploy(c) => c.run(deploy::run).await,
+            Command::Rollback(c) => c.run(rollback::run).await,
+            Command::History(c) => c.run(history::run).await,
+            Command::Catalog(c) => c.run(catalog::run).await,
+            Command::Resolve(c) => c.run(resolve::run).await,
+            Command::Render(c) => c.run(render::run).await,
+            Command::Env(c) => c.run(env::run).await,
+            Command::Token(c) => c.run(token::run).await,
+            Command::KeyPair(c) => c.run(key_pair::run).await,
+        };
+        match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => report(&e, &reporting),
         }
     }
 }
@@ -120,13 +159,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn new(url: &str, token: Option<&str>, output: OutputFormat) -> anyhow::Result<Self> {
-        let client = match token {
-            Some(token) => Client::new(url, token),
-            None => Client::unauthenticated(url),
+    fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+        let client = match &args.token {
+            Some(token) => Client::new(&args.url, token),
+            None => Client::unauthenticated(&args.url),
         }
         .map_err(|e| UsageError(format!("--url / PROMPTREG_URL: {e}")))?;
-        Ok(Self { client, output })
+        Ok(Self {
+            client,
+            output: args.output,
+        })
     }
 
     fn json(&self) -> bool {
@@ -145,32 +187,6 @@ impl fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
-
-/// Prints an error to stderr and picks the exit code. A refusal from the server prints as
-/// `error: <message> (<code>, HTTP <status>)`, followed by what the command was doing.
-pub fn report(err: &anyhow::Error) -> ExitCode {
-    if let Some(usage) = err.chain().find_map(|e| e.downcast_ref::<UsageError>()) {
-        eprintln!("error: {usage}");
-        return ExitCode::from(2);
-    }
-    let api = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<ClientError>())
-        .filter(|e| matches!(e, ClientError::Api { .. }));
-    match api {
-        Some(api) => {
-            eprintln!("error: {api}");
-            for context in err
-                .chain()
-                .take_while(|e| e.downcast_ref::<ClientError>().is_none())
-            {
-                eprintln!("  while {context}");
-            }
-        }
-        None => eprintln!("error: {err:#}"),
-    }
-    ExitCode::FAILURE
-}
 
 /// `--limit` / `--cursor` of list commands: one page when either is given, else every page.
 #[derive(Debug, Clone, clap::Args)]
@@ -218,13 +234,13 @@ fn print_page<T: serde::Serialize>(
         return crate::output::print_json(page);
     }
     if page.items.is_empty() {
-        println!("{empty}");
+        outln!("{empty}")?;
     } else {
         let rows: Vec<Vec<String>> = page.items.iter().map(row).collect();
-        print!("{}", crate::output::table(headers, &rows));
+        out!("{}", crate::output::table(headers, &rows))?;
     }
     if let Some(cursor) = &page.next_cursor {
-        println!("more: --cursor {cursor}");
+        outln!("more: --cursor {cursor}")?;
     }
     Ok(())
 }

@@ -17,7 +17,8 @@ pub struct Args {
     /// (hidden entries skipped). Without a `name` field, a file's prompt name is its path
     /// relative to the directory, without extension.
     path: PathBuf,
-    /// Commit message for files that do not set `commit_message`.
+    /// Commit message of the versions this push creates; it replaces a file's own
+    /// `commit_message` (with a warning when they differ).
     #[arg(long, short)]
     message: Option<String>,
     /// Validate and print the digests without sending anything.
@@ -90,6 +91,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .unwrap_or(0);
     let mut outcomes = Vec::with_capacity(files.len());
     let mut mismatches = Vec::new();
+    for file in &files {
+        if let Some(overridden) = overridden_message(file, args.message.as_deref()) {
+            errln!(
+                "warning: {}: --message replaces the file's commit_message {overridden:?}",
+                file.path.display()
+            );
+        }
+    }
     for file in files {
         let outcome = push_one(&file, &args, ctx).await?;
         if !args.dry_run && outcome.digest != file.digest.as_str() {
@@ -102,12 +111,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let version = outcome
                 .version
                 .map_or_else(|| "-".to_owned(), |v| format!("v{v}"));
-            println!(
+            outln!(
                 "{:<9}  {:<width$}  {version:<5}  {}",
                 outcome.status.as_str(),
                 outcome.name,
                 outcome.digest
-            );
+            )?;
         }
         outcomes.push(outcome);
     }
@@ -121,15 +130,16 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json() {
         crate::output::print_json(&summary)?;
     } else if args.dry_run {
-        println!(
+        outln!(
             "{} valid prompt file(s); dry run, nothing sent",
             summary.prompts.len()
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "{} created, {} unchanged",
-            summary.created, summary.unchanged
-        );
+            summary.created,
+            summary.unchanged
+        )?;
     }
     if !mismatches.is_empty() {
         anyhow::bail!(
@@ -138,6 +148,16 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The file's own commit message when `--message` replaces it with a different one.
+///
+/// The flag wins: it is typed for this push, while a file's `commit_message` is usually left over
+/// from the change that wrote it (the README's walk-through edits a file that says "first triage
+/// prompt" and pushes it with `--message "ask for urgency"`). A warning names what is replaced.
+fn overridden_message<'a>(file: &'a PromptFile, flag: Option<&str>) -> Option<&'a str> {
+    let own = file.body.commit_message.as_deref()?;
+    (flag? != own).then_some(own)
 }
 
 async fn push_one(file: &PromptFile, args: &Args, ctx: &Ctx) -> anyhow::Result<Outcome> {
@@ -152,8 +172,8 @@ async fn push_one(file: &PromptFile, args: &Args, ctx: &Ctx) -> anyhow::Result<O
         });
     }
     let mut body = file.body.clone();
-    if body.commit_message.is_none() {
-        body.commit_message.clone_from(&args.message);
+    if let Some(message) = &args.message {
+        body.commit_message = Some(message.clone());
     }
     let view = ctx
         .client

@@ -86,7 +86,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return print_json(&view);
     }
     if let Some(text) = &view.text {
-        println!("{text}");
+        outln!("{text}")?;
     }
     let blocks: Vec<String> = view
         .messages
@@ -95,7 +95,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|m| format!("[{}]\n{}", m.role, m.content))
         .collect();
     if !blocks.is_empty() {
-        println!("{}", blocks.join("\n\n"));
+        outln!("{}", blocks.join("\n\n"))?;
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if ctx.json() {
         return print_json(&resolved);
     }
-    print!(
+    out!(
         "{}",
         fields(&[
             ("name", resolved.name.clone()),
@@ -40,11 +40,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ("model", model(resolved.model.as_ref())),
             ("variables", compact(resolved.variables.as_ref())),
         ])
-    );
-    println!();
-    println!(
+    )?;
+    outln!()?;
+    outln!(
         "{}",
         body_text(resolved.template.as_deref(), resolved.messages.as_deref())
-    );
+    )?;
     Ok(())
 }

@@ -41,9 +41,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let from = record
         .from_version
         .map_or_else(|| "-".to_owned(), |v| format!("v{v}"));
-    println!(
+    outln!(
         "rolled back {} in {}: {from} → v{}, record #{}",
-        record.name, record.env, record.to_version, record.seq
-    );
+        record.name,
+        record.env,
+        record.to_version,
+        record.seq
+    )?;
     Ok(())
 }

@@ -32,7 +32,8 @@ struct CreateArgs {
     /// reader, author, deployer or admin.
     #[arg(long)]
     role: Role,
-    /// Create a Langfuse-style key pair (pk-…/sk-…, Basic auth) instead of a bearer token.
+    /// Create a Langfuse-style key pair (pk-…/sk-…, Basic auth) instead of a bearer token;
+    /// the same as `promptreg key-pair create`.
     #[arg(long)]
     key_pair: bool,
 }
@@ -86,7 +87,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             if ctx.json() {
                 print_json(&serde_json::json!({"id": args.id, "revoked": true}))
             } else {
-                println!("revoked token {}", args.id);
+                outln!("revoked token {}", args.id)?;
                 Ok(())
             }
         }
@@ -99,45 +100,26 @@ async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
         role: args.role,
     };
     if args.key_pair {
-        let pair = ctx
-            .client
-            .create_key_pair(&body)
-            .await
-            .with_context(|| format!("creating key pair {}", body.name))?;
-        if ctx.json() {
-            return print_json(&pair);
-        }
-        print!(
-            "{}",
-            fields(&[
-                ("id", pair.id.clone()),
-                ("name", pair.name.clone()),
-                ("role", pair.role.as_str().to_owned()),
-                ("created_at", time(&pair.created_at)),
-                ("public_key", pair.public_key.clone()),
-                ("secret_key", pair.secret_key.clone()),
-            ])
-        );
-    } else {
-        let token = ctx
-            .client
-            .create_token(&body)
-            .await
-            .with_context(|| format!("creating token {}", body.name))?;
-        if ctx.json() {
-            return print_json(&token);
-        }
-        print!(
-            "{}",
-            fields(&[
-                ("id", token.id.clone()),
-                ("name", token.name.clone()),
-                ("role", token.role.as_str().to_owned()),
-                ("created_at", time(&token.created_at)),
-                ("token", token.token.clone()),
-            ])
-        );
+        return super::key_pair::create(body, ctx).await;
     }
-    eprintln!("Store the secret now: it is not shown again.");
+    let token = ctx
+        .client
+        .create_token(&body)
+        .await
+        .with_context(|| format!("creating token {}", body.name))?;
+    if ctx.json() {
+        return print_json(&token);
+    }
+    out!(
+        "{}",
+        fields(&[
+            ("id", token.id.clone()),
+            ("name", token.name.clone()),
+            ("role", token.role.as_str().to_owned()),
+            ("created_at", time(&token.created_at)),
+            ("token", token.token.clone()),
+        ])
+    )?;
+    errln!("Store the secret now: it is not shown again.");
     Ok(())
 }

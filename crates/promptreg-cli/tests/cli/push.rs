@@ -3,9 +3,12 @@
 use promptreg_server::testing::TestServer;
 
 use crate::both_backends;
-use crate::helpers::{admin, path, prompts_dir};
+use crate::helpers::{admin, path, prompts_dir, write};
 
-both_backends!(pushing_the_same_directory_twice_creates_nothing_the_second_time);
+both_backends!(
+    pushing_the_same_directory_twice_creates_nothing_the_second_time,
+    the_message_flag_replaces_the_files_commit_message_with_a_warning
+);
 
 async fn pushing_the_same_directory_twice_creates_nothing_the_second_time(server: &TestServer) {
     let dir = prompts_dir();
@@ -56,5 +59,49 @@ async fn pushing_the_same_directory_twice_creates_nothing_the_second_time(server
     assert!(
         listed.contains("support/triage") && !listed.contains("greeting"),
         "{listed}"
+    );
+}
+
+async fn the_message_flag_replaces_the_files_commit_message_with_a_warning(server: &TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.yaml",
+        "template: A {{ x }}\ncommit_message: from the file\n",
+    );
+    write(dir.path(), "b.yaml", "template: B {{ x }}\n");
+
+    // Without --message the file's own message is used, and nothing is said about it.
+    let run = admin(server, &["push", path(&dir)]).await;
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    run.ok();
+    let message = |name: &'static str| async move {
+        admin(server, &["get", name, "--output", "json"])
+            .await
+            .json()["commit_message"]
+            .clone()
+    };
+    assert_eq!(message("a").await, "from the file");
+    assert_eq!(message("b").await, serde_json::Value::Null);
+
+    // With --message, the flag wins for every file, with a warning naming the file whose
+    // message it replaces.
+    write(
+        dir.path(),
+        "a.yaml",
+        "template: A2 {{ x }}\ncommit_message: from the file\n",
+    );
+    write(dir.path(), "b.yaml", "template: B2 {{ x }}\n");
+    let run = admin(server, &["push", path(&dir), "-m", "from the flag"]).await;
+    let stderr = run.stderr.clone();
+    run.ok();
+    assert_eq!(message("a").await, "from the flag");
+    assert_eq!(message("b").await, "from the flag");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("warning: ")
+            && stderr.contains("a.yaml")
+            && stderr.contains("\"from the file\""),
+        "{stderr}"
     );
 }

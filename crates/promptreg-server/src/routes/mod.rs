@@ -147,8 +147,41 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     hot.merge(rest).with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    match unencoded_prompt_name(uri.path()) {
+        Some(name) => ApiError::not_found(format!(
+            "no such route; prompt names in paths are percent-encoded: use {} for {name}",
+            name.replace('/', "%2F")
+        )),
+        None => ApiError::not_found("no such route"),
+    }
+}
+
+/// The prompt name in a path that would have matched a route had the `/` in the name been
+/// sent as `%2F` (`/v1/prompts/support/triage/versions`), so that the 404 can say so: "no such
+/// route" alone sends the user looking for a typo.
+fn unencoded_prompt_name(path: &str) -> Option<&str> {
+    let rest = ["/v1/prompts/", "/v1/resolve/", "/api/public/v2/prompts/"]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix))
+        .or_else(|| {
+            let env_and_rest = path.strip_prefix("/v1/environments/")?;
+            Some(env_and_rest.split_once("/prompts/")?.1)
+        })?;
+    let mut name = rest.trim_end_matches('/');
+    // The route's own segments after the name.
+    if let Some((before, version)) = name.rsplit_once("/versions/") {
+        if !version.is_empty() && !version.contains('/') {
+            name = before;
+        }
+    }
+    for suffix in ["/versions", "/diff", "/render", "/rollback", "/history"] {
+        if let Some(before) = name.strip_suffix(suffix) {
+            name = before;
+            break;
+        }
+    }
+    name.contains('/').then_some(name)
 }
 
 async fn method_not_allowed() -> ApiError {
