@@ -13,7 +13,10 @@
 //! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included.
 //! - [`metrics`], [`telemetry`], [`request_id`]: Prometheus metrics, `tracing` set-up and
 //!   request ids.
+//! - [`files`]: the data directory (0700) and the SQLite files in it (0600).
 //! - [`app`]: start-up: open the store, build the router, serve on a listener until shutdown.
+//! - [`connections`]: the accept loop: connection cap, header and idle timeouts, graceful
+//!   shutdown.
 //! - [`testing`]: start a real server on port 0 for end-to-end tests.
 
 #![forbid(unsafe_code)]
@@ -21,8 +24,10 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod index;
 pub mod metrics;
 pub mod paging;
@@ -32,5 +37,8 @@ pub mod routes;
 pub mod telemetry;
 pub mod testing;
 
-pub use app::{build_state, router, run, serve, state_for_store, AppState};
+pub use app::{
+    build_state, router, router_for, run, serve, serve_with, state_for_store, state_with_metrics,
+    AppState, ServeOptions,
+};
 pub use config::Config;
