@@ -10,7 +10,8 @@
 //! - [`auth`]: bearer tokens and key pairs, and [`auth::authorize`], the one place that decides
 //!   whether a caller may do something (to be replaced by a policy engine).
 //! - [`routes`]: the route table, thin handlers and the OpenAPI document.
-//! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included.
+//! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included;
+//!   [`responses`]: the error statuses each route declares in the OpenAPI document.
 //! - [`metrics`], [`telemetry`], [`request_id`]: Prometheus metrics, `tracing` set-up and
 //!   request ids.
 //! - [`files`]: the data directory (0700) and the SQLite files in it (0600).
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod paging;
 pub mod registry;
 pub mod request_id;
+pub mod responses;
 pub mod routes;
 pub mod telemetry;
 pub mod testing;
