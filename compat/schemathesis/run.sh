@@ -6,7 +6,7 @@
 #
 # Two passes: the native API (`/v1`, service routes) with the admin Bearer token, and the
 # Langfuse-compatible routes (`/api/public`) with a key pair. Each pass is bounded by
-# SCHEMATHESIS_MAX_TIME seconds (default 150) and SCHEMATHESIS_MAX_EXAMPLES cases per
+# SCHEMATHESIS_MAX_TIME seconds (default 120) and SCHEMATHESIS_MAX_EXAMPLES cases per
 # operation (default 60), with a fixed SCHEMATHESIS_SEED (default 1) so CI is reproducible.
 # Builds the debug binary, starts it on a free port over a temporary SQLite data dir, seeds an
 # environment and a prompt so that reads find something, stops the server at the end. Needs
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 START=$(date +%s)
-MAX_TIME=${SCHEMATHESIS_MAX_TIME:-150}
+MAX_TIME=${SCHEMATHESIS_MAX_TIME:-120}
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-60}
 SEED=${SCHEMATHESIS_SEED:-1}
 
@@ -75,7 +75,8 @@ status=0
 echo "--- native API (Bearer)"
 run --exclude-path-regex '^/api/public' -H "Authorization: Bearer $TOKEN" || status=$?
 echo "--- Langfuse-compatible API (Basic)"
-run --include-path-regex '^/api/public' --auth "$(field public_key):$(field secret_key)" || status=$?
+BASIC=$(printf '%s:%s' "$(field public_key)" "$(field secret_key)" | base64 -w0)
+run --include-path-regex '^/api/public' -H "Authorization: Basic $BASIC" || status=$?
 if [[ $status != 0 ]]; then
     echo "--- server log" >&2
     tail -n 40 "$TMP/server.log" >&2
