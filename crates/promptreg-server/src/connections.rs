@@ -4,14 +4,18 @@
 //!
 //! axum's own `serve` has none of these knobs: with it, 20,000 clients sending their headers
 //! slowly held 20,000 descriptors and 900 MB until new clients could not connect at all.
-//! Here each connection holds one permit of a semaphore; past the cap a new connection gets a
-//! 503 with the error envelope and is closed, so well-behaved clients are told what happened
-//! and the server's descriptors and memory stay bounded.
+//! Here each connection holds one permit of a semaphore, so descriptors and memory stay
+//! bounded. At the cap, the oldest connection that is waiting for a request head (a slow
+//! client, or an idle keep-alive one) is closed to make room: a well-behaved client sends its
+//! head at once and is served, while an attacker's connections, always waiting for a head,
+//! are what gets evicted. Only when none of the oldest few connections is idle does a new
+//! connection get a 503 with the error envelope.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,7 +24,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 /// Connection limits of the HTTP server.
@@ -36,7 +40,8 @@ pub struct ServeOptions {
     /// that stopped arriving). Checked once per period, so the close comes between one and
     /// two periods after the last byte.
     pub idle_timeout: Duration,
-    /// Most connections open at once; a connection past the cap gets 503 and is closed.
+    /// Most connections open at once. Past it the oldest connection waiting for a request
+    /// head is closed to make room; when none is, the new connection gets 503 and is closed.
     pub max_connections: u32,
 }
 
@@ -60,6 +65,7 @@ pub async fn serve_with(
 ) -> anyhow::Result<()> {
     let max = options.max_connections.max(1);
     let permits = Arc::new(Semaphore::new(max as usize));
+    let open = Arc::new(Open::new(max as usize));
     let (stop, stopping) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -78,15 +84,26 @@ pub async fn serve_with(
                 }
             },
         };
+        let served = Served {
+            app: app.clone(),
+            options,
+            stopping: stopping.clone(),
+            open: open.clone(),
+        };
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                tokio::spawn(connection(
-                    stream,
-                    app.clone(),
-                    options,
-                    stopping.clone(),
-                    permit,
-                ));
+                tokio::spawn(connection(stream, served, permit));
+            }
+            Err(_) if open.evict_one() => {
+                // The evicted connection gives its permit back within EVICTION_GRACE; the
+                // semaphore is fair, so this waiter gets it before any later connection.
+                let permits = permits.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(EVICTION_WAIT, permits.acquire_owned()).await {
+                        Ok(Ok(permit)) => connection(stream, served, permit).await,
+                        _ => refuse(&stream),
+                    }
+                });
             }
             Err(_) => refuse(&stream),
         }
@@ -123,14 +140,102 @@ fn refuse(stream: &TcpStream) {
     let _ = stream.try_write(&REFUSAL);
 }
 
-/// Serves one connection until it closes, times out or the server shuts down.
-async fn connection(
-    stream: TcpStream,
+/// How long an evicted connection may take to finish writing before it is dropped.
+const EVICTION_GRACE: Duration = Duration::from_millis(50);
+/// How long a connection that evicted another waits for the freed permit.
+const EVICTION_WAIT: Duration = Duration::from_millis(500);
+/// How many busy connections eviction skips before giving up (keeps it O(1)).
+const EVICTION_SCAN: usize = 16;
+
+/// What one connection is served with.
+struct Served {
     app: Router,
     options: ServeOptions,
-    mut stopping: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
-) {
+    stopping: watch::Receiver<bool>,
+    open: Arc<Open>,
+}
+
+/// What the accept loop knows of an open connection, to evict it at the cap.
+#[derive(Default)]
+struct Ctl {
+    /// Requests being answered on it; none means it is waiting for a request head.
+    busy: AtomicUsize,
+    /// Asks the connection to close.
+    evict: Notify,
+}
+
+/// Counts a request as in flight on its connection while alive.
+struct Busy(Arc<Ctl>);
+
+impl Busy {
+    fn new(ctl: &Arc<Ctl>) -> Self {
+        ctl.busy.fetch_add(1, Ordering::Relaxed);
+        Busy(ctl.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Open connections, oldest first; entries of closed ones are dropped lazily.
+struct Open {
+    queue: parking_lot::Mutex<VecDeque<Weak<Ctl>>>,
+    max: usize,
+}
+
+impl Open {
+    fn new(max: usize) -> Self {
+        Self {
+            queue: parking_lot::Mutex::new(VecDeque::new()),
+            max,
+        }
+    }
+
+    fn push(&self, ctl: &Arc<Ctl>) {
+        let mut queue = self.queue.lock();
+        // Without evictions nothing pops: sweep closed entries so the queue stays bounded.
+        if queue.len() >= 2 * self.max {
+            queue.retain(|w| w.strong_count() > 0);
+        }
+        queue.push_back(Arc::downgrade(ctl));
+    }
+
+    /// Asks the oldest connection that waits for a request head to close; `false` when the
+    /// oldest [`EVICTION_SCAN`] open connections are all answering requests.
+    fn evict_one(&self) -> bool {
+        let mut queue = self.queue.lock();
+        let mut skipped = 0;
+        while skipped < EVICTION_SCAN {
+            let Some(weak) = queue.pop_front() else {
+                return false;
+            };
+            let Some(ctl) = weak.upgrade() else {
+                continue;
+            };
+            if ctl.busy.load(Ordering::Relaxed) == 0 {
+                ctl.evict.notify_one();
+                return true;
+            }
+            queue.push_back(weak);
+            skipped += 1;
+        }
+        false
+    }
+}
+
+/// Serves one connection until it closes, times out, is evicted or the server shuts down.
+async fn connection(stream: TcpStream, served: Served, _permit: OwnedSemaphorePermit) {
+    let Served {
+        app,
+        options,
+        mut stopping,
+        open,
+    } = served;
+    let ctl = Arc::new(Ctl::default());
+    open.push(&ctl);
     // Small answers (resolve) must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
     let active = Arc::new(AtomicBool::new(true));
@@ -138,9 +243,12 @@ async fn connection(
         inner: stream,
         active: active.clone(),
     });
+    let service_ctl = ctl.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let app = app.clone();
+        let busy = Busy::new(&service_ctl);
         async move {
+            let _busy = busy;
             let res: Result<_, Infallible> = app.oneshot(req.map(axum::body::Body::new)).await;
             res
         }
@@ -154,6 +262,9 @@ async fn connection(
     let period = options.idle_timeout.max(Duration::from_millis(10));
     let mut idle_check = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut closing = false;
+    let evicted = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
+    tokio::pin!(evicted);
+    let mut evicting = false;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -177,6 +288,14 @@ async fn connection(
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
+            () = ctl.evict.notified(), if !evicting => {
+                // Closes at once when idle; a response still being written gets a moment.
+                evicting = true;
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+                evicted.as_mut().reset(tokio::time::Instant::now() + EVICTION_GRACE);
+            }
+            () = &mut evicted, if evicting => break,
         }
     }
 }

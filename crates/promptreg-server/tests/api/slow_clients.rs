@@ -1,7 +1,8 @@
 //! Slow clients (issue 11, defect 4), over real sockets on loopback: connections that send
 //! their headers slowly are closed after the header timeout while well-behaved clients are
-//! served; past the connection cap a client gets a 503 envelope; a shutdown lets the request
-//! in flight finish.
+//! served; at the connection cap a slow connection is evicted for a new client, and when every
+//! connection is busy a new one gets a 503 envelope; a shutdown lets the request in flight
+//! finish.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -121,19 +122,65 @@ async fn slow_headers_are_cut_off_while_others_are_served() {
     server.done.await.unwrap().unwrap();
 }
 
+/// Opens a connection whose request is in flight: the handler is waiting for its body.
+async fn busy_connection(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/resolve/greet/render?env=production HTTP/1.1\r\nhost: x\r\n\
+         authorization: Bearer {ADMIN}\r\ncontent-length: 10\r\nexpect: 100-continue\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // The server asks for the body only once the handler reads it.
+    let mut continue_line = [0u8; 25];
+    s.read_exact(&mut continue_line).await.unwrap();
+    assert_eq!(&continue_line, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s
+}
+
 #[tokio::test]
-async fn past_the_cap_a_client_gets_a_503_envelope() {
+async fn at_the_cap_a_slow_connection_makes_room_for_a_new_client() {
     let server = start(ServeOptions {
         header_read_timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(60),
         max_connections: 20,
     })
     .await;
-    // The accept loop takes connections in order, so these hold every permit before the
-    // next one is accepted.
+    // Every slot held by a connection that never finishes its head.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nx-slow: 1").await.unwrap();
+        slow.push(s);
+    }
+    // A client that sends its request at once is served, within the header timeout of the
+    // slow ones.
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/v1/resolve/greet?env=production", server.addr);
+    let r = client.get(&url).bearer_auth(ADMIN).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The oldest slow connection was the one closed to make room.
+    let closed =
+        tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut slow[0])).await;
+    assert!(closed.is_ok(), "the oldest slow connection must be evicted");
+    let _ = server.stop.send(());
+    drop(slow);
+    server.done.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn past_the_cap_of_busy_connections_a_client_gets_a_503_envelope() {
+    let server = start(ServeOptions {
+        header_read_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 20,
+    })
+    .await;
+    // Every slot answering a request: nothing to evict.
     let mut held = Vec::new();
     for _ in 0..20 {
-        held.push(TcpStream::connect(server.addr).await.unwrap());
+        held.push(busy_connection(server.addr).await);
     }
     let mut refused = TcpStream::connect(server.addr).await.unwrap();
     let answer = tokio::time::timeout(Duration::from_secs(10), read_until_closed(&mut refused))
