@@ -11,7 +11,8 @@ use axum::Router;
 use promptreg_store::Store;
 use tokio::net::TcpListener;
 
-use crate::config::{redact_url, Config};
+use crate::config::{redact_url, Config, MetricsAuth};
+pub use crate::connections::{serve_with, ServeOptions};
 use crate::metrics::Metrics;
 use crate::registry::{Registry, RegistryOptions};
 use crate::supervisor::Supervisor;
@@ -52,9 +53,9 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Builds the state for a configuration: data directory, store, admin token, loaded index.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = open_store(&config.effective_database_url()).await?;
+    let url = config.effective_database_url();
+    crate::files::prepare_data_dir(&config.data_dir, &url)?;
+    let store = open_store(&url).await?;
     let admin = match &config.admin_token {
         Some(t) if !t.trim().is_empty() => t.clone(),
         _ => admin_token_file(&config.data_dir)?,
@@ -66,7 +67,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
     let mut options = config.service.registry_options();
     options.render = config.render_limits();
-    state_with_options(store, &admin, &instance, options).await
+    let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
+    state_with_options(store, &admin, &instance, options, metrics).await
 }
 
 /// The machine's name, for the default instance name.
@@ -81,7 +83,23 @@ fn hostname() -> String {
 
 /// Builds the state over an open store with default options (tests, benches).
 pub async fn state_for_store(store: Arc<dyn Store>, admin_token: &str) -> anyhow::Result<AppState> {
-    state_with_options(store, admin_token, "test", RegistryOptions::default()).await
+    state_with_metrics(store, admin_token, Metrics::default()).await
+}
+
+/// [`state_for_store`] reporting to `metrics`.
+pub async fn state_with_metrics(
+    store: Arc<dyn Store>,
+    admin_token: &str,
+    metrics: Metrics,
+) -> anyhow::Result<AppState> {
+    state_with_options(
+        store,
+        admin_token,
+        "test",
+        RegistryOptions::default(),
+        metrics,
+    )
+    .await
 }
 
 /// Builds the state over an open store: registry, admin token, loaded index, the project's
@@ -91,8 +109,9 @@ pub async fn state_with_options(
     admin_token: &str,
     instance: &str,
     options: RegistryOptions,
+    metrics: Metrics,
 ) -> anyhow::Result<AppState> {
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(metrics);
     let registry = Arc::new(Registry::new(store, metrics.clone()).with_options(options));
     registry.tokens().add_bootstrap(admin_token, instance);
     registry.load().await.context("loading the resolve index")?;
@@ -145,36 +164,74 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     crate::routes::router(state, max_body_bytes)
 }
 
-/// Serves on a bound listener until `shutdown` completes.
+/// The router as a configuration asks: body limit, and a token on `/metrics` when
+/// `--metrics-auth token` (the check is only layered in then, so the default costs nothing).
+pub fn router_for(state: AppState, config: &Config) -> Router {
+    let app = router(state.clone(), config.max_body_bytes);
+    match config.metrics_auth {
+        MetricsAuth::None => app,
+        MetricsAuth::Token => app.layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::metrics::require_token,
+        )),
+    }
+}
+
+/// Serves on a bound listener with the default connection limits until `shutdown` completes,
+/// then lets the requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")
+    serve_with(listener, app, ServeOptions::default(), shutdown).await
 }
 
 /// `promptreg serve`: logging, store, bind, serve until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     crate::telemetry::init(config.log_format);
+    // Prompts and token hashes must not be readable by other users, whatever creates a file.
+    crate::files::private_umask();
     tracing::info!(config = ?config, "starting promptreg");
+    let options = connection_limits(&config);
     let state = build_state(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, database = %redact_url(&config.effective_database_url()), "listening");
     let supervisor = state.supervisor.clone();
-    let served = serve(
+    let served = serve_with(
         listener,
-        router(state, config.max_body_bytes),
+        router_for(state, &config),
+        options,
         shutdown_signal(),
     )
     .await;
     supervisor.shutdown().await;
     served
+}
+
+/// The configured connection limits, with the soft open-files limit raised to the hard one
+/// and the connection cap lowered below it: past the descriptor limit `accept` fails and
+/// clients wait in the backlog unanswered, while past the cap they get a 503 at once.
+fn connection_limits(config: &Config) -> ServeOptions {
+    let mut options = config.serve_options();
+    // Descriptors the process needs besides client connections: database, log files, the
+    // listener, a margin for the runtime.
+    const RESERVED: u64 = 256;
+    if let Some(files) = crate::connections::raise_fd_limit() {
+        let room = u32::try_from(files.saturating_sub(RESERVED).max(16)).unwrap_or(u32::MAX);
+        if options.max_connections > room {
+            tracing::warn!(
+                configured = options.max_connections,
+                open_files_limit = files,
+                max_connections = room,
+                "the open-files limit is too low for the connection cap; lowering the cap"
+            );
+            options.max_connections = room;
+        }
+    }
+    options
 }
 
 async fn shutdown_signal() {

@@ -52,6 +52,15 @@ impl ServiceConfig {
     }
 }
 
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsAuth {
+    /// Anyone who can reach the port (the default, as Prometheus scrapers expect).
+    None,
+    /// Any valid token or key pair (`Authorization: Bearer …`), of any role.
+    Token,
+}
+
 /// `promptreg serve` options.
 #[derive(Clone, clap::Args)]
 pub struct Config {
@@ -86,6 +95,30 @@ pub struct Config {
     /// filter walks).
     #[arg(long, env = "PROMPTREG_RENDER_MAX_SIZE_ARGUMENT", default_value_t = RenderLimits::default().max_size_argument)]
     pub render_max_size_argument: usize,
+    /// Seconds a client has to send a complete request head (also bounds how long a
+    /// kept-alive connection may wait for its next request).
+    #[arg(long, env = "PROMPTREG_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds without a byte moving either way after which a connection is closed.
+    #[arg(long, env = "PROMPTREG_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once; more are answered 503 and closed. Lowered at start-up
+    /// to what the open-files limit allows.
+    #[arg(long, env = "PROMPTREG_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Who may read `/metrics`: `none` (anyone) or `token` (any valid token). The metrics
+    /// name prompts and environments.
+    #[arg(
+        long,
+        env = "PROMPTREG_METRICS_AUTH",
+        value_enum,
+        default_value = "none"
+    )]
+    pub metrics_auth: MetricsAuth,
+    /// Most per-prompt resolve series in `/metrics`; past it, resolves are counted per
+    /// environment under `prompt="_other"`, so the page stays small with many prompts.
+    #[arg(long, env = "PROMPTREG_METRICS_MAX_PROMPT_SERIES", default_value_t = crate::metrics::DEFAULT_MAX_RESOLVE_SERIES)]
+    pub metrics_max_prompt_series: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -105,6 +138,11 @@ impl std::fmt::Debug for Config {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("render_limits", &self.render_limits())
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("max_connections", &self.max_connections)
+            .field("metrics_auth", &self.metrics_auth)
+            .field("metrics_max_prompt_series", &self.metrics_max_prompt_series)
             .finish()
     }
 }
@@ -123,6 +161,11 @@ impl Config {
             render_max_output_bytes: RenderLimits::default().max_output_bytes,
             render_max_fuel: RenderLimits::default().max_fuel,
             render_max_size_argument: RenderLimits::default().max_size_argument,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            metrics_auth: MetricsAuth::None,
+            metrics_max_prompt_series: crate::metrics::DEFAULT_MAX_RESOLVE_SERIES,
         }
     }
 
@@ -132,6 +175,15 @@ impl Config {
             max_output_bytes: self.render_max_output_bytes,
             max_fuel: self.render_max_fuel,
             max_size_argument: self.render_max_size_argument,
+        }
+    }
+
+    /// The connection limits of the HTTP server.
+    pub fn serve_options(&self) -> crate::connections::ServeOptions {
+        crate::connections::ServeOptions {
+            header_read_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
         }
     }
 

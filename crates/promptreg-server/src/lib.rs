@@ -11,10 +11,14 @@
 //!   (who is calling; whether they may is the registry's policy).
 //! - [`supervisor`]: background tasks restarted on failure, stopped by one shutdown token.
 //! - [`routes`]: the route table, thin handlers and the OpenAPI document.
-//! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included.
+//! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included;
+//!   [`responses`]: the error statuses each route declares in the OpenAPI document.
 //! - [`metrics`], [`telemetry`], [`request_id`]: Prometheus metrics, `tracing` set-up and
 //!   request ids.
+//! - [`files`]: the data directory (0700) and the SQLite files in it (0600).
 //! - [`app`]: start-up: open the store, build the router, serve on a listener until shutdown.
+//! - [`connections`]: the accept loop: connection cap, header and idle timeouts, graceful
+//!   shutdown.
 //! - [`testing`]: start a real server on port 0 for end-to-end tests.
 
 #![forbid(unsafe_code)]
@@ -22,17 +26,23 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod index;
 pub mod metrics;
 pub mod paging;
 pub mod registry;
 pub mod request_id;
+pub mod responses;
 pub mod routes;
 pub mod supervisor;
 pub mod telemetry;
 pub mod testing;
 
-pub use app::{build_state, router, run, serve, state_for_store, AppState};
+pub use app::{
+    build_state, router, router_for, run, serve, serve_with, state_for_store, state_with_metrics,
+    AppState, ServeOptions,
+};
 pub use config::Config;

@@ -3,6 +3,12 @@
 //!
 //! Resolve counters are looked up once, when a pointer enters the resolve index, and the
 //! handle is kept in the index entry, so counting a resolve is one atomic increment.
+//!
+//! Per-prompt series are capped ([`ResolveCounters`]): with 100,000 prompts in two
+//! environments one series per pointer and version would make `/metrics` tens of megabytes
+//! and every scrape a memory spike. Past the cap, a pointer's resolves are counted in one
+//! series per project and environment with `prompt="_other", version="_other"`, so sums
+//! over prompts stay right.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -46,6 +52,52 @@ pub struct ResolveLabels {
     pub version: String,
 }
 
+/// Label value of the series that counts resolves of pointers past the cap.
+pub const OTHER: &str = "_other";
+
+/// Default cap on per-prompt resolve series.
+pub const DEFAULT_MAX_RESOLVE_SERIES: usize = 1_000;
+
+/// Resolve counters by project, environment, prompt and version, with at most `max` distinct
+/// per-prompt series; pointers past the cap share their environment's `_other` series.
+pub struct ResolveCounters {
+    family: Family<ResolveLabels, Counter>,
+    max: usize,
+    /// Per-prompt series created so far (creation is rare: once per pointer move).
+    created: Mutex<usize>,
+}
+
+impl ResolveCounters {
+    /// Counters with at most `max` per-prompt series.
+    pub fn new(max: usize) -> Self {
+        Self {
+            family: Family::default(),
+            max,
+            created: Mutex::new(0),
+        }
+    }
+
+    /// The counter for a pointer's resolves: its own series while under the cap, else the
+    /// `_other` series of its project and environment.
+    pub fn get_or_create(&self, labels: &ResolveLabels) -> Counter {
+        if let Some(counter) = self.family.get(labels) {
+            return counter.clone();
+        }
+        let mut created = self.created.lock();
+        if *created < self.max {
+            *created += 1;
+            return self.family.get_or_create(labels).clone();
+        }
+        let other = ResolveLabels {
+            project: labels.project.clone(),
+            env: labels.env.clone(),
+            prompt: OTHER.to_owned(),
+            version: OTHER.to_owned(),
+        };
+        self.family.get_or_create(&other).clone()
+    }
+}
+
 /// Labels of pointer-move counters.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MoveLabels {
@@ -67,8 +119,8 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// Request latency by method, route and status; its `_count` is the number of requests.
     pub http_latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
-    /// Resolves by project, environment, prompt and version.
-    pub resolves: Family<ResolveLabels, Counter>,
+    /// Resolves by project, environment, prompt and version (capped, see [`ResolveCounters`]).
+    pub resolves: ResolveCounters,
     /// Pointer moves by environment and kind.
     pub pointer_moves: Family<MoveLabels, Counter>,
     /// Versions created.
@@ -79,11 +131,18 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::with_max_resolve_series(DEFAULT_MAX_RESOLVE_SERIES)
+    }
+}
+
+impl Metrics {
+    /// Metrics with at most `max` per-prompt resolve series.
+    pub fn with_max_resolve_series(max: usize) -> Self {
         let mut registry = Registry::with_prefix("promptreg");
         let http_latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
         );
-        let resolves = Family::<ResolveLabels, Counter>::default();
+        let resolves = ResolveCounters::new(max);
         let pointer_moves = Family::<MoveLabels, Counter>::default();
         let versions_created = Counter::default();
         let index_entries = Gauge::default();
@@ -94,8 +153,8 @@ impl Default for Metrics {
         );
         registry.register(
             "resolves",
-            "Prompt resolves by environment, prompt and version",
-            resolves.clone(),
+            "Prompt resolves by environment, prompt and version (prompt=\"_other\" past the series cap)",
+            resolves.family.clone(),
         );
         registry.register(
             "pointer_moves",
@@ -121,9 +180,7 @@ impl Default for Metrics {
             index_entries,
         }
     }
-}
 
-impl Metrics {
     /// Records one answered request.
     pub fn observe(
         &self,
@@ -186,4 +243,15 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .metrics
         .observe(method, route, response.status().as_u16(), start.elapsed());
     response
+}
+
+/// Middleware for `--metrics-auth token`: `/metrics` answers only a valid token or key pair
+/// (401 with the envelope otherwise); every other path passes untouched.
+pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/metrics" {
+        if let Err(e) = crate::auth::Caller::from_headers(&state, req.headers(), true).await {
+            return axum::response::IntoResponse::into_response(e);
+        }
+    }
+    next.run(req).await
 }

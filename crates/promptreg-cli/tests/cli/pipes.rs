@@ -41,7 +41,7 @@ async fn a_closed_stdout_is_a_quiet_stop(server: &TestServer) {
     let listed = admin(server, &["list", "--output", "json"]).await.json();
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
 
-    admin(server, &["env", "create", "production"]).await.ok();
+    admin(server, &["env", "create", "prod-eu"]).await.ok();
     admin(server, &["deploy", "greeting", "1", "--env", "production"])
         .await
         .ok();

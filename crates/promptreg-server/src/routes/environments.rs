@@ -38,7 +38,7 @@ fn check_text(field: &str, text: &Option<String>) -> Result<(), ApiError> {
 
 /// Creates an environment.
 #[utoipa::path(post, path = "/v1/environments", tag = "environments", request_body = CreateEnvironment,
-    responses((status = 201, body = EnvironmentView), (status = 409, body = promptreg_api::ErrorBody)))]
+    responses((status = 201, body = EnvironmentView), crate::responses::Auth, crate::responses::BadBody, crate::responses::Conflict))]
 pub async fn create_environment(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,7 +55,7 @@ pub async fn create_environment(
 }
 
 /// Environments by name.
-#[utoipa::path(get, path = "/v1/environments", tag = "environments", params(PageParams), responses((status = 200, body = Page<EnvironmentView>)))]
+#[utoipa::path(get, path = "/v1/environments", tag = "environments", params(PageParams), responses((status = 200, body = Page<EnvironmentView>), crate::responses::Auth, crate::responses::BadRequest))]
 pub async fn list_environments(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,7 +79,7 @@ pub async fn list_environments(
 
 /// One environment.
 #[utoipa::path(get, path = "/v1/environments/{env}", tag = "environments", params(("env" = String, Path)),
-    responses((status = 200, body = EnvironmentView), (status = 404, body = promptreg_api::ErrorBody)))]
+    responses((status = 200, body = EnvironmentView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn get_environment(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,7 +109,7 @@ fn pointer(env: &str, name: &str) -> Result<(EnvName, PromptName), ApiError> {
 /// Deploys a version: moves the environment's pointer and records the move.
 #[utoipa::path(put, path = "/v1/environments/{env}/prompts/{name}", tag = "deployments",
     params(("env" = String, Path), ("name" = String, Path)), request_body = DeployRequest,
-    responses((status = 200, body = DeploymentView), (status = 404, body = promptreg_api::ErrorBody)))]
+    responses((status = 200, body = DeploymentView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound, crate::responses::Conflict))]
 pub async fn deploy(
     State(state): State<AppState>,
     caller: Caller,
@@ -129,7 +129,7 @@ pub async fn deploy(
 /// The record that made the live version live.
 #[utoipa::path(get, path = "/v1/environments/{env}/prompts/{name}", tag = "deployments",
     params(("env" = String, Path), ("name" = String, Path)),
-    responses((status = 200, body = DeploymentView), (status = 404, body = promptreg_api::ErrorBody)))]
+    responses((status = 200, body = DeploymentView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn get_deployment(
     State(state): State<AppState>,
     caller: Caller,
@@ -149,7 +149,8 @@ pub async fn get_deployment(
 /// Rolls back to the previously live version (or to `to_version`, live earlier).
 #[utoipa::path(post, path = "/v1/environments/{env}/prompts/{name}/rollback", tag = "deployments",
     params(("env" = String, Path), ("name" = String, Path)), request_body = RollbackRequest,
-    responses((status = 200, body = DeploymentView), (status = 409, body = promptreg_api::ErrorBody, description = "nothing_to_roll_back")))]
+    responses((status = 200, body = DeploymentView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound,
+        (status = 409, body = promptreg_api::ErrorBody, description = "`nothing_to_roll_back`, or the environment is protected")))]
 pub async fn rollback(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,7 +169,7 @@ pub async fn rollback(
 
 /// Deployment records of one pointer, newest first.
 #[utoipa::path(get, path = "/v1/environments/{env}/prompts/{name}/history", tag = "deployments",
-    params(("env" = String, Path), ("name" = String, Path), PageParams), responses((status = 200, body = Page<DeploymentView>)))]
+    params(("env" = String, Path), ("name" = String, Path), PageParams), responses((status = 200, body = Page<DeploymentView>), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
@@ -193,7 +194,7 @@ pub async fn history(
 
 /// Every prompt deployed in an environment with its version and digest.
 #[utoipa::path(get, path = "/v1/environments/{env}/catalog", tag = "deployments",
-    params(("env" = String, Path), PageParams), responses((status = 200, body = Page<CatalogEntry>)))]
+    params(("env" = String, Path), PageParams), responses((status = 200, body = Page<CatalogEntry>), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn catalog(
     State(state): State<AppState>,
     caller: Caller,

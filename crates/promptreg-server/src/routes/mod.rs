@@ -35,7 +35,7 @@ use crate::error::ApiError;
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
     ),
-    components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail)),
+    components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -32,7 +32,7 @@ pub struct PromptQuery {
 }
 
 /// Prompts by name, each with its latest version and where it is deployed.
-#[utoipa::path(get, path = "/v1/prompts", tag = "prompts", params(PromptQuery), responses((status = 200, body = Page<PromptSummary>)))]
+#[utoipa::path(get, path = "/v1/prompts", tag = "prompts", params(PromptQuery), responses((status = 200, body = Page<PromptSummary>), crate::responses::Auth, crate::responses::BadRequest))]
 pub async fn list_prompts(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,7 +63,7 @@ pub async fn list_prompts(
 
 /// One prompt's summary.
 #[utoipa::path(get, path = "/v1/prompts/{name}", tag = "prompts", params(("name" = String, Path)),
-    responses((status = 200, body = PromptSummary), (status = 404, body = promptreg_api::ErrorBody)))]
+    responses((status = 200, body = PromptSummary), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn get_prompt(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,7 +106,7 @@ fn version_param(name: &str, raw: Option<String>) -> Result<Option<Version>, Api
 
 /// A unified diff of the content of two versions plus the changed metadata fields.
 #[utoipa::path(get, path = "/v1/prompts/{name}/diff", tag = "prompts", params(("name" = String, Path), DiffQuery),
-    responses((status = 200, body = DiffView), (status = 404, body = promptreg_api::ErrorBody)))]
+    responses((status = 200, body = DiffView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound, crate::responses::Unprocessable))]
 pub async fn diff_versions(
     State(state): State<AppState>,
     caller: Caller,

@@ -46,7 +46,7 @@ fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
 /// This route is served outside the generic middleware (see `routes::router`), so it
 /// authenticates, sets its request id and records its metrics itself.
 #[utoipa::path(get, path = "/v1/resolve/{name}", tag = "resolve", params(("name" = String, Path), ResolveQuery),
-    responses((status = 200, body = Resolved), (status = 304, description = "Not modified"), (status = 404, body = promptreg_api::ErrorBody, description = "not_deployed")))]
+    responses((status = 200, body = Resolved), (status = 304, description = "Not modified"), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn resolve(
     State(state): State<AppState>,
     name: Result<AppPath<String>, ApiError>,
@@ -98,7 +98,7 @@ async fn answer(
 
 /// Renders the live version with variables, checked against its schema first (422 naming the field).
 #[utoipa::path(post, path = "/v1/resolve/{name}/render", tag = "resolve", params(("name" = String, Path), ResolveQuery),
-    request_body = RenderRequest, responses((status = 200, body = RenderedView), (status = 422, body = promptreg_api::ErrorBody)))]
+    request_body = RenderRequest, responses((status = 200, body = RenderedView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound))]
 pub async fn render(
     State(state): State<AppState>,
     caller: Caller,

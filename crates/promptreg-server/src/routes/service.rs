@@ -46,7 +46,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "service", security(), responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", tag = "service", security(), responses((status = 200, description = "Prometheus text format", body = String, content_type = "application/openmetrics-text"),
+    (status = 401, body = promptreg_api::ErrorBody, description = "Only with `--metrics-auth token`: missing or invalid token")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

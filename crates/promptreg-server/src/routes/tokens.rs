@@ -14,7 +14,7 @@ use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::paging::{page, page_request, ListKind};
 
 /// Creates a bearer token; its secret is in this answer only.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken, responses((status = 201, body = TokenCreated)))]
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken, responses((status = 201, body = TokenCreated), crate::responses::Auth, crate::responses::BadBody))]
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -38,7 +38,7 @@ pub async fn create_token(
 }
 
 /// Creates a key pair (Basic auth `public_key:secret_key`); the secret key is in this answer only.
-#[utoipa::path(post, path = "/v1/key-pairs", tag = "tokens", request_body = CreateToken, responses((status = 201, body = KeyPairCreated)))]
+#[utoipa::path(post, path = "/v1/key-pairs", tag = "tokens", request_body = CreateToken, responses((status = 201, body = KeyPairCreated), crate::responses::Auth, crate::responses::BadBody))]
 pub async fn create_key_pair(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,7 +63,7 @@ pub async fn create_key_pair(
 }
 
 /// Active tokens and key pairs, without secrets.
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(PageParams), responses((status = 200, body = Page<TokenInfo>)))]
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(PageParams), responses((status = 200, body = Page<TokenInfo>), crate::responses::Auth, crate::responses::BadRequest))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,7 +91,7 @@ pub async fn list_tokens(
 
 /// Revokes a token at once (401 afterwards).
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
-    responses((status = 204, description = "Revoked"), (status = 404, body = promptreg_api::ErrorBody)))]
+    responses((status = 204, description = "Revoked"), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,

@@ -26,7 +26,7 @@ pub(crate) fn prompt_name(raw: &str) -> Result<PromptName, ApiError> {
     params(("name" = String, Path, description = "Prompt name, percent-encoded (`support%2Ftriage`)")),
     request_body = CreateVersion,
     responses((status = 201, body = VersionView, description = "Created"), (status = 200, body = VersionView, description = "Same content as the latest version: nothing created"),
-        (status = 422, body = promptreg_api::ErrorBody), (status = 413, body = promptreg_api::ErrorBody)))]
+        crate::responses::Auth, crate::responses::BadBody, crate::responses::Conflict))]
 pub async fn create_version(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +68,7 @@ pub struct VersionQuery {
 /// Versions of a prompt, newest first.
 #[utoipa::path(get, path = "/v1/prompts/{name}/versions", tag = "versions",
     params(("name" = String, Path, description = "Prompt name"), VersionQuery),
-    responses((status = 200, body = Page<VersionView>)))]
+    responses((status = 200, body = Page<VersionView>), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn list_versions(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,7 +102,7 @@ pub async fn list_versions(
 /// One version (`latest` for the newest).
 #[utoipa::path(get, path = "/v1/prompts/{name}/versions/{version}", tag = "versions",
     params(("name" = String, Path), ("version" = String, Path, description = "A version number or `latest`")),
-    responses((status = 200, body = VersionView), (status = 404, body = promptreg_api::ErrorBody)))]
+    responses((status = 200, body = VersionView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn get_version(
     State(state): State<AppState>,
     caller: Caller,

@@ -110,8 +110,7 @@ pub struct GetQuery {
 /// accepted and ignored: promptreg has no composition to resolve.
 #[utoipa::path(get, path = "/api/public/v2/prompts/{name}", tag = "langfuse",
     params(("name" = String, Path, description = "Prompt name, percent-encoded"), GetQuery),
-    responses((status = 200, body = PromptRow), (status = 404, body = error::LangfuseErrorBody),
-        (status = 400, body = error::LangfuseErrorBody)))]
+    responses((status = 200, body = PromptRow), crate::responses::LangfuseErrors))]
 pub async fn get_prompt(
     State(state): State<AppState>,
     caller: Result<KeyPairCaller, ApiError>,
@@ -179,7 +178,7 @@ fn number(field: &str, raw: Option<&str>, default: u64, max: u64) -> LfResult<u6
 
 /// Prompts by name with their versions and labels, paged by page number.
 #[utoipa::path(get, path = "/api/public/v2/prompts", tag = "langfuse", params(ListQuery),
-    responses((status = 200, body = PromptMetaList), (status = 400, body = error::LangfuseErrorBody)))]
+    responses((status = 200, body = PromptMetaList), crate::responses::LangfuseErrors))]
 pub async fn list_prompts(
     State(state): State<AppState>,
     caller: Result<KeyPairCaller, ApiError>,
@@ -255,7 +254,7 @@ fn prompt_meta(p: PromptRecord) -> PromptMeta {
 
 /// The caller's project (what the SDK's `auth_check()` reads).
 #[utoipa::path(get, path = "/api/public/projects", tag = "langfuse",
-    responses((status = 200, body = Projects), (status = 401, body = error::LangfuseErrorBody)))]
+    responses((status = 200, body = Projects), crate::responses::LangfuseErrors))]
 pub async fn projects(
     State(state): State<AppState>,
     caller: Result<KeyPairCaller, ApiError>,

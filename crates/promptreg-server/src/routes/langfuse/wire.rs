@@ -31,7 +31,7 @@ pub struct PromptRow {
     #[serde(rename = "type")]
     pub prompt_type: &'static str,
     /// The template string, or the list of chat messages and placeholders.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = text_or_messages)]
     pub prompt: Value,
     /// The promptreg `model` object, `{}` when there is none.
     #[schema(value_type = Object)]
@@ -94,7 +94,7 @@ pub struct CreatePrompt {
     #[serde(default, rename = "type")]
     pub prompt_type: Option<String>,
     /// A template string (text) or a list of messages and placeholders (chat).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = text_or_messages)]
     pub prompt: Value,
     /// Becomes the promptreg `model` object; `{}` or absent means none.
     #[serde(default)]
@@ -267,4 +267,17 @@ impl Projects {
             data: vec![Value::Object(p)],
         }
     }
+}
+
+/// The schema of Langfuse's `prompt`: a template string or a list of message objects.
+fn text_or_messages() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    let one_of = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::Object)))
+        .description(Some(
+            "A template string (text) or a list of messages and placeholders (chat)",
+        ))
+        .build();
+    Schema::OneOf(one_of)
 }

@@ -21,8 +21,7 @@ use crate::registry::ServiceError;
 /// Same content as the newest version creates nothing (promptreg is idempotent by digest); the
 /// answer is then that version, with the labels still applied.
 #[utoipa::path(post, path = "/api/public/v2/prompts", tag = "langfuse", request_body = CreatePrompt,
-    responses((status = 201, body = PromptRow), (status = 400, body = super::error::LangfuseErrorBody),
-        (status = 403, body = super::error::LangfuseErrorBody)))]
+    responses((status = 201, body = PromptRow), crate::responses::LangfuseErrors, crate::responses::LangfuseTooLarge))]
 pub async fn create_prompt(
     State(state): State<AppState>,
     caller: Result<KeyPairCaller, ApiError>,
@@ -81,8 +80,7 @@ pub async fn create_prompt(
 /// version that had it), in one transaction. `latest` cannot be set.
 #[utoipa::path(patch, path = "/api/public/v2/prompts/{name}/versions/{version}", tag = "langfuse",
     params(("name" = String, Path), ("version" = i64, Path)), request_body = UpdateLabels,
-    responses((status = 200, body = PromptRow), (status = 400, body = super::error::LangfuseErrorBody),
-        (status = 404, body = super::error::LangfuseErrorBody)))]
+    responses((status = 200, body = PromptRow), crate::responses::LangfuseErrors, crate::responses::LangfuseTooLarge))]
 pub async fn update_labels(
     State(state): State<AppState>,
     caller: Result<KeyPairCaller, ApiError>,
@@ -112,7 +110,7 @@ pub async fn update_labels(
 /// Refused: versions are immutable and the deploy history is never erased.
 #[utoipa::path(delete, path = "/api/public/v2/prompts/{name}", tag = "langfuse",
     params(("name" = String, Path)),
-    responses((status = 405, body = super::error::LangfuseErrorBody)))]
+    responses((status = 405, body = super::error::LangfuseErrorBody), crate::responses::LangfuseErrors))]
 pub async fn delete_prompt(caller: Result<KeyPairCaller, ApiError>) -> LangfuseError {
     if let Err(e) = principal(caller) {
         return e;
