@@ -1,7 +1,7 @@
 //! The resolve index: every live pointer with its version content and a pre-serialised answer.
 //!
 //! Resolve is the agents' hot path, so it never touches the database: the index is built from
-//! the store at start-up and updated by [`crate::registry::Registry::apply`] after every
+//! the store at start-up and updated by `Registry::apply` after every
 //! committed change (this process's, or another replica's through the store's change feed).
 //! Entries are immutable and shared (`Arc`); a pointer move swaps one entry.
 

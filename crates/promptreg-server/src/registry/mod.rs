@@ -4,7 +4,7 @@
 //! ([`promptreg_store::Store::begin`]), applies a pure rule from `promptreg-core` (numbering,
 //! the deploy rules, the type rule), writes through small store steps, appends its event to
 //! the project's log and commits. The committed [`EventRecord`] then goes through
-//! [`Registry::apply`], the one place that keeps this process's memory (resolve index, token
+//! `Registry::apply`, the one place that keeps this process's memory (resolve index, token
 //! cache) current; other replicas apply the same records from the change feed ([`follow`]).
 //! Handlers only adapt HTTP to these methods: the store is not reachable from them.
 //!
