@@ -59,7 +59,6 @@ api() {
     curl -fsS -X "$1" "$URL$2" -H "Authorization: Bearer $TOKEN" \
         -H 'Content-Type: application/json' -d "$3"
 }
-api POST /v1/environments '{"name":"production"}' >/dev/null
 api POST /v1/prompts/greeting/versions '{"type":"text","template":"Hello {{ name }}"}' >/dev/null
 api PUT /v1/environments/production/prompts/greeting '{"version":1}' >/dev/null
 PAIR=$(api POST /v1/key-pairs '{"name":"schemathesis","role":"admin"}')

@@ -13,6 +13,8 @@
 //! - [`deploy`]: the rules that turn a deploy or rollback request into a pointer move.
 //! - [`publish`]: numbering, idempotent push and the type rule for new versions.
 //! - [`event`]: the typed change events every write emits (index, change stream, ledger).
+//! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
+//!   for differential tests against the real backends.
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +23,7 @@ pub mod deploy;
 pub mod diff;
 pub mod event;
 pub mod metadata;
+pub mod model;
 pub mod name;
 pub mod publish;
 pub mod render;

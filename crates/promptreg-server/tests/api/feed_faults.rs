@@ -13,7 +13,8 @@ use futures::StreamExt;
 use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::*;
 
-use crate::helpers::{Backend, TestApp, ADMIN};
+use crate::both_backends;
+use crate::helpers::{TestApp, ADMIN};
 
 /// How the broken feed behaves.
 #[derive(Clone, Copy)]
@@ -205,30 +206,7 @@ async fn lost_notifications_are_caught_by_the_log_poll(a: &TestApp) {
     }
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {$(
-        mod $name {
-            use super::*;
-            async fn run(backend: Backend) {
-                let Some(app) = TestApp::new(backend).await else {
-                    eprintln!("SKIPPED {} on PostgreSQL: PROMPTREG_TEST_PG_URL is not set", stringify!($name));
-                    return;
-                };
-                let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(super::$name(&app))).await;
-                app.finish().await;
-                if let Err(panic) = outcome {
-                    std::panic::resume_unwind(panic);
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { run(Backend::Sqlite).await; }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { run(Backend::Postgres).await; }
-        }
-    )*};
-}
-
-both!(
+both_backends!(
     a_replica_without_its_feed_is_not_ready_and_refuses_revoked_tokens,
-    lost_notifications_are_caught_by_the_log_poll
+    lost_notifications_are_caught_by_the_log_poll,
 );

@@ -11,6 +11,7 @@ mod bad_input;
 mod contract;
 mod deploy;
 mod diff_bounds;
+mod differential;
 mod feed_faults;
 mod files;
 mod langfuse;
