@@ -113,6 +113,12 @@ pub fn plan_move(
                 return Err(RollbackError::NothingToRollBack);
             };
             let below = &stack[..earlier];
+            // Rolling back to the version that is live already changes nothing (as deploying
+            // it does): no record, rather than a "rollback" from v to v that leaves the stack
+            // as it was and sends the next rollback forward.
+            if target == Some(current) {
+                return Ok(None);
+            }
             let to = match target {
                 None => *below.last().ok_or(RollbackError::NothingToRollBack)?,
                 Some(v) if below.contains(&v) => v,
@@ -203,6 +209,22 @@ mod tests {
         assert_eq!(out[4], Ok(Some(v(2))));
         assert_eq!(out[5], Ok(Some(v(1))));
         assert_eq!(out[6], Err(RollbackError::NothingToRollBack));
+    }
+
+    #[test]
+    fn rolling_back_to_the_live_version_records_nothing() {
+        use MoveRequest::*;
+        let out = run(&[
+            Deploy(v(1)),
+            Deploy(v(2)),
+            Deploy(v(1)),
+            Rollback(Some(v(1))),
+            Rollback(None),
+            Rollback(None),
+        ]);
+        assert_eq!(out[3], Ok(None));
+        assert_eq!(out[4], Ok(Some(v(2))));
+        assert_eq!(out[5], Ok(Some(v(1))));
     }
 
     #[test]

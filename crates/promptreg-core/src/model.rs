@@ -172,7 +172,13 @@ impl Model {
                     changed: true,
                 }
             }
-            Ok(None) => Outcome::Refused("nothing_to_roll_back"),
+            Ok(None) => match history.last() {
+                Some(last) => Outcome::Moved {
+                    record: *last,
+                    changed: false,
+                },
+                None => Outcome::Refused("internal"),
+            },
             Err(e) => Outcome::Refused(rollback_code(&e)),
         }
     }

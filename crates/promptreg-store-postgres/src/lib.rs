@@ -180,6 +180,10 @@ impl Store for PgStore {
         Ok(Some(stream))
     }
 
+    fn shares_database(&self) -> bool {
+        true
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

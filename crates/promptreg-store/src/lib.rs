@@ -172,6 +172,11 @@ pub trait Store: Send + Sync + 'static {
     /// Changes committed by *other* processes sharing the database, when the backend can push
     /// them (PostgreSQL `LISTEN`); `None` for an embedded backend that only this process uses.
     async fn subscribe(&self) -> StoreResult<Option<EventStream>>;
+    /// Whether other processes may write to this database (then a server must confirm it is
+    /// current before it vouches for what it serves). `false` for an embedded database.
+    fn shares_database(&self) -> bool {
+        false
+    }
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -96,6 +96,9 @@ impl Registry {
         self.index.replace_all(live);
         self.tokens.replace_all(&tokens);
         *self.feed.applied.lock() = heads.into_iter().collect();
+        self.feed
+            .shared
+            .store(self.store.shares_database(), Ordering::Release);
         self.feed.confirm();
         self.feed.loaded.store(true, Ordering::Release);
         Ok(())

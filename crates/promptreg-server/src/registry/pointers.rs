@@ -101,9 +101,16 @@ impl Registry {
             ));
         }
         let stack = live_stack(history.iter().map(|r| (r.kind, r.to_version)));
-        let planned = plan_move(&stack, MoveRequest::Rollback(to))?.ok_or_else(|| {
-            ServiceError::conflict("nothing_to_roll_back", "nothing to roll back")
-        })?;
+        let Some(planned) = plan_move(&stack, MoveRequest::Rollback(to))? else {
+            // `to_version` is the live version: nothing changes, nothing is recorded.
+            let last = history.into_iter().next_back().ok_or_else(|| {
+                ServiceError::Internal("unchanged rollback without history".into())
+            })?;
+            return Ok(Moved {
+                record: last,
+                changed: false,
+            });
+        };
         let target = find_version(&mut *tx, &name, planned.to).await?;
         let pending = self
             .record_move(&mut *tx, caller, &env, &history, planned, target, reason)

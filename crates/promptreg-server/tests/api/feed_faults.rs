@@ -118,6 +118,9 @@ impl Store for BrokenFeed {
                 .boxed(),
         }))
     }
+    fn shares_database(&self) -> bool {
+        true
+    }
     async fn ping(&self) -> StoreResult<()> {
         self.0.ping().await
     }

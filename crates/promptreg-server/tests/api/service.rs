@@ -18,7 +18,15 @@ async fn service_routes_answer_without_auth(app: &TestApp) {
             .status,
         StatusCode::OK
     );
-    let ready = app.raw(Method::GET, "/readyz", None, vec![], &[]).await;
+    // With PostgreSQL a replica is ready once its change feed listens (a few ms after start).
+    let start = std::time::Instant::now();
+    let ready = loop {
+        let ready = app.raw(Method::GET, "/readyz", None, vec![], &[]).await;
+        if ready.status == StatusCode::OK || start.elapsed() > std::time::Duration::from_secs(5) {
+            break ready;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     assert_eq!(
         (ready.status, ready.body["status"].as_str()),
         (StatusCode::OK, Some("ready"))
