@@ -215,13 +215,12 @@ log "idle RSS: promptreg ${RSS_PR_STARTUP} kB, hello ${RSS_HELLO} kB"
 # ---------------------------------------------------------------------------------------
 # Seed
 # ---------------------------------------------------------------------------------------
-log "seeding environment production and prompt bench/support v1"
+log "seeding prompt bench/support v1 (a new project has the production environment)"
 TEMPLATE="You are the customer-support assistant for ACME Corp. "
 while ((${#TEMPLATE} < 1000)); do
     TEMPLATE+="Answer accurately, politely and briefly, and cite the help-centre article when one applies. "
 done
 TEMPLATE+="The customer's name is {{ name }}."
-api "$PR_URL" POST /v1/environments '{"name":"production"}' 200 201
 api "$PR_URL" POST /v1/prompts/bench%2Fsupport/versions \
     "$(printf '{"type":"text","template":"%s","variables":{"type":"object","properties":{"name":{"type":"string"}}}}' "$TEMPLATE")" \
     200 201
