@@ -115,13 +115,11 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self, project: &ProjectId) -> StoreResult<Box<dyn StoreTx>> {
-        // IMMEDIATE takes the write lock now, not at the first write, so the reads a workflow
-        // makes before writing see what it then writes over.
-        let tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err)?;
+        // A plain (deferred) BEGIN is enough: this process has one writer connection, so a
+        // unit of work holds the writer from begin to commit and its reads see what it then
+        // writes over. (`begin_with("BEGIN IMMEDIATE")` refuses a pooled connection that a
+        // cancelled request left with a queued rollback: every later write failed.)
+        let tx = self.writer.begin().await.map_err(db_err)?;
         Ok(Box::new(tx::SqliteTx {
             tx,
             project: project.clone(),
