@@ -118,28 +118,7 @@ impl Model {
         }
         let history = self.pointers.entry((env, name)).or_default();
         let stack = live_stack(history.iter().map(|m| (m.kind, m.to)));
-        match plan_move(&stack, MoveRequest::Deploy(version)) {
-            Ok(Some(m)) => {
-                let record = Move {
-                    kind: m.kind,
-                    from: m.from,
-                    to: m.to,
-                };
-                history.push(record);
-                Outcome::Moved {
-                    record,
-                    changed: true,
-                }
-            }
-            Ok(None) => match history.last() {
-                Some(last) => Outcome::Moved {
-                    record: *last,
-                    changed: false,
-                },
-                None => Outcome::Refused("internal"),
-            },
-            Err(e) => Outcome::Refused(rollback_code(&e)),
-        }
+        record_plan(history, plan_move(&stack, MoveRequest::Deploy(version)))
     }
 
     /// Rolls `name` back in `env`, to the version live before or to `to`.
@@ -159,28 +138,7 @@ impl Model {
             return Outcome::Refused("nothing_to_roll_back");
         }
         let stack = live_stack(history.iter().map(|m| (m.kind, m.to)));
-        match plan_move(&stack, MoveRequest::Rollback(to)) {
-            Ok(Some(m)) => {
-                let record = Move {
-                    kind: m.kind,
-                    from: m.from,
-                    to: m.to,
-                };
-                history.push(record);
-                Outcome::Moved {
-                    record,
-                    changed: true,
-                }
-            }
-            Ok(None) => match history.last() {
-                Some(last) => Outcome::Moved {
-                    record: *last,
-                    changed: false,
-                },
-                None => Outcome::Refused("internal"),
-            },
-            Err(e) => Outcome::Refused(rollback_code(&e)),
-        }
+        record_plan(history, plan_move(&stack, MoveRequest::Rollback(to)))
     }
 
     /// The latest version of `name`, if it has any.
@@ -219,6 +177,35 @@ impl Model {
 }
 
 /// The API error code of a refused rollback.
+/// Records a planned move in `history` (or answers the last record when nothing changes).
+fn record_plan(
+    history: &mut Vec<Move>,
+    planned: Result<Option<crate::deploy::PointerMove>, RollbackError>,
+) -> Outcome {
+    match planned {
+        Ok(Some(m)) => {
+            let record = Move {
+                kind: m.kind,
+                from: m.from,
+                to: m.to,
+            };
+            history.push(record);
+            Outcome::Moved {
+                record,
+                changed: true,
+            }
+        }
+        Ok(None) => match history.last() {
+            Some(last) => Outcome::Moved {
+                record: *last,
+                changed: false,
+            },
+            None => Outcome::Refused("internal"),
+        },
+        Err(e) => Outcome::Refused(rollback_code(&e)),
+    }
+}
+
 fn rollback_code(e: &RollbackError) -> &'static str {
     match e {
         RollbackError::NothingToRollBack => "nothing_to_roll_back",
