@@ -5,6 +5,7 @@
 //! - [`versions`]: creating and reading immutable versions, listing prompts, diffs.
 //! - [`deploy`]: environments, deployment records, catalog.
 //! - [`resolve`]: what agents fetch on their hot path and the render call.
+//! - [`rollouts`]: starting, commanding and reading rollouts.
 //! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
@@ -15,6 +16,7 @@
 pub mod deploy;
 pub mod error;
 pub mod resolve;
+pub mod rollouts;
 pub mod tokens;
 pub mod versions;
 
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
 pub use resolve::*;
+pub use rollouts::*;
 pub use tokens::*;
 pub use versions::*;
 

@@ -32,6 +32,24 @@ pub struct Resolved {
     pub model: Option<Value>,
     /// The environment resolved in.
     pub env: String,
+    /// Which arm of a rollout this answer is (only with `subject` or `track`, while a rollout
+    /// of this prompt is active in the environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Assignment>,
+}
+
+/// A subject's place in a rollout: report it with outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Assignment {
+    /// The rollout id.
+    pub rollout: String,
+    /// `stable`, `candidate` or `preview`.
+    pub arm: String,
+    /// `murmur3_x86_32("<rollout>:<subject>") % 10000` (absent for `track=preview`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<u32>,
+    /// The rollout's current step.
+    pub step: u32,
 }
 
 /// `POST /v1/resolve/{name}/render` body.
@@ -69,4 +87,7 @@ pub struct RenderedView {
     /// Rendered messages (chat prompts).
     #[schema(value_type = Option<Vec<Object>>)]
     pub messages: Option<Vec<RenderedMessage>>,
+    /// The rollout arm rendered (with `subject` or `track`, while a rollout is active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Assignment>,
 }

@@ -163,6 +163,7 @@ mod tests {
             variables: Some(json!({"type": "object", "required": ["name"]})),
             model: None,
             env: "production".into(),
+            assignment: None,
         }
     }
 

@@ -6,9 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::Phase;
 use crate::content::Digest;
 use crate::deploy::DeployKind;
 use crate::name::{EnvName, ProjectId, PromptName, Version};
+use crate::rollout::{AnalysisKind, RolloutAction, Status};
 
 /// A change to the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +53,56 @@ pub enum ChangeEvent {
         /// The new environment.
         env: EnvName,
     },
+    /// A rollout was started or changed (step, pause, promotion, abort, automatic rollback).
+    /// A pointer move that goes with it (promotion, blue-green switch) is its own
+    /// `PointerMoved` event in the same transaction.
+    RolloutChanged {
+        /// The tenant.
+        project: ProjectId,
+        /// The environment.
+        env: EnvName,
+        /// The prompt.
+        name: PromptName,
+        /// The rollout id.
+        rollout: String,
+        /// The rollout's revision after the change (replicas apply rollout events in order).
+        revision: i64,
+        /// What happened.
+        action: RolloutAction,
+        /// Where the rollout is now.
+        status: Status,
+        /// Its current step.
+        step: u32,
+        /// Share of subjects on the candidate, in 1/10,000.
+        weight: u32,
+        /// `canary`, `blue_green` or `immediate`.
+        strategy: String,
+        /// Whether the pointer is on the candidate (promoted, or blue-green after its switch).
+        switched: bool,
+        /// The version live when it started.
+        stable_version: Version,
+        /// The version rolled out.
+        candidate_version: Version,
+        /// Digest of the candidate.
+        candidate_digest: Digest,
+    },
+    /// A rollout's analysis reached a new verdict.
+    AnalysisResult {
+        /// The tenant.
+        project: ProjectId,
+        /// The environment.
+        env: EnvName,
+        /// The prompt.
+        name: PromptName,
+        /// The rollout id.
+        rollout: String,
+        /// Which analysis (background, step, post-promotion).
+        analysis: AnalysisKind,
+        /// The verdict.
+        phase: Phase,
+        /// One line on the figures behind it.
+        summary: String,
+    },
     /// A token or key pair was created.
     TokenCreated {
         /// The tenant.
@@ -74,6 +126,8 @@ impl ChangeEvent {
             ChangeEvent::VersionCreated { project, .. }
             | ChangeEvent::PointerMoved { project, .. }
             | ChangeEvent::EnvironmentCreated { project, .. }
+            | ChangeEvent::RolloutChanged { project, .. }
+            | ChangeEvent::AnalysisResult { project, .. }
             | ChangeEvent::TokenCreated { project, .. }
             | ChangeEvent::TokenRevoked { project, .. } => project,
         }
@@ -85,6 +139,8 @@ impl ChangeEvent {
             ChangeEvent::VersionCreated { .. } => "version_created",
             ChangeEvent::PointerMoved { .. } => "pointer_moved",
             ChangeEvent::EnvironmentCreated { .. } => "environment_created",
+            ChangeEvent::RolloutChanged { .. } => "rollout_changed",
+            ChangeEvent::AnalysisResult { .. } => "analysis_result",
             ChangeEvent::TokenCreated { .. } => "token_created",
             ChangeEvent::TokenRevoked { .. } => "token_revoked",
         }

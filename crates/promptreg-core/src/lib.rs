@@ -13,11 +13,14 @@
 //! - [`deploy`]: the rules that turn a deploy or rollback request into a pointer move.
 //! - [`publish`]: numbering, idempotent push and the type rule for new versions.
 //! - [`event`]: the typed change events every write emits (index, change stream, ledger).
+//! - [`rollout`]: progressive delivery: sticky buckets, rollout specs, the rollout state machine.
+//! - [`analysis`]: canary analysis: outcome windows, circuit breakers, sequential comparisons.
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod content;
 pub mod deploy;
 pub mod diff;
@@ -27,6 +30,7 @@ pub mod model;
 pub mod name;
 pub mod publish;
 pub mod render;
+pub mod rollout;
 pub mod schema;
 
 pub use content::{ChatEntry, Digest, PromptBody, PromptContent, PromptType};

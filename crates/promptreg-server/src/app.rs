@@ -125,6 +125,11 @@ pub async fn state_with_options(
         let registry = follower.clone();
         async move { registry.follow(stop).await.map_err(anyhow::Error::from) }
     });
+    let driver = registry.clone();
+    let owner = format!("{instance}/{}", uuid::Uuid::new_v4());
+    supervisor.spawn("rollout controller", move |stop| {
+        crate::registry::controller::run(driver.clone(), owner.clone(), stop)
+    });
     Ok(AppState {
         registry,
         metrics,

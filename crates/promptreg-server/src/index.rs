@@ -13,7 +13,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use prometheus_client::metrics::counter::Counter;
 use promptreg_api::Resolved;
-use promptreg_core::{EnvName, ProjectId};
+use promptreg_core::{EnvName, ProjectId, PromptName};
 use promptreg_store::VersionRecord;
 
 use crate::metrics::{Metrics, ResolveLabels};
@@ -35,10 +35,54 @@ pub struct Entry {
 }
 
 type EnvMap = HashMap<String, HashMap<String, Arc<Entry>>>;
+type RolloutMap = HashMap<String, HashMap<String, HashMap<String, Arc<RolloutEntry>>>>;
+
+/// What resolve needs to know of a pointer's rollout (from its latest event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutOverlay {
+    /// The rollout id (the bucketing group).
+    pub id: String,
+    /// The revision this reflects; older revisions of the same rollout never replace it.
+    pub revision: i64,
+    /// Share of subjects on the candidate, in 1/10,000.
+    pub weight: u32,
+    /// The current step.
+    pub step: u32,
+    /// Blue-green before its switch: the candidate is served on `track=preview`.
+    pub preview: bool,
+    /// The pointer is on the candidate already (blue-green watching after its switch).
+    pub switched: bool,
+}
+
+/// A pointer's rollout: its overlay and the candidate's pre-serialised answer. An ended
+/// rollout stays as a tombstone so a late event of it cannot bring it back.
+pub struct RolloutEntry {
+    /// What resolve needs.
+    pub overlay: RolloutOverlay,
+    /// The candidate, answered like a live version.
+    pub candidate: Option<Arc<Entry>>,
+    /// Over: serve the pointer only.
+    pub ended: bool,
+}
+
+impl RolloutEntry {
+    /// Whether `(id, revision)` is newer than this entry (ids are UUID v7: later rollouts sort
+    /// higher).
+    fn is_older_than(&self, id: &str, revision: i64) -> bool {
+        match self.overlay.id.as_str().cmp(id) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Equal => self.overlay.revision < revision,
+            std::cmp::Ordering::Greater => false,
+        }
+    }
+}
 
 /// Project → environment → prompt → entry.
 pub struct ResolveIndex {
     map: RwLock<HashMap<String, EnvMap>>,
+    rollouts: RwLock<RolloutMap>,
+    /// Rollouts not ended: while 0, resolve skips the rollout map.
+    active_rollouts: std::sync::atomic::AtomicUsize,
     metrics: Arc<Metrics>,
 }
 
@@ -47,7 +91,124 @@ impl ResolveIndex {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Self {
             map: RwLock::new(HashMap::new()),
+            rollouts: RwLock::new(HashMap::new()),
+            active_rollouts: std::sync::atomic::AtomicUsize::new(0),
             metrics,
+        }
+    }
+
+    /// The active rollout of a pointer, if any.
+    pub fn rollout(&self, project: &str, env: &str, name: &str) -> Option<Arc<RolloutEntry>> {
+        if self
+            .active_rollouts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+        {
+            return None;
+        }
+        let map = self.rollouts.read();
+        let entry = map.get(project)?.get(env)?.get(name)?;
+        (!entry.ended).then(|| entry.clone())
+    }
+
+    /// Sets a pointer's rollout to `overlay` serving `candidate`, unless the index holds a newer
+    /// state of it (or of a later rollout).
+    pub fn set_rollout(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+        overlay: RolloutOverlay,
+        candidate: VersionRecord,
+    ) {
+        let name = candidate.name.to_string();
+        let entry = self.entry(project, env, candidate, 0);
+        self.put_rollout(
+            project,
+            env,
+            name,
+            RolloutEntry {
+                overlay,
+                candidate: Some(entry),
+                ended: false,
+            },
+        );
+    }
+
+    /// Marks a pointer's rollout ended at `revision` (stable, or the promoted candidate, is the
+    /// pointer's live version from now on).
+    pub fn end_rollout(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+        name: &PromptName,
+        id: &str,
+        revision: i64,
+    ) {
+        let overlay = RolloutOverlay {
+            id: id.to_owned(),
+            revision,
+            weight: 0,
+            step: 0,
+            preview: false,
+            switched: false,
+        };
+        self.put_rollout(
+            project,
+            env,
+            name.to_string(),
+            RolloutEntry {
+                overlay,
+                candidate: None,
+                ended: true,
+            },
+        );
+    }
+
+    fn put_rollout(&self, project: &ProjectId, env: &EnvName, name: String, entry: RolloutEntry) {
+        let mut map = self.rollouts.write();
+        let slot = map
+            .entry(project.to_string())
+            .or_default()
+            .entry(env.to_string())
+            .or_default()
+            .entry(name);
+        match slot {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                if o.get()
+                    .is_older_than(&entry.overlay.id, entry.overlay.revision)
+                {
+                    o.insert(Arc::new(entry));
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Arc::new(entry));
+            }
+        }
+        let active = map
+            .values()
+            .flat_map(HashMap::values)
+            .flat_map(HashMap::values)
+            .filter(|e| !e.ended)
+            .count();
+        self.active_rollouts
+            .store(active, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Replaces every rollout (start-up and resynchronisation).
+    pub fn replace_rollouts(&self, active: Vec<(promptreg_store::RolloutRecord, VersionRecord)>) {
+        self.rollouts.write().clear();
+        self.active_rollouts
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        for (r, candidate) in active {
+            let overlay = RolloutOverlay {
+                id: r.id.clone(),
+                revision: r.revision,
+                weight: r.state.weight,
+                step: r.state.step,
+                preview: r.spec.strategy_name() == "blue_green" && !r.state.switched,
+                switched: r.state.switched,
+            };
+            self.set_rollout(&r.project, &r.env, overlay, candidate);
         }
     }
 
@@ -76,6 +237,7 @@ impl ResolveIndex {
                 .model()
                 .map(|m| serde_json::Value::Object(m.clone())),
             env: env.to_string(),
+            assignment: None,
         };
         let body = Bytes::from(serde_json::to_vec(&resolved).unwrap_or_default());
         let etag = HeaderValue::from_str(&format!("\"{}\"", version.digest))

@@ -30,6 +30,8 @@ pub enum ListKind {
     Environments,
     /// Tokens.
     Tokens,
+    /// Rollouts.
+    Rollouts,
 }
 
 impl ListKind {
@@ -41,6 +43,7 @@ impl ListKind {
             ListKind::Catalog => "c",
             ListKind::Environments => "e",
             ListKind::Tokens => "t",
+            ListKind::Rollouts => "r",
         }
     }
 }

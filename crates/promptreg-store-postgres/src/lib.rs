@@ -26,6 +26,7 @@ mod environments;
 mod error;
 mod events;
 mod listen;
+mod rollouts;
 mod rows;
 pub mod testing;
 mod tokens;
@@ -38,8 +39,8 @@ use async_trait::async_trait;
 use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
     CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, PageRequest,
-    PromptFilter, PromptRecord, Store, StoreError, StoreResult, StoreTx, TokenLookup, TokenRecord,
-    VersionFilter, VersionRecord,
+    PromptFilter, PromptRecord, RolloutFilter, RolloutRecord, Store, StoreError, StoreResult,
+    StoreTx, TokenLookup, TokenRecord, VersionFilter, VersionRecord,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -66,6 +67,51 @@ impl Store for PgStore {
         Ok(Box::new(
             tx::PgTx::begin(&self.pool, &self.channel, project).await?,
         ))
+    }
+
+    async fn get_rollout(&self, project: &ProjectId, id: &str) -> StoreResult<RolloutRecord> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(rollouts::get(&mut conn, project, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("rollout '{id}' not found")))?)
+    }
+
+    async fn list_rollouts(
+        &self,
+        project: &ProjectId,
+        filter: &RolloutFilter,
+        page: &PageRequest<String>,
+    ) -> StoreResult<Vec<RolloutRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(rollouts::list(&mut conn, project, filter, page).await?)
+    }
+
+    async fn load_active_rollouts(&self) -> StoreResult<Vec<RolloutRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(rollouts::load_active(&mut conn).await?)
+    }
+
+    async fn save_rollout_analysis(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        revision: i64,
+        analysis: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(rollouts::save_analysis(&mut conn, project, id, revision, analysis).await?)
+    }
+
+    async fn claim_rollout(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(rollouts::claim(&mut conn, project, id, owner, now, until).await?)
     }
 
     async fn get_version(

@@ -57,6 +57,35 @@ fn exists_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
 
 #[async_trait]
 impl StoreTx for PgTx {
+    async fn active_rollout(
+        &mut self,
+        env: &EnvName,
+        name: &PromptName,
+    ) -> StoreResult<Option<promptreg_store::RolloutRecord>> {
+        Ok(crate::rollouts::active(&mut self.tx, &self.project, env, name).await?)
+    }
+
+    async fn get_rollout(
+        &mut self,
+        id: &str,
+    ) -> StoreResult<Option<promptreg_store::RolloutRecord>> {
+        Ok(crate::rollouts::get(&mut self.tx, &self.project, id).await?)
+    }
+
+    async fn insert_rollout(
+        &mut self,
+        rollout: &promptreg_store::RolloutRecord,
+    ) -> StoreResult<()> {
+        Ok(crate::rollouts::insert(&mut self.tx, rollout).await?)
+    }
+
+    async fn update_rollout(
+        &mut self,
+        rollout: &promptreg_store::RolloutRecord,
+    ) -> StoreResult<()> {
+        Ok(crate::rollouts::update(&mut self.tx, rollout).await?)
+    }
+
     async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>> {
         Ok(versions::find(&mut *self.tx, &self.project, name, None).await?)
     }

@@ -9,12 +9,14 @@
 //! - `tx`: the unit of work ([`Store::begin`]): one `BEGIN IMMEDIATE` transaction and the SQL
 //!   of each write step.
 //! - `versions`, `deploy`, `tokens`, `events`: the SQL of the reads.
+//! - `rollouts`: the SQL of rollouts (steps and reads).
 //! - `rows`: decoding rows into domain records.
 
 #![forbid(unsafe_code)]
 
 mod deploy;
 mod events;
+mod rollouts;
 mod rows;
 mod tokens;
 mod tx;
@@ -124,6 +126,51 @@ impl Store for SqliteStore {
             tx,
             project: project.clone(),
         }))
+    }
+
+    async fn get_rollout(&self, project: &ProjectId, id: &str) -> StoreResult<RolloutRecord> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        rollouts::get(&mut conn, project, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("rollout '{id}' not found")))
+    }
+
+    async fn list_rollouts(
+        &self,
+        project: &ProjectId,
+        filter: &RolloutFilter,
+        page: &PageRequest<String>,
+    ) -> StoreResult<Vec<RolloutRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        rollouts::list(&mut conn, project, filter, page).await
+    }
+
+    async fn load_active_rollouts(&self) -> StoreResult<Vec<RolloutRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        rollouts::load_active(&mut conn).await
+    }
+
+    async fn save_rollout_analysis(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        revision: i64,
+        analysis: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        rollouts::save_analysis(&mut conn, project, id, revision, analysis).await
+    }
+
+    async fn claim_rollout(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        rollouts::claim(&mut conn, project, id, owner, now, until).await
     }
 
     async fn get_version(

@@ -69,6 +69,26 @@ impl StoreTx for SqliteTx {
         Ok(())
     }
 
+    async fn active_rollout(
+        &mut self,
+        env: &EnvName,
+        name: &PromptName,
+    ) -> StoreResult<Option<RolloutRecord>> {
+        crate::rollouts::active(&mut self.tx, &self.project, env, name).await
+    }
+
+    async fn get_rollout(&mut self, id: &str) -> StoreResult<Option<RolloutRecord>> {
+        crate::rollouts::get(&mut self.tx, &self.project, id).await
+    }
+
+    async fn insert_rollout(&mut self, rollout: &RolloutRecord) -> StoreResult<()> {
+        crate::rollouts::insert(&mut self.tx, rollout).await
+    }
+
+    async fn update_rollout(&mut self, rollout: &RolloutRecord) -> StoreResult<()> {
+        crate::rollouts::update(&mut self.tx, rollout).await
+    }
+
     async fn get_environment(&mut self, env: &EnvName) -> StoreResult<Option<Environment>> {
         sqlx::query(
             "SELECT name, protected, description, created_by, created_at FROM environments

@@ -2,7 +2,7 @@
 //!
 //! - [`Store`]: the one trait every backend implements; it speaks domain types only, and every
 //!   method is scoped by [`ProjectId`] so multi-tenancy is not a later migration.
-//! - [`records`]: the records stored and returned.
+//! - [`records`]: the records stored and returned; [`rollouts`]: rollout records.
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code) and `Other`.
 //! - `conformance` (feature `conformance`): one suite of stories run against every backend.
 //!
@@ -15,6 +15,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod records;
+pub mod rollouts;
 
 use async_trait::async_trait;
 use promptreg_core::{
@@ -22,6 +23,7 @@ use promptreg_core::{
 };
 
 pub use records::*;
+pub use rollouts::{RolloutFilter, RolloutRecord};
 
 /// A boxed stream of change events from other processes sharing the database.
 pub type EventStream = futures::stream::BoxStream<'static, StoreNotice>;
@@ -95,6 +97,37 @@ pub trait Store: Send + Sync + 'static {
     /// commits or is dropped (rolled back), so writes to one project take turns: that is what
     /// keeps version numbers, pointer records and the event log's `seq` dense.
     async fn begin(&self, project: &ProjectId) -> StoreResult<Box<dyn StoreTx>>;
+
+    /// One rollout of a project.
+    async fn get_rollout(&self, project: &ProjectId, id: &str) -> StoreResult<RolloutRecord>;
+    /// Rollouts newest first, below `page.after` (an id), filtered.
+    async fn list_rollouts(
+        &self,
+        project: &ProjectId,
+        filter: &RolloutFilter,
+        page: &PageRequest<String>,
+    ) -> StoreResult<Vec<RolloutRecord>>;
+    /// Every rollout of every project that is not over (index and controller, at start-up).
+    async fn load_active_rollouts(&self) -> StoreResult<Vec<RolloutRecord>>;
+    /// Stores the controller's analysis memory of a rollout (not a change of state, so no
+    /// event), unless the rollout moved past `revision` meanwhile. Returns whether it did.
+    async fn save_rollout_analysis(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        revision: i64,
+        analysis: &serde_json::Value,
+    ) -> StoreResult<bool>;
+    /// Takes or renews the lease to drive a rollout: succeeds when the rollout is unleased,
+    /// leased by `owner`, or its lease ended before `now`. Returns whether `owner` holds it.
+    async fn claim_rollout(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool>;
 
     /// One version.
     async fn get_version(
@@ -204,6 +237,20 @@ pub trait StoreTx: Send {
     ) -> StoreResult<Option<VersionRecord>>;
     /// Inserts a version (creating the prompt with version 1) and makes it the prompt's latest.
     async fn insert_version(&mut self, version: &VersionRecord) -> StoreResult<()>;
+
+    /// The rollout of a pointer that is not over, if any.
+    async fn active_rollout(
+        &mut self,
+        env: &EnvName,
+        name: &PromptName,
+    ) -> StoreResult<Option<RolloutRecord>>;
+    /// One rollout, if it exists in this project.
+    async fn get_rollout(&mut self, id: &str) -> StoreResult<Option<RolloutRecord>>;
+    /// Inserts a rollout; `Conflict { code: "rollout_in_progress" }` if the pointer has an
+    /// active one already.
+    async fn insert_rollout(&mut self, rollout: &RolloutRecord) -> StoreResult<()>;
+    /// Writes a rollout's new state, revision and analysis memory.
+    async fn update_rollout(&mut self, rollout: &RolloutRecord) -> StoreResult<()>;
 
     /// One environment, if it exists.
     async fn get_environment(&mut self, env: &EnvName) -> StoreResult<Option<Environment>>;

@@ -75,6 +75,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             prompt_type: resolved.prompt_type,
             text,
             messages,
+            assignment: resolved.assignment,
         }
     } else {
         ctx.client

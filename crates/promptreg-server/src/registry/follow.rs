@@ -93,7 +93,17 @@ impl Registry {
         let heads = self.store.event_heads().await?;
         let live = self.store.load_deployed().await?;
         let tokens = self.store.load_tokens().await?;
+        let rollouts = self.store.load_active_rollouts().await?;
+        let mut with_candidates = Vec::with_capacity(rollouts.len());
+        for r in rollouts {
+            let candidate = self
+                .store
+                .get_version(&r.project, &r.name, r.candidate_version)
+                .await?;
+            with_candidates.push((r, candidate));
+        }
         self.index.replace_all(live);
+        self.index.replace_rollouts(with_candidates);
         self.tokens.replace_all(&tokens);
         *self.feed.applied.lock() = heads.into_iter().collect();
         self.feed

@@ -12,16 +12,20 @@
 //! - `pointers`: environments, deploy, rollback, Langfuse labels.
 //! - `reads`: every read, each behind the policy.
 //! - `serve`: authentication, resolve and render (the agents' hot path).
+//! - `rollouts`: starting rollouts, people's commands and the controller's steps.
 //! - `tokens`: tokens and key pairs.
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
+//! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
+pub mod controller;
 pub mod error;
 pub mod follow;
 mod pointers;
 pub mod policy;
 mod publish;
 mod reads;
+mod rollouts;
 mod serve;
 mod tokens;
 
@@ -35,7 +39,8 @@ pub use error::{ServiceError, ServiceResult};
 pub use pointers::Moved;
 pub use policy::{Action, Policy, Resource, RolePolicy};
 pub use publish::Published;
-pub use serve::not_deployed;
+pub use rollouts::RolloutCommand;
+pub use serve::{not_deployed, Served, Target};
 pub use tokens::IssuedToken;
 
 use crate::auth::{Caller, TokenCache};
@@ -81,6 +86,7 @@ pub struct Registry {
     clock: Clock,
     feed: FeedState,
     options: RegistryOptions,
+    outcomes: Arc<dyn controller::OutcomeSource>,
 }
 
 /// What the writer of a change already knows about its result, so a local change needs no
@@ -93,6 +99,8 @@ pub(crate) enum Known {
     Live(VersionRecord),
     /// The token just created.
     Token(TokenRecord),
+    /// A rollout's candidate version.
+    Candidate(VersionRecord),
 }
 
 impl Registry {
@@ -112,7 +120,14 @@ impl Registry {
             clock,
             feed: FeedState::default(),
             options: RegistryOptions::default(),
+            outcomes: Arc::new(controller::NoOutcomes),
         }
+    }
+
+    /// Replaces where rollout outcomes come from.
+    pub fn with_outcomes(mut self, outcomes: Arc<dyn controller::OutcomeSource>) -> Self {
+        self.outcomes = outcomes;
+        self
     }
 
     /// Replaces the options.
@@ -182,7 +197,50 @@ impl Registry {
                 };
                 self.index.set_if_newer(project, env, live, *seq);
             }
-            ChangeEvent::VersionCreated { .. } | ChangeEvent::EnvironmentCreated { .. } => {}
+            ChangeEvent::RolloutChanged {
+                project,
+                env,
+                name,
+                rollout,
+                revision,
+                status,
+                weight,
+                step,
+                strategy,
+                switched,
+                candidate_version,
+                ..
+            } => {
+                if status.is_terminal() {
+                    self.index
+                        .end_rollout(project, env, name, rollout, *revision);
+                } else {
+                    let candidate = match known {
+                        Known::Candidate(v) => v,
+                        _ => {
+                            self.store
+                                .get_version(project, name, *candidate_version)
+                                .await?
+                        }
+                    };
+                    self.index.set_rollout(
+                        project,
+                        env,
+                        crate::index::RolloutOverlay {
+                            id: rollout.clone(),
+                            revision: *revision,
+                            weight: *weight,
+                            step: *step,
+                            preview: strategy == "blue_green" && !switched,
+                            switched: *switched,
+                        },
+                        candidate,
+                    );
+                }
+            }
+            ChangeEvent::VersionCreated { .. }
+            | ChangeEvent::EnvironmentCreated { .. }
+            | ChangeEvent::AnalysisResult { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = match known {
                     Known::Token(t) => t,

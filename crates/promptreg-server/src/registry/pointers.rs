@@ -88,6 +88,9 @@ impl Registry {
         let mut tx = self.store.begin(&caller.project).await?;
         let environment = environment(&mut *tx, &env).await?;
         self.check(caller, Action::Rollback, pointer(&environment, &name))?;
+        if let Some(active) = tx.active_rollout(&env, &name).await? {
+            return Err(super::rollouts::in_progress(&active));
+        }
         if tx.latest_version(&name).await?.is_none() {
             return Err(ServiceError::not_found(format!(
                 "prompt '{name}' not found"
@@ -196,6 +199,9 @@ impl Registry {
         reason: Option<String>,
     ) -> ServiceResult<PendingMove> {
         self.check(caller, Action::Deploy, pointer(environment, &target.name))?;
+        if let Some(active) = tx.active_rollout(&environment.name, &target.name).await? {
+            return Err(super::rollouts::in_progress(&active));
+        }
         let history = tx.pointer_history(&environment.name, &target.name).await?;
         let stack = live_stack(history.iter().map(|r| (r.kind, r.to_version)));
         let Some(planned) = plan_move(&stack, MoveRequest::Deploy(target.version))? else {
@@ -219,7 +225,7 @@ impl Registry {
 
     /// Inside a transaction: records a planned move (the record, the pointer, the event).
     #[allow(clippy::too_many_arguments)]
-    async fn record_move(
+    pub(crate) async fn record_move(
         &self,
         tx: &mut dyn StoreTx,
         caller: &Caller,
@@ -269,7 +275,7 @@ impl Registry {
     }
 }
 
-fn pointer<'a>(environment: &'a Environment, name: &'a PromptName) -> Resource<'a> {
+pub(crate) fn pointer<'a>(environment: &'a Environment, name: &'a PromptName) -> Resource<'a> {
     Resource::Pointer {
         env: &environment.name,
         protected: environment.protected,
@@ -277,14 +283,14 @@ fn pointer<'a>(environment: &'a Environment, name: &'a PromptName) -> Resource<'
     }
 }
 
-async fn environment(tx: &mut dyn StoreTx, env: &EnvName) -> ServiceResult<Environment> {
+pub(crate) async fn environment(tx: &mut dyn StoreTx, env: &EnvName) -> ServiceResult<Environment> {
     tx.get_environment(env)
         .await?
         .ok_or_else(|| ServiceError::not_found(format!("environment '{env}' not found")))
 }
 
 /// A version that must exist; the message says whether the prompt or the version is missing.
-async fn find_version(
+pub(crate) async fn find_version(
     tx: &mut dyn StoreTx,
     name: &PromptName,
     version: Version,

@@ -29,6 +29,20 @@ pub enum Action {
     CreateEnvironmentByLabel,
     /// Create, list and revoke tokens and key pairs.
     ManageTokens,
+    /// Start a rollout (like a deploy: protected environments take more).
+    StartRollout,
+    /// Promote a rollout (complete a step, or make the candidate live).
+    PromoteRollout,
+    /// Pause or resume a rollout.
+    ControlRollout,
+    /// Abort a rollout (like a rollback: how on-call stops an incident).
+    AbortRollout,
+    /// Skip a rollout's analysis (an emergency bypass).
+    SkipAnalysis,
+    /// Report agent outcomes.
+    ReportOutcomes,
+    /// Create, list and delete webhook subscriptions.
+    ManageWebhooks,
 }
 
 /// What it acts on.
@@ -70,16 +84,22 @@ impl RolePolicy {
     /// The least role that may perform `action` on `resource`.
     pub fn needed(action: Action, resource: Resource<'_>) -> Role {
         match action {
-            Action::Read | Action::Resolve => Role::Reader,
+            Action::Read | Action::Resolve | Action::ReportOutcomes => Role::Reader,
             Action::CreateVersion => Role::Author,
-            Action::Deploy => match resource {
+            Action::Deploy | Action::StartRollout | Action::PromoteRollout => match resource {
                 Resource::Pointer {
                     protected: true, ..
                 } => Role::Admin,
                 _ => Role::Deployer,
             },
-            Action::Rollback | Action::CreateEnvironmentByLabel => Role::Deployer,
-            Action::ManageEnvironments | Action::ManageTokens => Role::Admin,
+            Action::Rollback
+            | Action::CreateEnvironmentByLabel
+            | Action::ControlRollout
+            | Action::AbortRollout => Role::Deployer,
+            Action::ManageEnvironments
+            | Action::ManageTokens
+            | Action::SkipAnalysis
+            | Action::ManageWebhooks => Role::Admin,
         }
     }
 }
@@ -97,14 +117,14 @@ impl Policy for RolePolicy {
         }
         let what = match (action, resource) {
             (
-                Action::Deploy,
+                Action::Deploy | Action::StartRollout | Action::PromoteRollout,
                 Resource::Pointer {
                     env,
                     protected: true,
                     ..
                 },
             ) => {
-                format!("deploy to the protected environment '{env}'")
+                format!("{} in the protected environment '{env}'", describe(action))
             }
             _ => describe(action).to_owned(),
         };
@@ -126,6 +146,13 @@ fn describe(action: Action) -> &'static str {
         Action::ManageEnvironments => "manage environments",
         Action::CreateEnvironmentByLabel => "create environments through labels",
         Action::ManageTokens => "manage tokens",
+        Action::StartRollout => "start rollouts",
+        Action::PromoteRollout => "promote rollouts",
+        Action::ControlRollout => "pause or resume rollouts",
+        Action::AbortRollout => "abort rollouts",
+        Action::SkipAnalysis => "skip rollout analysis",
+        Action::ReportOutcomes => "report outcomes",
+        Action::ManageWebhooks => "manage webhooks",
     }
 }
 

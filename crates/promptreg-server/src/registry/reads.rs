@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use promptreg_core::{EnvName, ProjectId, PromptName, Version};
 use promptreg_store::{
-    CatalogRecord, DeploymentRecord, Environment, PageRequest, PromptFilter, PromptRecord, Store,
-    TokenRecord, VersionFilter, VersionRecord,
+    CatalogRecord, DeploymentRecord, Environment, PageRequest, PromptFilter, PromptRecord,
+    RolloutFilter, RolloutRecord, Store, TokenRecord, VersionFilter, VersionRecord,
 };
 
 use super::{Action, Caller, Registry, Resource, ServiceResult};
@@ -108,6 +108,23 @@ impl Reads<'_> {
     ) -> ServiceResult<Vec<CatalogRecord>> {
         self.environment(env).await?;
         Ok(self.store.catalog(self.project, env, page).await?)
+    }
+
+    /// One rollout.
+    pub async fn rollout(&self, id: &str) -> ServiceResult<RolloutRecord> {
+        Ok(self.store.get_rollout(self.project, id).await?)
+    }
+
+    /// Rollouts newest first (404 for an unknown environment when one is named).
+    pub async fn rollouts(
+        &self,
+        filter: &RolloutFilter,
+        page: &PageRequest<String>,
+    ) -> ServiceResult<Vec<RolloutRecord>> {
+        if let Some(env) = &filter.env {
+            self.environment(env).await?;
+        }
+        Ok(self.store.list_rollouts(self.project, filter, page).await?)
     }
 
     /// The live entry of a pointer, from memory.

@@ -16,6 +16,24 @@ use promptreg_store::{StoreError, TokenLookup};
 use super::{Action, Caller, Registry, Resource, ServiceError, ServiceResult};
 use crate::auth::{parse_credential, Credential, Principal};
 use crate::index::Entry;
+use promptreg_api::Assignment;
+
+/// Who is asking, for a rollout's sticky assignment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    /// The agent, session or tenant id the assignment sticks to.
+    pub subject: Option<&'a str>,
+    /// `preview`: a blue-green rollout's candidate before its switch.
+    pub track: Option<&'a str>,
+}
+
+/// What resolve serves: an entry, and the rollout arm when one applies.
+pub struct Served {
+    /// The version answered.
+    pub entry: Arc<Entry>,
+    /// The rollout arm, when a rollout is active and a subject or track was given.
+    pub assignment: Option<Assignment>,
+}
 
 impl Registry {
     /// The principal an `Authorization` header value names; `Ok(None)` when it names none.
@@ -49,19 +67,73 @@ impl Registry {
             .map(|t| Arc::new(Principal::of(&t))))
     }
 
-    /// The live entry of a pointer, from memory. On a miss, says precisely what is missing:
-    /// the prompt, the environment, or a deployment of one in the other.
+    /// The entry a caller gets for a pointer, from memory: the live version, or, while a
+    /// rollout is active, the arm the subject is assigned to (sticky: the bucket is
+    /// `murmur3("<rollout>:<subject>") % 10000`, the candidate when below the weight) or the
+    /// blue-green preview on `track=preview`. On a miss, says precisely what is missing: the
+    /// prompt, the environment, or a deployment of one in the other.
     pub async fn resolve(
         &self,
         caller: &Caller,
         env: &str,
         name: &str,
-    ) -> ServiceResult<Arc<Entry>> {
+        target: &Target<'_>,
+    ) -> ServiceResult<Served> {
         self.check(caller, Action::Resolve, Resource::Project(&caller.project))?;
-        if let Some(entry) = self.index.get(caller.project.as_str(), env, name) {
-            return Ok(entry);
+        let project = caller.project.as_str();
+        let Some(live) = self.index.get(project, env, name) else {
+            return Err(self.explain_miss(caller, env, name).await);
+        };
+        if target.subject.is_none() && target.track.is_none() {
+            return Ok(Served {
+                entry: live,
+                assignment: None,
+            });
         }
-        Err(self.explain_miss(caller, env, name).await)
+        let Some(rollout) = self.index.rollout(project, env, name) else {
+            return Ok(Served {
+                entry: live,
+                assignment: None,
+            });
+        };
+        let o = &rollout.overlay;
+        let assignment = |arm: &str, bucket: Option<u32>| Assignment {
+            rollout: o.id.clone(),
+            arm: arm.to_owned(),
+            bucket,
+            step: o.step,
+        };
+        let candidate = rollout.candidate.clone();
+        if target.track == Some("preview") {
+            if let (true, Some(c)) = (o.preview, candidate.clone()) {
+                return Ok(Served {
+                    entry: c,
+                    assignment: Some(assignment("preview", None)),
+                });
+            }
+        }
+        let Some(subject) = target.subject else {
+            return Ok(Served {
+                entry: live,
+                assignment: None,
+            });
+        };
+        let bucket = promptreg_core::rollout::bucket(&o.id, subject);
+        let on_candidate = o.switched || promptreg_core::rollout::is_candidate(bucket, o.weight);
+        Ok(match (on_candidate, candidate) {
+            (true, Some(c)) if !o.switched => Served {
+                entry: c,
+                assignment: Some(assignment("candidate", Some(bucket))),
+            },
+            (true, _) => Served {
+                entry: live,
+                assignment: Some(assignment("candidate", Some(bucket))),
+            },
+            (false, _) => Served {
+                entry: live,
+                assignment: Some(assignment("stable", Some(bucket))),
+            },
+        })
     }
 
     async fn explain_miss(&self, caller: &Caller, env: &str, name: &str) -> ServiceError {
@@ -96,11 +168,16 @@ impl Registry {
         caller: &Caller,
         env: &str,
         name: &str,
+        target: &Target<'_>,
         variables: &serde_json::Value,
-    ) -> ServiceResult<(Arc<Entry>, Rendered)> {
-        let entry = self.resolve(caller, env, name).await?;
-        let rendered = render_with(&entry.version.content, variables, &self.options.render)?;
-        Ok((entry, rendered))
+    ) -> ServiceResult<(Served, Rendered)> {
+        let served = self.resolve(caller, env, name, target).await?;
+        let rendered = render_with(
+            &served.entry.version.content,
+            variables,
+            &self.options.render,
+        )?;
+        Ok((served, rendered))
     }
 }
 

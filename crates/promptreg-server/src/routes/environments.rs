@@ -27,7 +27,7 @@ fn env_name(raw: &str) -> Result<EnvName, ApiError> {
 /// Longest description or reason accepted.
 const MAX_TEXT: usize = 2000;
 
-fn check_text(field: &str, text: &Option<String>) -> Result<(), ApiError> {
+pub(crate) fn check_text(field: &str, text: &Option<String>) -> Result<(), ApiError> {
     match text {
         Some(t) if t.len() > MAX_TEXT => Err(ApiError::unprocessable(format!(
             "{field}: at most {MAX_TEXT} bytes"
@@ -102,7 +102,7 @@ fn moved(m: Moved) -> Json<DeploymentView> {
     Json(views::deployment(m.record, Some(m.changed)))
 }
 
-fn pointer(env: &str, name: &str) -> Result<(EnvName, PromptName), ApiError> {
+pub(crate) fn pointer(env: &str, name: &str) -> Result<(EnvName, PromptName), ApiError> {
     Ok((env_name(env)?, prompt_name(name)?))
 }
 

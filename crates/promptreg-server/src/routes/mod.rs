@@ -4,6 +4,7 @@ mod environments;
 mod langfuse;
 mod prompts;
 mod resolve;
+mod rollouts;
 mod service;
 mod tokens;
 mod versions;
@@ -30,6 +31,8 @@ use crate::error::ApiError;
         environments::create_environment, environments::list_environments, environments::get_environment,
         environments::deploy, environments::get_deployment, environments::rollback, environments::history, environments::catalog,
         resolve::resolve, resolve::render,
+        rollouts::start, rollouts::list_for_pointer, rollouts::current, rollouts::list_all, rollouts::get,
+        rollouts::promote, rollouts::pause, rollouts::resume, rollouts::abort, rollouts::skip_analysis,
         tokens::create_token, tokens::list_tokens, tokens::revoke_token, tokens::create_key_pair,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
@@ -99,6 +102,24 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             "/v1/environments/{env}/prompts/{name}/history",
             get(environments::history),
+        )
+        .route(
+            "/v1/environments/{env}/prompts/{name}/rollouts",
+            post(rollouts::start).get(rollouts::list_for_pointer),
+        )
+        .route(
+            "/v1/environments/{env}/prompts/{name}/rollouts/current",
+            get(rollouts::current),
+        )
+        .route("/v1/rollouts", get(rollouts::list_all))
+        .route("/v1/rollouts/{id}", get(rollouts::get))
+        .route("/v1/rollouts/{id}/promote", post(rollouts::promote))
+        .route("/v1/rollouts/{id}/pause", post(rollouts::pause))
+        .route("/v1/rollouts/{id}/resume", post(rollouts::resume))
+        .route("/v1/rollouts/{id}/abort", post(rollouts::abort))
+        .route(
+            "/v1/rollouts/{id}/skip-analysis",
+            post(rollouts::skip_analysis),
         )
         .route("/v1/resolve/{name}/render", post(resolve::render))
         .route(
@@ -175,7 +196,15 @@ fn unencoded_prompt_name(path: &str) -> Option<&str> {
             name = before;
         }
     }
-    for suffix in ["/versions", "/diff", "/render", "/rollback", "/history"] {
+    for suffix in [
+        "/versions",
+        "/diff",
+        "/render",
+        "/rollback",
+        "/history",
+        "/rollouts/current",
+        "/rollouts",
+    ] {
         if let Some(before) = name.strip_suffix(suffix) {
             name = before;
             break;

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use prometheus_client::metrics::counter::Counter;
-use promptreg_api::{RenderRequest, RenderedView, Resolved};
+use promptreg_api::{Assignment, RenderRequest, RenderedView, Resolved};
 use promptreg_core::render::Rendered;
 use serde::Deserialize;
 use std::time::Instant;
@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::registry::{Served, Target};
 use crate::request_id;
 
 /// Resolve query.
@@ -25,10 +26,34 @@ use crate::request_id;
 pub struct ResolveQuery {
     /// Environment (default `production`).
     pub env: Option<String>,
-    /// Stickiness key for progressive rollouts (agent, session or tenant id); no effect without a rollout.
-    #[allow(dead_code)]
-    // accepted now so agents can send it; sticky rollout buckets will read it.
+    /// Stickiness key for progressive rollouts (agent, session or tenant id): while a rollout
+    /// is active, the subject gets its arm (`assignment` in the answer); no effect otherwise.
     pub subject: Option<String>,
+    /// `preview`: a blue-green rollout's candidate before its switch.
+    pub track: Option<String>,
+}
+
+impl ResolveQuery {
+    fn target(&self) -> Result<Target<'_>, ApiError> {
+        if let Some(track) = self.track.as_deref() {
+            if track != "preview" {
+                return Err(ApiError::bad_request(format!(
+                    "track: unknown track '{track}' (the only track is 'preview')"
+                )));
+            }
+        }
+        if self
+            .subject
+            .as_deref()
+            .is_some_and(|s| s.is_empty() || s.len() > 512)
+        {
+            return Err(ApiError::bad_request("subject: must be 1 to 512 bytes"));
+        }
+        Ok(Target {
+            subject: self.subject.as_deref(),
+            track: self.track.as_deref(),
+        })
+    }
 }
 
 fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
@@ -59,9 +84,7 @@ pub async fn resolve(
         .cloned()
         .unwrap_or_else(|| state.request_ids.next());
     let mut response = match (name, query) {
-        (Ok(AppPath(name)), Ok(AppQuery(q))) => {
-            answer(&state, &name, q.env.as_deref(), &headers).await
-        }
+        (Ok(AppPath(name)), Ok(AppQuery(q))) => answer(&state, &name, &q, &headers).await,
         (Err(e), _) | (_, Err(e)) => Err(e),
     }
     .unwrap_or_else(IntoResponse::into_response);
@@ -78,22 +101,41 @@ pub async fn resolve(
 async fn answer(
     state: &AppState,
     name: &str,
-    env: Option<&str>,
+    query: &ResolveQuery,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = Caller::from_headers(state, headers, false).await?;
-    let env = env.unwrap_or("production");
-    let entry = state.registry.resolve(&caller, env, name).await?;
+    let env = query.env.as_deref().unwrap_or("production");
+    let target = query.target()?;
+    let Served { entry, assignment } = state.registry.resolve(&caller, env, name, &target).await?;
     Counter::inc(&entry.resolves);
     if matches_etag(headers, &entry.etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(ETAG, entry.etag.clone())]).into_response());
     }
-    let mut response = Response::new(Body::from(entry.body.clone()));
+    let body = match assignment {
+        None => entry.body.clone(),
+        Some(a) => with_assignment(&entry.body, &a),
+    };
+    let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(ETAG, entry.etag.clone());
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// The pre-serialised answer with `"assignment": {...}` added as its last field.
+fn with_assignment(body: &bytes::Bytes, assignment: &Assignment) -> bytes::Bytes {
+    let Some(object) = body.strip_suffix(b"}") else {
+        return body.clone();
+    };
+    let extra = serde_json::to_vec(assignment).unwrap_or_default();
+    let mut out = Vec::with_capacity(object.len() + extra.len() + 16);
+    out.extend_from_slice(object);
+    out.extend_from_slice(b",\"assignment\":");
+    out.extend_from_slice(&extra);
+    out.push(b'}');
+    bytes::Bytes::from(out)
 }
 
 /// Renders the live version with variables, checked against its schema first (422 naming the field).
@@ -108,11 +150,12 @@ pub async fn render(
 ) -> Result<Json<RenderedView>, ApiError> {
     let env = q.env.as_deref().unwrap_or("production");
     prompt_name(&name)?;
-    let (entry, rendered) = state
+    let target = q.target()?;
+    let (served, rendered) = state
         .registry
-        .render(&caller, env, &name, &body.variables)
+        .render(&caller, env, &name, &target, &body.variables)
         .await?;
-    let v = &entry.version;
+    let v = &served.entry.version;
     record_prompt(&name, Some(v.version.get()), Some(v.digest.as_str()));
     let (text, messages) = match rendered {
         Rendered::Text(t) => (Some(t), None),
@@ -126,5 +169,6 @@ pub async fn render(
         prompt_type: v.content.prompt_type(),
         text,
         messages,
+        assignment: served.assignment,
     }))
 }

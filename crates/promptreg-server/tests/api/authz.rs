@@ -21,6 +21,15 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/environments") => Some("admin"),
         ("post" | "get", "/v1/tokens") | ("delete", "/v1/tokens/{id}") => Some("admin"),
         ("post", "/v1/key-pairs") => Some("admin"),
+        ("post", "/v1/environments/{env}/prompts/{name}/rollouts") => Some("deployer"),
+        (
+            "post",
+            "/v1/rollouts/{id}/promote"
+            | "/v1/rollouts/{id}/pause"
+            | "/v1/rollouts/{id}/resume"
+            | "/v1/rollouts/{id}/abort",
+        ) => Some("deployer"),
+        ("post", "/v1/rollouts/{id}/skip-analysis") => Some("admin"),
         (
             "get",
             "/v1/prompts"
@@ -33,6 +42,10 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/environments/{env}/catalog"
             | "/v1/environments/{env}/prompts/{name}"
             | "/v1/environments/{env}/prompts/{name}/history"
+            | "/v1/environments/{env}/prompts/{name}/rollouts"
+            | "/v1/environments/{env}/prompts/{name}/rollouts/current"
+            | "/v1/rollouts"
+            | "/v1/rollouts/{id}"
             | "/v1/resolve/{name}"
             | "/api/public/v2/prompts"
             | "/api/public/v2/prompts/{name}"
@@ -58,6 +71,9 @@ fn body(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/environments") => json!({"name": "e"}),
         ("post", "/v1/tokens" | "/v1/key-pairs") => json!({"name": "t", "role": "reader"}),
         ("post", "/v1/resolve/{name}/render") => json!({"variables": {"n": 1}}),
+        ("post", "/v1/environments/{env}/prompts/{name}/rollouts") => {
+            json!({"candidate": 2, "strategy": {"canary": {"steps": [{"pause": {}}]}}})
+        }
         _ => return None,
     })
 }
@@ -68,6 +84,14 @@ async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
     app.push("p", "one").await;
     app.push("p", "two").await;
     app.deploy("staging", "p", 1).await;
+    let rollout = app
+        .post(
+            "/v1/environments/staging/prompts/p/rollouts",
+            json!({"candidate": 2, "strategy": {"canary": {"steps": [{"pause": {}}]}}}),
+        )
+        .await;
+    assert_eq!(rollout.status, StatusCode::CREATED, "{}", rollout.body);
+    let rollout_id = rollout.body["id"].as_str().unwrap().to_owned();
     let tokens: Vec<(String, String)> =
         futures::future::join_all(ROLES.map(|r| async move { (r.to_owned(), app.token(r).await) }))
             .await;
@@ -82,7 +106,14 @@ async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
                 .replace("{name}", "p")
                 .replace("{version}", "1")
                 .replace("{env}", "staging")
-                .replace("{id}", "tok_unknown");
+                .replace(
+                    "{id}",
+                    if path.starts_with("/v1/rollouts/") {
+                        &rollout_id
+                    } else {
+                        "tok_unknown"
+                    },
+                );
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let bytes = body(method, path)
                 .map(|b| serde_json::to_vec(&b).unwrap())

@@ -33,6 +33,41 @@ impl Store for BrokenFeed {
     async fn begin(&self, p: &ProjectId) -> StoreResult<Box<dyn StoreTx>> {
         self.0.begin(p).await
     }
+    async fn get_rollout(&self, p: &ProjectId, id: &str) -> StoreResult<RolloutRecord> {
+        self.0.get_rollout(p, id).await
+    }
+    async fn list_rollouts(
+        &self,
+        p: &ProjectId,
+        f: &RolloutFilter,
+        pg: &PageRequest<String>,
+    ) -> StoreResult<Vec<RolloutRecord>> {
+        self.0.list_rollouts(p, f, pg).await
+    }
+    async fn load_active_rollouts(&self) -> StoreResult<Vec<RolloutRecord>> {
+        self.0.load_active_rollouts().await
+    }
+    async fn save_rollout_analysis(
+        &self,
+        p: &ProjectId,
+        id: &str,
+        revision: i64,
+        analysis: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        self.0
+            .save_rollout_analysis(p, id, revision, analysis)
+            .await
+    }
+    async fn claim_rollout(
+        &self,
+        p: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        self.0.claim_rollout(p, id, owner, now, until).await
+    }
     async fn get_version(
         &self,
         p: &ProjectId,

@@ -21,6 +21,7 @@ mod render_limits;
 mod replica_races;
 mod replicas;
 mod resolve;
+mod rollouts;
 mod service;
 mod slow_clients;
 mod unknown_routes;
