@@ -13,11 +13,14 @@
 //! - [`deploy`]: the rules that turn a deploy or rollback request into a pointer move.
 //! - [`publish`]: numbering, idempotent push and the type rule for new versions.
 //! - [`event`]: the typed change events every write emits (index, change stream, ledger).
+//! - [`analysis`]: automated canary analysis (breakers, always-valid comparisons, CEL
+//!   conditions, sample-ratio check) over mergeable outcome windows, and [`parse_duration`].
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod content;
 pub mod deploy;
 pub mod diff;
@@ -29,6 +32,7 @@ pub mod publish;
 pub mod render;
 pub mod schema;
 
+pub use analysis::parse_duration;
 pub use content::{ChatEntry, Digest, PromptBody, PromptContent, PromptType};
 pub use deploy::{DeployKind, PointerMove, RollbackError};
 pub use event::{ChangeEvent, EventDraft, EventRecord};
