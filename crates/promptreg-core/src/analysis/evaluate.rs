@@ -212,7 +212,7 @@ fn run(
             .iter()
             .map(|c| measure::condition(c, o, level)),
     );
-    measured.push(measure::srm(o, spec.srm_p_value));
+    measured.push(measure::srm(o, spec.srm_p_value, level));
 
     let metrics: Vec<MetricResult> = measured
         .into_iter()

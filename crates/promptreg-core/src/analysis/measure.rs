@@ -257,7 +257,7 @@ pub(crate) fn condition(cond: &Condition, o: &Observed, level: Level) -> Measure
     }
 }
 
-pub(crate) fn srm(o: &Observed, threshold: f64) -> Measurement {
+pub(crate) fn srm(o: &Observed, threshold: f64, level: Level) -> Measurement {
     let (s, c) = (o.step_stable.samples, o.step_candidate.samples);
     let share = o.expected_candidate_share;
     let mut m = Measurement::new(MetricKind::Srm, super::spec::SRM_NAME, (s, c));
@@ -274,16 +274,22 @@ pub(crate) fn srm(o: &Observed, threshold: f64) -> Measurement {
             format!("{n} samples in this step: too few to judge the split yet"),
         );
     }
-    let Some(p) = stats::srm_p_value(s, c, share) else {
+    let rho2 = stats::mixture_rho2(level.min_sample.max(SRM_MIN_SAMPLES), threshold);
+    let (Some(p), Some((observed, hw))) = (
+        stats::srm_p_value(s, c, share),
+        stats::share_deviation(c, n, share, rho2, threshold),
+    ) else {
         return m.with(Phase::Successful, "nothing to judge".to_owned());
     };
     m.p_value = Some(p);
+    m.interval = Some(((observed - hw).max(0.0), (observed + hw).min(1.0)));
     let shown = format!(
-        "candidate got {:.2}% of {n} samples, expected {:.2}% (chi-square p = {p:.2e})",
-        100.0 * c as f64 / n as f64,
-        100.0 * share
+        "candidate got {:.2}% of {n} samples, expected {:.2}% ± {:.2}% always-valid (chi-square p = {p:.2e})",
+        100.0 * observed,
+        100.0 * share,
+        100.0 * hw
     );
-    if p < threshold {
+    if (observed - share).abs() > hw {
         m.with(Phase::Failed, format!("sample ratio mismatch: {shown}"))
     } else {
         m.with(Phase::Successful, shown)

@@ -29,8 +29,9 @@
 //!   5 points is not a regression; to catch a 5-point drop, tolerate less (e.g. 0.02).
 //! - *Conditions* (CEL) wait for `min_sample` on both arms, then true → `Successful`,
 //!   false → `Failed`, an evaluation error → `Error`.
-//! - The *sample-ratio check* fails when the step's split is implausible (chi-square p below
-//!   `srm_p_value`, from 100 samples on).
+//! - The *sample-ratio check* fails when the step's split is implausible: the expected share
+//!   lies outside the always-valid interval of the observed share at level `srm_p_value`
+//!   (from 100 samples on; Pearson's chi-square p is shown beside it).
 //! - `dry_run` metrics are computed and shown and never change the overall phase.
 
 pub mod conditions;

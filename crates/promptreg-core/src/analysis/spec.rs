@@ -42,7 +42,8 @@ pub struct AnalysisSpec {
     pub consecutive_error_limit: u32,
     /// Coverage of the always-valid intervals, in (0.5, 1). Default 0.95.
     pub confidence: f64,
-    /// The sample-ratio check fails below this p-value. Default 0.001.
+    /// Level of the sample-ratio check: the chance, over all looks at a step, of flagging a
+    /// correct split (an always-valid p-value threshold). Default 0.001.
     pub srm_p_value: f64,
     /// How long a blocking analysis may wait for its sample before the rollout pauses.
     #[serde(

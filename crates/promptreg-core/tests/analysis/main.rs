@@ -8,6 +8,7 @@ mod conditions;
 mod histogram;
 mod limits;
 mod spec;
+mod srm;
 
 use promptreg_core::analysis::{
     evaluate, AnalysisResult, AnalysisSpec, AnalysisState, ArmWindow, MetricKind, MetricResult,
