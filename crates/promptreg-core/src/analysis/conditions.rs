@@ -9,7 +9,7 @@
 //! `cost_mean`, `score_mean`). A figure without data is *absent* (use `has(candidate.cost_p50)`),
 //! so reading it is an evaluation error rather than a silent zero.
 //!
-//! The `cel` crate checks types only while running, so [`compile`] also runs the program once
+//! The `cel` crate checks types only while running, so compiling also runs the program once
 //! over a context where every figure is present: an unknown variable or key, or a result that
 //! is not a bool, is then refused when the spec is saved instead of on the first evaluation.
 

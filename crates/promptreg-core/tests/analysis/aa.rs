@@ -12,7 +12,7 @@ use super::spec;
 
 const ROLLOUTS: usize = 200;
 const LOOKS: usize = 50;
-const PER_LOOK: usize = 250;
+const PER_LOOK: usize = 100;
 const SHARE: f64 = 0.2;
 
 /// One arm's behaviour.
