@@ -11,7 +11,9 @@
 //!
 //! The `cel` crate checks types only while running, so compiling also runs the program once
 //! over a context where every figure is present: an unknown variable or key, or a result that
-//! is not a bool, is then refused when the spec is saved instead of on the first evaluation.
+//! is not a bool, or a type error such as `candidate.success_rate * 2` (a double times an int),
+//! is then refused when the spec is saved instead of failing every evaluation. (A part that
+//! `&&` or `||` skips on those figures is not checked.)
 
 use std::collections::HashMap;
 
@@ -65,9 +67,19 @@ pub(crate) fn compile(expr: &str) -> Result<Program, String> {
             "unknown key `{key}` (each arm has: {})",
             keys(&sample_window()).join(", ")
         )),
-        // Other errors (a division by zero, say) depend on the figures: they are evaluation
-        // errors at run time, counted against `consecutive_error_limit`.
-        Err(_) => Ok(program),
+        // Arithmetic errors depend on the figures: at run time they are evaluation errors,
+        // counted against `consecutive_error_limit`.
+        Err(
+            ExecutionError::DivisionByZero(_)
+            | ExecutionError::RemainderByZero(_)
+            | ExecutionError::Overflow(..)
+            | ExecutionError::IndexOutOfBounds(_),
+        ) => Ok(program),
+        // Every other error is one of types, which are the same whatever the figures (counts
+        // are ints, the rest doubles): it would fail every evaluation.
+        Err(e) => Err(format!(
+            "fails whatever the figures: {e} (counts are ints and figures doubles: write 2.0, or double(x))"
+        )),
     }
 }
 

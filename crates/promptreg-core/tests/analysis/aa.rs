@@ -121,3 +121,38 @@ fn a_five_point_success_drop_is_caught_in_nearly_every_rollout() {
     eprintln!("5-point drop: caught in {caught} of 40 rollouts");
     assert!(caught >= 38, "caught {caught} of 40");
 }
+
+#[test]
+fn an_aa_rollout_under_the_interface_example_passes() {
+    // Tolerant margins: once both arms have their sample, an equal candidate is shown to be
+    // within every margin, so a blocking analysis step completes.
+    let s = spec(super::full_example());
+    let mut rng = StdRng::seed_from_u64(42);
+    let (mut stable_w, mut candidate_w) = (ArmWindow::default(), ArmWindow::default());
+    let mut state = AnalysisState::default();
+    let mut phases = Vec::new();
+    for _ in 0..LOOKS {
+        for _ in 0..PER_LOOK {
+            let (w, agent) = if rng.random_bool(SHARE) {
+                (&mut candidate_w, STABLE)
+            } else {
+                (&mut stable_w, STABLE)
+            };
+            w.record(&outcome(&mut rng, agent));
+        }
+        let o = Observed {
+            stable: stable_w.clone(),
+            candidate: candidate_w.clone(),
+            step_stable: stable_w.clone(),
+            step_candidate: candidate_w.clone(),
+            expected_candidate_share: SHARE,
+        };
+        phases.push(evaluate(&s, &o, &mut state));
+    }
+    assert!(phases
+        .iter()
+        .all(|r| !matches!(r.phase, Phase::Failed | Phase::Error)));
+    assert_eq!(phases[0].phase, Phase::Pending, "{}", phases[0].summary);
+    let last = phases.last().unwrap();
+    assert_eq!(last.phase, Phase::Successful, "{}", last.summary);
+}

@@ -72,3 +72,29 @@ fn conditions_see_step_windows_and_the_share() {
     let r = once(&with("step_candidate.samples == 1000 && expected_candidate_share == 0.5 && has(candidate.success_rate) && !has(candidate.cost_p50)"), &o);
     assert_eq!(r.phase, Phase::Successful, "{}", r.summary);
 }
+
+#[test]
+fn numbers_mix_in_comparisons_and_type_errors_are_refused_when_saved() {
+    let o = observed(arm(1_000, 950, 1, 0), arm(1_000, 940, 2, 0), 0.5);
+    for (expr, expected) in [
+        ("candidate.samples >= 100.0", Phase::Successful),
+        ("candidate.success_rate >= 1", Phase::Failed),
+        (
+            "double(candidate.samples) * 0.5 == 500.0",
+            Phase::Successful,
+        ),
+    ] {
+        let r = once(&with(expr), &o);
+        assert_eq!(
+            metric(&r, MetricKind::Condition, "c").phase,
+            expected,
+            "{expr}"
+        );
+    }
+    let err = promptreg_core::analysis::AnalysisSpec::parse(
+        &json!({"conditions": [{"name": "c", "expr": "candidate.success_rate * 2 > 1"}]}),
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "conditions[0].expr");
+    assert!(err.message.contains("whatever the figures"), "{err}");
+}
