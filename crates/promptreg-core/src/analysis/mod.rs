@@ -33,6 +33,28 @@
 //!   lies outside the always-valid interval of the observed share at level `srm_p_value`
 //!   (from 100 samples on; Pearson's chi-square p is shown beside it).
 //! - `dry_run` metrics are computed and shown and never change the overall phase.
+//!
+//! ```
+//! use promptreg_core::analysis::{evaluate, AnalysisSpec, AnalysisState, ArmWindow, Observation, Observed, Phase};
+//!
+//! let spec = AnalysisSpec::parse(&serde_json::json!({
+//!     "min_sample": 200,
+//!     "breakers": [{"metric": "policy_violations", "max": 0}],
+//!     "compare": [{"metric": "success_rate", "max_drop": 0.02}],
+//! }))?;
+//! let mut candidate = ArmWindow::default();
+//! candidate.record(&Observation { policy_violation: true, ..Observation::default() });
+//! let observed = Observed {
+//!     step_candidate: candidate.clone(),
+//!     candidate,
+//!     expected_candidate_share: 0.05,
+//!     ..Observed::default()
+//! };
+//! let mut state = AnalysisState::default(); // stored by the controller between evaluations
+//! let result = evaluate(&spec, &observed, &mut state);
+//! assert_eq!(result.phase, Phase::Failed); // one violation, long before min_sample
+//! # Ok::<(), promptreg_core::analysis::SpecError>(())
+//! ```
 
 pub mod conditions;
 pub mod duration;

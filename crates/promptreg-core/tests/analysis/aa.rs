@@ -46,14 +46,26 @@ fn outcome(rng: &mut StdRng, a: Agent) -> Observation {
     }
 }
 
-/// Runs one rollout, evaluating after every look; returns the first failing phase's summary.
-fn rollout(
+/// Whether a naive fixed-sample test (one-sided z at 5%) would call the success rate worse:
+/// what the always-valid interval replaces.
+fn naive_drop(stable: &ArmWindow, candidate: &ArmWindow) -> bool {
+    let rate = |w: &ArmWindow| w.successes as f64 / w.samples as f64;
+    let (ps, pc) = (rate(stable), rate(candidate));
+    let se = (ps * (1.0 - ps) / stable.samples as f64 + pc * (1.0 - pc) / candidate.samples as f64)
+        .sqrt();
+    candidate.samples >= 200 && se > 0.0 && (pc - ps) / se < -1.645
+}
+
+/// Runs one rollout, evaluating after every look; returns the first failing phase's summary,
+/// and whether the naive test ever fired.
+fn rollout_with_naive(
     rng: &mut StdRng,
     s: &promptreg_core::analysis::AnalysisSpec,
     candidate: Agent,
-) -> Option<String> {
+) -> (Option<String>, bool) {
     let (mut stable_w, mut candidate_w) = (ArmWindow::default(), ArmWindow::default());
     let mut state = AnalysisState::default();
+    let (mut failed, mut naive) = (None, false);
     for _ in 0..LOOKS {
         for _ in 0..PER_LOOK {
             if rng.random_bool(SHARE) {
@@ -69,12 +81,21 @@ fn rollout(
             step_candidate: candidate_w.clone(),
             expected_candidate_share: SHARE,
         };
+        naive |= naive_drop(&stable_w, &candidate_w);
         let r = evaluate(s, &o, &mut state);
-        if matches!(r.phase, Phase::Failed | Phase::Error) {
-            return Some(r.summary);
+        if failed.is_none() && matches!(r.phase, Phase::Failed | Phase::Error) {
+            failed = Some(r.summary);
         }
     }
-    None
+    (failed, naive)
+}
+
+fn rollout(
+    rng: &mut StdRng,
+    s: &promptreg_core::analysis::AnalysisSpec,
+    candidate: Agent,
+) -> Option<String> {
+    rollout_with_naive(rng, s, candidate).0
 }
 
 /// The interface's example spec with the strictest margins (0: any regression).
@@ -91,14 +112,22 @@ fn strict() -> promptreg_core::analysis::AnalysisSpec {
 fn aa_rollouts_checked_every_interval_rarely_fail() {
     let s = strict();
     let mut rng = StdRng::seed_from_u64(0x5eed_a11a);
-    let failures: Vec<String> = (0..ROLLOUTS)
-        .filter_map(|_| rollout(&mut rng, &s, STABLE))
+    let runs: Vec<(Option<String>, bool)> = (0..ROLLOUTS)
+        .map(|_| rollout_with_naive(&mut rng, &s, STABLE))
         .collect();
+    let failures: Vec<&String> = runs.iter().filter_map(|(f, _)| f.as_ref()).collect();
+    let naive = runs.iter().filter(|(_, n)| *n).count();
     let rate = failures.len() as f64 / ROLLOUTS as f64;
     // Shown with --nocapture, for docs/delivery.md.
     eprintln!(
-        "A/A: {} of {ROLLOUTS} rollouts failed: {failures:#?}",
+        "A/A: {} of {ROLLOUTS} rollouts failed; a naive 5% test of success rate at every look \
+         fired in {naive}: {failures:#?}",
         failures.len()
+    );
+    // The simulation is sharp enough to show the peeking problem that the analysis avoids.
+    assert!(
+        naive * 10 > ROLLOUTS,
+        "the naive test fired in only {naive}"
     );
     assert!(
         rate <= 0.05,
