@@ -202,6 +202,7 @@ fn run(
     let level = Level {
         alpha,
         rho2: stats::mixture_rho2(spec.min_sample, alpha),
+        breaker_rho2: stats::mixture_rho2(spec.min_sample.min(measure::BREAKER_TARGET), alpha),
         min_sample: spec.min_sample,
     };
     let mut measured: Vec<Measurement> = Vec::new();

@@ -8,7 +8,8 @@
 //!
 //! Breakers on rates and quantiles trip on the *always-valid bound*, not the point value: a
 //! first unsafe action in the first three samples is a rate of 33% but says little, while
-//! `policy_violations max 0` (a count) trips on the first violation.
+//! `policy_violations max 0` (a count) trips on the first violation. Their intervals are tuned
+//! to be tightest at [`BREAKER_TARGET`] samples, so a large `min_sample` does not slow them.
 
 use super::evaluate::{Observed, Phase};
 use super::metric::{Metric, Shape};
@@ -20,6 +21,8 @@ use super::{conditions, MetricKind};
 /// Ratios are capped here (a candidate at 2 ms against a stable arm at 0 ms), so that every
 /// figure is a finite number in JSON.
 pub const RATIO_CAP: f64 = 1e9;
+/// The sample size at which breakers' intervals are tightest (unless `min_sample` is smaller).
+pub const BREAKER_TARGET: u64 = 100;
 /// The sample-ratio check needs this many samples in the step before it can fire.
 pub const SRM_MIN_SAMPLES: u64 = 100;
 /// ... and at least this many expected in the smaller arm (the chi-square approximation's rule).
@@ -68,6 +71,9 @@ impl Measurement {
 pub(crate) struct Level {
     pub alpha: f64,
     pub rho2: f64,
+    /// `rho²` for breakers: tuned at `BREAKER_TARGET` samples (or `min_sample` if smaller),
+    /// because a breaker exists to act early.
+    pub breaker_rho2: f64,
     pub min_sample: u64,
 }
 
@@ -82,11 +88,11 @@ pub(crate) fn breaker(b: &Breaker, o: &Observed, level: Level) -> Measurement {
         Shape::Count => m.candidate.map(|v| (Some(v), Some(v))),
         Shape::Rate { .. } => {
             let (x, n) = b.metric.counts(c);
-            stats::rate_interval(x, n, level.rho2, level.alpha)
+            stats::rate_interval(x, n, level.breaker_rho2, level.alpha)
                 .map(|i| (Some(i.lo.max(0.0)), Some(i.hi.min(1.0))))
         }
         Shape::Quantile { q } => {
-            stats::quantile_bounds(b.metric.histogram(c), q, level.rho2, level.alpha)
+            stats::quantile_bounds(b.metric.histogram(c), q, level.breaker_rho2, level.alpha)
                 .map(|(lo, _, hi)| (lo, hi))
         }
     };

@@ -70,7 +70,7 @@ pub use evaluate::{
     conclude, evaluate, AnalysisResult, AnalysisState, MetricCounters, MetricKind, MetricResult,
     Observed, Phase,
 };
-pub use measure::{RATIO_CAP, SRM_MIN_SAMPLES};
+pub use measure::{BREAKER_TARGET, RATIO_CAP, SRM_MIN_SAMPLES};
 pub use metric::Metric;
 pub use spec::{AnalysisSpec, Breaker, Comparison, Condition, Margin, SpecError, SRM_NAME};
 pub use window::{ArmWindow, Histogram, Observation, HISTOGRAM_RELATIVE_ERROR};

@@ -105,3 +105,13 @@ fn a_min_breaker_trips_below_and_a_max_breaker_on_cost() {
         Phase::Successful
     );
 }
+
+#[test]
+fn a_large_min_sample_does_not_slow_breakers_down() {
+    // Breakers are tuned to act by ~100 samples whatever min_sample is.
+    let s = spec(
+        json!({"min_sample": 5000, "breakers": [{"metric": "unsafe_action_rate", "max": 0.02}]}),
+    );
+    let r = once(&s, &observed(healthy(), arm(200, 200, 20, 0), 0.5));
+    assert_eq!(r.phase, Phase::Failed, "{}", r.summary);
+}
