@@ -14,7 +14,8 @@
 //! - [`publish`]: numbering, idempotent push and the type rule for new versions.
 //! - [`event`]: the typed change events every write emits (index, change stream, ledger).
 //! - [`rollout`]: progressive delivery: sticky buckets, rollout specs, the rollout state machine.
-//! - [`analysis`]: canary analysis: outcome windows, circuit breakers, sequential comparisons.
+//! - [`analysis`]: automated canary analysis (breakers, always-valid comparisons, CEL
+//!   conditions, sample-ratio check) over mergeable outcome windows, and [`parse_duration`].
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
@@ -33,6 +34,7 @@ pub mod render;
 pub mod rollout;
 pub mod schema;
 
+pub use analysis::parse_duration;
 pub use content::{ChatEntry, Digest, PromptBody, PromptContent, PromptType};
 pub use deploy::{DeployKind, PointerMove, RollbackError};
 pub use event::{ChangeEvent, EventDraft, EventRecord};

@@ -14,7 +14,7 @@ pub use machine::{
     AnalysisKind, CommandError, PauseReason, PointerTarget, RolloutAction, RolloutState, Status,
     Transition, Verdicts,
 };
-pub use spec::{format_duration, BlueGreen, RolloutSpec, SpecError, Step, Strategy};
+pub use spec::{BlueGreen, RolloutSpec, SpecError, Step, Strategy};
 
 #[cfg(test)]
 mod tests;

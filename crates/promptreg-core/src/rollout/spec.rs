@@ -43,7 +43,7 @@ pub enum Strategy {
         steps: Vec<Step>,
     },
     /// The candidate is served as the preview track, then switched to atomically.
-    BlueGreen(BlueGreen),
+    BlueGreen(Box<BlueGreen>),
     /// Today's deploy, recorded as a rollout.
     Immediate,
 }
@@ -261,13 +261,13 @@ fn parse_blue_green(body: &Value) -> Result<Strategy, SpecError> {
         None | Some(Value::Null) => Ok(None),
         Some(v) => duration_field(v, &format!("{f}.{key}")).map(Some),
     };
-    Ok(Strategy::BlueGreen(BlueGreen {
+    Ok(Strategy::BlueGreen(Box::new(BlueGreen {
         pre_promotion_analysis: analysis("pre_promotion_analysis")?,
         post_promotion_analysis: analysis("post_promotion_analysis")?,
         auto_promote_after: duration("auto_promote_after")?,
         post_promotion_window: duration("post_promotion_window")?
             .unwrap_or(Duration::from_secs(60)),
-    }))
+    })))
 }
 
 fn object<'a>(
@@ -298,7 +298,7 @@ fn duration_field(value: &Value, field: &str) -> Result<Duration, SpecError> {
             "must be a duration string such as \"30s\", \"5m\" or \"1h\"",
         )
     })?;
-    parse_duration(text).map_err(|message| SpecError::new(field, message))
+    parse_duration(text).map_err(|e| SpecError::new(field, e.to_string()))
 }
 
 /// Serde for durations as the API spells them ("30s", "1500ms").
@@ -308,7 +308,7 @@ mod duration {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format_duration(*d))
+        s.serialize_str(&crate::analysis::format_duration(*d))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -325,7 +325,7 @@ mod opt_duration {
 
     pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
-            Some(d) => s.serialize_str(&super::format_duration(*d)),
+            Some(d) => s.serialize_str(&crate::analysis::format_duration(*d)),
             None => s.serialize_none(),
         }
     }
@@ -334,19 +334,5 @@ mod opt_duration {
         let text = Option::<String>::deserialize(d)?;
         text.map(|t| crate::analysis::parse_duration(&t).map_err(serde::de::Error::custom))
             .transpose()
-    }
-}
-
-/// "1500ms", "30s", "5m", "2h": the largest unit that divides the duration exactly.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(3_600_000) && ms > 0 {
-        format!("{}h", ms / 3_600_000)
-    } else if ms.is_multiple_of(60_000) && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1_000) {
-        format!("{}s", ms / 1_000)
-    } else {
-        format!("{ms}ms")
     }
 }

@@ -334,5 +334,5 @@ fn specs_round_trip_through_storage() {
     let back: RolloutSpec =
         serde_json::from_str(&stored).unwrap_or_else(|e| panic!("{e}: {stored}"));
     assert_eq!(back, spec);
-    assert!(stored.contains("\"60s\""), "{stored}");
+    assert!(stored.contains("\"1m\""), "{stored}");
 }
