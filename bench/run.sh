@@ -241,6 +241,18 @@ loadgen hello_c32 --url "$HELLO_URL/" --connections 32 --expect-status 200
 loadgen resolve_c1 --url "$PR_URL$RESOLVE_PATH" --connections 1 -H "$AUTH" --expect-status 200
 loadgen resolve_c32 --url "$PR_URL$RESOLVE_PATH" --connections 32 -H "$AUTH" --expect-status 200
 
+# Resolve while a canary of the same prompt serves v2 to half of the subjects: every request
+# computes its subject's bucket (murmur3 of "<rollout>:<subject>") and answers with its arm.
+log "starting a canary of bench/support (v2 to 50 % of subjects)"
+api "$PR_URL" POST /v1/prompts/bench%2Fsupport/versions \
+    "$(printf '{"type":"text","template":"%s Keep it short.","variables":{"type":"object","properties":{"name":{"type":"string"}}}}' "$TEMPLATE")" \
+    201
+api "$PR_URL" POST /v1/environments/production/prompts/bench%2Fsupport/rollouts \
+    '{"candidate":2,"strategy":{"canary":{"steps":[{"set_weight":5000},{"pause":{}}]}}}' 201
+sleep 1 # the controller's first pass sets the weight
+ROLLOUT_PATH='/v1/resolve/bench%2Fsupport?env=production&subject=agent-{c}'
+loadgen resolve_rollout_c32 --url "$PR_URL$ROLLOUT_PATH" --connections 32 -H "$AUTH" --expect-status 200
+
 # publish_runs BASE PREFIX TAG : serial, 8 writers on one prompt, 8 writers on 8 prompts.
 # Bodies embed the run id and phase so no two requests ever carry the same content.
 publish_runs() {
@@ -280,6 +292,8 @@ RESOLVE_C1_P50=$(run_field resolve_c1 p50)
 RESOLVE_C1_P99=$(run_field resolve_c1 p99)
 RESOLVE_C32_RPS=$(run_field resolve_c32 ok_rps)
 RESOLVE_VS_HELLO=$(calc "$HELLO_C32_RPS > 0 ? $RESOLVE_C32_RPS / $HELLO_C32_RPS : 0" 3)
+RESOLVE_ROLLOUT_C32_RPS=$(run_field resolve_rollout_c32 ok_rps)
+RESOLVE_ROLLOUT_VS_HELLO=$(calc "$HELLO_C32_RPS > 0 ? $RESOLVE_ROLLOUT_C32_RPS / $HELLO_C32_RPS : 0" 3)
 PUBLISH_SERIAL_VPS=$(run_field publish_serial ok_rps)
 PUBLISH_C8_VPS=$(run_field publish_c8 ok_rps)
 PUBLISH_C8_SPREAD_VPS=$(run_field publish_c8_spread ok_rps)
@@ -290,13 +304,14 @@ RSS_HELLO_MIB=$(calc "$RSS_HELLO / 1024" 1)
 
 S_RESOLVE_C32=$(check "$RESOLVE_C32_RPS" '>=' "$T_RESOLVE_C32_RPS")
 S_RESOLVE_VS_HELLO=$(check "$RESOLVE_VS_HELLO" '>=' "$T_RESOLVE_VS_HELLO")
+S_RESOLVE_ROLLOUT_VS_HELLO=$(check "$RESOLVE_ROLLOUT_VS_HELLO" '>=' "$T_RESOLVE_VS_HELLO")
 S_RESOLVE_P50=$(check "$RESOLVE_C1_P50" '<=' "$T_RESOLVE_C1_P50_US")
 S_RESOLVE_P99=$(check "$RESOLVE_C1_P99" '<=' "$T_RESOLVE_C1_P99_US")
 S_PUBLISH=$(check "$PUBLISH_SERIAL_VPS" '>=' "$T_PUBLISH_SERIAL_VPS")
 S_RSS_STARTUP=$(check "$RSS_PR_STARTUP" '<=' "$T_RSS_MIB * 1024")
 S_RSS_SEEDED=$(check "$RSS_PR_SEEDED" '<=' "$T_RSS_MIB * 1024")
 FAILED=0
-for s in "$S_RESOLVE_C32" "$S_RESOLVE_VS_HELLO" "$S_RESOLVE_P50" "$S_RESOLVE_P99" \
+for s in "$S_RESOLVE_C32" "$S_RESOLVE_VS_HELLO" "$S_RESOLVE_ROLLOUT_VS_HELLO" "$S_RESOLVE_P50" "$S_RESOLVE_P99" \
     "$S_PUBLISH" "$S_RSS_STARTUP" "$S_RSS_SEEDED"; do
     [[ $s == PASS ]] || FAILED=$((FAILED + 1))
 done
@@ -328,6 +343,8 @@ mkdir -p "$(dirname "$RESULTS")"
     printf '"resolve_c32_rps":%s,"resolve_c32_p50_us":%s,"resolve_c32_p99_us":%s,' \
         "$RESOLVE_C32_RPS" "$(run_field resolve_c32 p50)" "$(run_field resolve_c32 p99)"
     printf '"resolve_c32_vs_hello_c32":%s,' "$RESOLVE_VS_HELLO"
+    printf '"resolve_rollout_c32_rps":%s,"resolve_rollout_c32_p99_us":%s,"resolve_rollout_c32_vs_hello_c32":%s,' \
+        "$RESOLVE_ROLLOUT_C32_RPS" "$(run_field resolve_rollout_c32 p99)" "$RESOLVE_ROLLOUT_VS_HELLO"
     printf '"publish_serial_vps":%s,"publish_serial_p50_us":%s,"publish_serial_p99_us":%s,' \
         "$PUBLISH_SERIAL_VPS" "$(run_field publish_serial p50)" "$(run_field publish_serial p99)"
     printf '"publish_c8_vps":%s,"publish_c8_p99_us":%s,"publish_c8_errors":%s,' \
@@ -380,6 +397,8 @@ Machine: $NPROC CPUs ($CPU_MODEL), kernel $KERNEL; ${DURATION}s per run after ${
 | resolve @1 conn, p99 | $RESOLVE_C1_P99 µs | ≤ $T_RESOLVE_C1_P99_US µs | $S_RESOLVE_P99 |
 | resolve @32 conns | $(fmt_int "$RESOLVE_C32_RPS") req/s, p99 $(run_field resolve_c32 p99) µs | ≥ $T_RESOLVE_C32_RPS req/s | $S_RESOLVE_C32 |
 | resolve@32 / hello@32 | $(calc "$RESOLVE_VS_HELLO * 100" 1) % | ≥ $(calc "$T_RESOLVE_VS_HELLO * 100" 0) % | $S_RESOLVE_VS_HELLO |
+| resolve@32 with a 50 % canary active | $(fmt_int "$RESOLVE_ROLLOUT_C32_RPS") req/s, p99 $(run_field resolve_rollout_c32 p99) µs | — | |
+| resolve with canary@32 / hello@32 | $(calc "$RESOLVE_ROLLOUT_VS_HELLO * 100" 1) % | ≥ $(calc "$T_RESOLVE_VS_HELLO * 100" 0) % | $S_RESOLVE_ROLLOUT_VS_HELLO |
 | publish serial (SQLite) | $(fmt_int "$PUBLISH_SERIAL_VPS") versions/s, p50 $(run_field publish_serial p50) µs | ≥ $T_PUBLISH_SERIAL_VPS versions/s | $S_PUBLISH |
 | publish 8 writers, one prompt | $(fmt_int "$PUBLISH_C8_VPS") versions/s, p99 $(run_field publish_c8 p99) µs, $(run_field publish_c8 errors) errors | — | |
 | publish 8 writers, 8 prompts | $(fmt_int "$PUBLISH_C8_SPREAD_VPS") versions/s, p99 $(run_field publish_c8_spread p99) µs | — | |

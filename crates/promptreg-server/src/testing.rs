@@ -120,12 +120,16 @@ async fn listen(
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
+    let supervisor = state.supervisor.clone();
     let app = crate::app::router(state, max_body_bytes);
     let handle = tokio::spawn(async move {
         let _ = crate::app::serve(listener, app, async move {
             let _ = stopped.await;
         })
         .await;
+        // Like `promptreg serve`: background work (change feed, rollout controller) stops with
+        // the server, so a stopped test server no longer writes.
+        supervisor.shutdown().await;
     });
     Ok(TestServer {
         url,

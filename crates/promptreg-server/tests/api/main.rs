@@ -21,6 +21,7 @@ mod render_limits;
 mod replica_races;
 mod replicas;
 mod resolve;
+mod rollout_replicas;
 mod rollouts;
 mod service;
 mod slow_clients;
