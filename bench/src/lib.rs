@@ -7,8 +7,12 @@
 //! * `hello` — a trivial axum server answering a fixed ~1 KiB JSON body, used as the
 //!   "machine ceiling" baseline.
 //!
+//! * `fleet` — a simulated agent fleet for release-control scenarios ([`fleet`]).
+//!
 //! This library holds the small pure pieces of `loadgen` (template expansion, header
 //! parsing, the result summary) so they can be unit tested.
+
+pub mod fleet;
 
 use std::fmt::Write as _;
 

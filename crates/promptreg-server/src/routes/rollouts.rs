@@ -44,10 +44,11 @@ pub fn view(r: RolloutRecord) -> RolloutView {
             .get("arms")
             .cloned()
             .unwrap_or_else(|| serde_json::json!({})),
-        analysis_results: analysis
-            .get("results")
-            .cloned()
-            .unwrap_or_else(|| serde_json::json!({})),
+        // The controller's memory keeps each analysis's last result (see registry::controller).
+        analysis_results: serde_json::json!({
+            "background": analysis.pointer("/background/result").cloned().unwrap_or_default(),
+            "step": analysis.pointer("/step/result").cloned().unwrap_or_default(),
+        }),
         id: r.id,
         env: r.env.to_string(),
         name: r.name.to_string(),
