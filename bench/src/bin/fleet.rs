@@ -13,7 +13,7 @@ use serde_json::json;
 #[command(name = "fleet", about = "Simulated agent fleet: canary detection and rollback")]
 struct Args {
     /// Server URL.
-    #[arg(long, default_value = "http://127.0.0.1:8780")]
+    #[arg(long, default_value = "http://127.0.0.1:8700")]
     url: String,
     /// A bearer token (admin or deployer).
     #[arg(long, env = "PROMPTREG_TOKEN")]
