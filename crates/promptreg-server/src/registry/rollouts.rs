@@ -213,9 +213,12 @@ impl Registry {
             if current.state.status.is_terminal()
                 || machine::tick(&current.spec, &current.state, now, verdicts).is_none()
             {
-                self.store
-                    .save_rollout_analysis(project, id, current.revision, &analysis)
-                    .await?;
+                // Saved only when it changed: most passes between intervals change nothing.
+                if current.analysis != analysis {
+                    self.store
+                        .save_rollout_analysis(project, id, current.revision, &analysis)
+                        .await?;
+                }
                 return Ok(None);
             }
         }
