@@ -45,7 +45,6 @@ pub struct Progress {
 }
 
 /// Publishes versions of `name` (deploying some) until `progress.stop`, recording every answer.
-/// `template_tail` pads the templates (size) without changing what is checked.
 pub async fn write(api: Api, name: String, progress: Arc<Progress>) -> Ledger {
     let mut ledger = Ledger {
         name: name.clone(),
