@@ -96,6 +96,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { code, message } => {
                 ApiError::new(StatusCode::CONFLICT, code, message)
             }
+            e @ (StoreError::Unavailable(_) | StoreError::StorageFull(_)) => {
+                crate::registry::ServiceError::from(e).into()
+            }
             StoreError::Other(cause) => ApiError::internal(&cause),
         }
     }
@@ -142,6 +145,9 @@ impl From<crate::registry::ServiceError> for ApiError {
             S::Forbidden(message) => ApiError::forbidden(message),
             S::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            S::StorageFull(message) => {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", message)
             }
             S::Render(e) => e.into(),
             S::Internal(cause) => ApiError::internal(&cause),

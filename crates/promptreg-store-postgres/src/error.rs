@@ -40,8 +40,25 @@ impl From<Error> for StoreError {
                 code: "already_exists",
                 message: "already exists".into(),
             },
+            Error::Db(e) if unreachable(&e) => StoreError::Unavailable(Box::new(e)),
             Error::Db(e) => StoreError::other(e),
         }
+    }
+}
+
+/// Whether `e` says the database cannot be reached rather than that a statement failed: no
+/// connection within the pool's acquire timeout (the server is down or refuses connections),
+/// a connection that broke, or the server shutting down or starting up (SQLSTATE classes 08,
+/// connection exception, and 57P, operator intervention: `57P01 admin_shutdown` is what a
+/// restart sends to every open session).
+pub(crate) fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

@@ -50,7 +50,8 @@ impl std::fmt::Debug for SqliteStore {
 pub(crate) const TOKEN_COLS: &str =
     "id, project, name, role, kind, public_key, secret_hash, created_by, created_at, revoked_at";
 
-/// Maps sqlx errors: unique violations are conflicts, a missing row is not found.
+/// Maps sqlx errors: unique violations are conflicts, a missing row is not found, a full disk
+/// is [`StoreError::StorageFull`] (so the edge can say so instead of "internal error").
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound("not found".into()),
@@ -58,8 +59,19 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
             code: "already_exists",
             message: "already exists".into(),
         },
+        sqlx::Error::Database(d) if is_full(d.code().as_deref()) => {
+            StoreError::StorageFull(Box::new(e))
+        }
         _ => StoreError::other(e),
     }
+}
+
+/// `SQLITE_FULL` (13): a write needed a page the disk (or `max_page_count`) does not have.
+/// sqlx reports the extended result code, whose low byte is the primary code.
+fn is_full(code: Option<&str>) -> bool {
+    const SQLITE_FULL: i32 = 13;
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == SQLITE_FULL)
 }
 
 /// Stored form of a time: RFC 3339, UTC, fixed microsecond precision, so text order is time order.

@@ -3,7 +3,8 @@
 //! - [`Store`]: the one trait every backend implements; it speaks domain types only, and every
 //!   method is scoped by [`ProjectId`] so multi-tenancy is not a later migration.
 //! - [`records`]: the records stored and returned; [`rollouts`]: rollout records.
-//! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code) and `Other`.
+//! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code), `Unavailable` (the database
+//!   cannot be reached), `StorageFull` and `Other`.
 //! - `conformance` (feature `conformance`): one suite of stories run against every backend.
 //!
 //! Every change is a unit of work ([`Store::begin`] → [`StoreTx`] steps → commit) that appends
@@ -57,6 +58,14 @@ pub enum StoreError {
         /// Human text.
         message: String,
     },
+    /// The database cannot be reached now (down, restarting, the connection was cut): nothing
+    /// was written, or a commit is in doubt. Logged; clients get 503 and may retry.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
+    /// The database's storage is full (SQLite's `SQLITE_FULL`): the write was rolled back.
+    /// Logged; clients get 507 and reads go on.
+    #[error("the database's storage is full: {0}")]
+    StorageFull(Box<dyn std::error::Error + Send + Sync>),
     /// Anything else (I/O, database); logged, never shown to clients.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),

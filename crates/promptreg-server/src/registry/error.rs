@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// This replica cannot answer correctly now (the database or the change feed is down).
     #[error("{0}")]
     Unavailable(String),
+    /// The database's storage is full: the write was not made.
+    #[error("{0}")]
+    StorageFull(String),
     /// A render failed (variables or template).
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -47,6 +50,14 @@ pub enum ServiceError {
     #[error(transparent)]
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// What a client is told when the database cannot be reached (the cause is logged).
+pub const DATABASE_UNAVAILABLE: &str =
+    "the database is unavailable; nothing was changed unless a later read shows it; retry later";
+
+/// What a client is told when the database's disk is full (the cause is logged).
+pub const STORAGE_FULL: &str =
+    "the server's storage is full; the write was not made (reads still work); retry after space is freed";
 
 /// Result of a service operation.
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -82,6 +93,14 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound(message) => Self::not_found(message),
             StoreError::Conflict { code, message } => Self::Conflict { code, message },
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::Unavailable(DATABASE_UNAVAILABLE.into())
+            }
+            StoreError::StorageFull(cause) => {
+                tracing::error!(error = %cause, "the database's storage is full");
+                Self::StorageFull(STORAGE_FULL.into())
+            }
             StoreError::Other(cause) => Self::Internal(cause),
         }
     }

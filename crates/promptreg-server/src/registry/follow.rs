@@ -116,7 +116,14 @@ impl Registry {
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> ServiceResult<()> {
-        Ok(self.store.ping().await?)
+        // Bounded like a confirmation: with the database down, the pool would wait its whole
+        // acquire timeout (10 s) for a connection, and `/readyz` would hang instead of saying 503.
+        match tokio::time::timeout(POLL_TIMEOUT, self.store.ping()).await {
+            Ok(answer) => Ok(answer?),
+            Err(_) => Err(super::ServiceError::Unavailable(
+                "the database did not answer in time".into(),
+            )),
+        }
     }
 
     /// Gives a project that has never changed anything its first environments, `development`,

@@ -56,7 +56,7 @@ impl Registry {
         .await
         .map_err(|_| unavailable())?
         .map_err(|e| match e {
-            StoreError::Other(cause) => {
+            StoreError::Other(cause) | StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "cannot confirm a credential: database unavailable");
                 unavailable()
             }
