@@ -183,7 +183,7 @@ pub async fn run_scenario(
             Some(json!({"reason": "fleet simulation ended"}))).await?;
     }
     let history = api(client, s, reqwest::Method::GET, &format!("/v1/rollouts/{id}"), None).await?;
-    let reason = history["analysis_results"]["background"]["summary"]
+    let reason = history["analysis_results"]["background"]["result"]["summary"]
         .as_str()
         .map(str::to_owned);
     Ok(ScenarioResult {

@@ -6,6 +6,7 @@
 //! - [`deploy`]: environments, deployment records, catalog.
 //! - [`resolve`]: what agents fetch on their hot path and the render call.
 //! - [`rollouts`]: starting, commanding and reading rollouts.
+//! - [`outcomes`]: outcome batches agents report and per-version figures.
 //! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
@@ -15,6 +16,7 @@
 
 pub mod deploy;
 pub mod error;
+pub mod outcomes;
 pub mod resolve;
 pub mod rollouts;
 pub mod tokens;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
+pub use outcomes::*;
 pub use resolve::*;
 pub use rollouts::*;
 pub use tokens::*;

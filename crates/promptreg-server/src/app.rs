@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use crate::config::{redact_url, Config, MetricsAuth};
 pub use crate::connections::{serve_with, ServeOptions};
 use crate::metrics::Metrics;
+use crate::outcomes::Outcomes;
 use crate::registry::{Registry, RegistryOptions};
 use crate::supervisor::Supervisor;
 use promptreg_core::ProjectId;
@@ -27,8 +28,21 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Request id generator (shared by the traced routes and the resolve fast path).
     pub request_ids: crate::request_id::RequestIds,
-    /// Background work (the change feed, later controllers), stopped at shutdown.
+    /// Background work (the change feed, the rollout controller, the outcome flusher),
+    /// stopped at shutdown.
     pub supervisor: Supervisor,
+    /// The outcome aggregator (flushed once more at shutdown).
+    pub outcomes: Arc<Outcomes>,
+}
+
+impl AppState {
+    /// Stops the background work, then writes the outcomes still only in memory.
+    pub async fn shutdown(&self) {
+        self.supervisor.shutdown().await;
+        if let Err(e) = self.outcomes.flush(self.registry.now()).await {
+            tracing::error!(error = %e, "the last flush of outcome windows failed");
+        }
+    }
 }
 
 /// Opens the store a URL names: `sqlite:…` or `postgres://…` (the only backend switch).
@@ -112,9 +126,23 @@ pub async fn state_with_options(
     metrics: Metrics,
 ) -> anyhow::Result<AppState> {
     let metrics = Arc::new(metrics);
-    let registry = Arc::new(Registry::new(store, metrics.clone()).with_options(options));
+    let outcome_options = options.outcomes.clone();
+    let aggregator = Arc::new(Outcomes::new(
+        store.clone(),
+        metrics.clone(),
+        outcome_options,
+    ));
+    let registry = Arc::new(
+        Registry::new(store, metrics.clone())
+            .with_options(options)
+            .with_aggregator(aggregator.clone()),
+    );
     registry.tokens().add_bootstrap(admin_token, instance);
     registry.load().await.context("loading the resolve index")?;
+    aggregator
+        .load(registry.now())
+        .await
+        .context("loading the ids of accepted outcome events")?;
     registry
         .start_project(&ProjectId::default())
         .await
@@ -130,11 +158,18 @@ pub async fn state_with_options(
     supervisor.spawn("rollout controller", move |stop| {
         crate::registry::controller::run(driver.clone(), owner.clone(), stop)
     });
+    let clock_of = registry.clone();
+    let clock: crate::registry::Clock = Arc::new(move || clock_of.now());
+    let flushed = aggregator.clone();
+    supervisor.spawn("outcome flusher", move |stop| {
+        crate::outcomes::flush::run(flushed.clone(), clock.clone(), stop)
+    });
     Ok(AppState {
         registry,
         metrics,
         request_ids: Default::default(),
         supervisor,
+        outcomes: aggregator,
     })
 }
 
@@ -204,7 +239,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, database = %redact_url(&config.effective_database_url()), "listening");
-    let supervisor = state.supervisor.clone();
+    let stopping = state.clone();
     let served = serve_with(
         listener,
         router_for(state, &config),
@@ -212,7 +247,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await;
-    supervisor.shutdown().await;
+    stopping.shutdown().await;
     served
 }
 

@@ -29,6 +29,22 @@ pub struct ServiceConfig {
     /// database (503 if it does not answer). The bound on a revoked token still passing.
     #[arg(long, env = "PROMPTREG_STALE_AFTER_MS", default_value_t = 2000)]
     pub stale_after_ms: u64,
+    /// Outcome events whose `time` is more than this many seconds ahead of the server's clock
+    /// are refused (`time_in_future`).
+    #[arg(
+        long,
+        env = "PROMPTREG_OUTCOMES_MAX_FUTURE_SECS",
+        default_value_t = 300
+    )]
+    pub outcomes_max_future_secs: u64,
+    /// Outcome events older than this many seconds are refused (`time_too_old`); accepted
+    /// ids are remembered this long (plus the future skew) to refuse duplicates.
+    #[arg(
+        long,
+        env = "PROMPTREG_OUTCOMES_ACCEPT_WINDOW_SECS",
+        default_value_t = 3600
+    )]
+    pub outcomes_accept_window_secs: u64,
 }
 
 impl Default for ServiceConfig {
@@ -37,6 +53,8 @@ impl Default for ServiceConfig {
             instance: None,
             no_labels_create_environments: false,
             stale_after_ms: 2000,
+            outcomes_max_future_secs: 300,
+            outcomes_accept_window_secs: 3600,
         }
     }
 }
@@ -48,6 +66,11 @@ impl ServiceConfig {
             create_environments_from_labels: !self.no_labels_create_environments,
             stale_after: std::time::Duration::from_millis(self.stale_after_ms),
             render: RenderLimits::default(),
+            outcomes: crate::outcomes::OutcomeOptions {
+                max_future: std::time::Duration::from_secs(self.outcomes_max_future_secs),
+                accept_window: std::time::Duration::from_secs(self.outcomes_accept_window_secs),
+                ..Default::default()
+            },
         }
     }
 }

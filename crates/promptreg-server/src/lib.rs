@@ -5,6 +5,8 @@
 //!   method here, written once over the store's unit of work, asking the policy first; its
 //!   committed [`promptreg_core::EventRecord`] keeps the in-memory state current (local writes
 //!   and, with PostgreSQL, other replicas' through the change feed).
+//! - [`outcomes`]: the outcome aggregator: agents' outcome events checked, de-duplicated,
+//!   summed per version and per rollout arm, flushed to the store, judged by the controller.
 //! - [`index`]: the resolve index: deployed pointers with pre-serialised answers, so a resolve
 //!   never touches the database.
 //! - [`auth`]: bearer tokens and key pairs, the token cache and the [`auth::Caller`] extractor
@@ -32,6 +34,7 @@ pub mod extract;
 pub mod files;
 pub mod index;
 pub mod metrics;
+pub mod outcomes;
 pub mod paging;
 pub mod registry;
 pub mod request_id;

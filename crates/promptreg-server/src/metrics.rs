@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests and latency per route, resolves per prompt and version,
-//! deploys and rollbacks, versions created.
+//! deploys and rollbacks, versions created, agent outcomes (`outcomes::counters`).
 //!
 //! Resolve counters are looked up once, when a pointer enters the resolve index, and the
 //! handle is kept in the index entry, so counting a resolve is one atomic increment.
@@ -127,6 +127,8 @@ pub struct Metrics {
     pub versions_created: Counter,
     /// Live pointers held in the resolve index.
     pub index_entries: Gauge,
+    /// Agent outcomes by environment, prompt, version, arm and result (capped like resolves).
+    pub outcomes: crate::outcomes::counters::OutcomeCounters,
 }
 
 impl Default for Metrics {
@@ -146,6 +148,7 @@ impl Metrics {
         let pointer_moves = Family::<MoveLabels, Counter>::default();
         let versions_created = Counter::default();
         let index_entries = Gauge::default();
+        let outcomes = crate::outcomes::counters::OutcomeCounters::new(max);
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status; _count counts requests",
@@ -171,6 +174,11 @@ impl Metrics {
             "Live pointers in the resolve index",
             index_entries.clone(),
         );
+        registry.register(
+            "outcomes",
+            "Agent outcomes by environment, prompt, version, arm and result (success, failure, unreported, unsafe_action, policy_violation)",
+            outcomes.family.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_latency,
@@ -178,6 +186,7 @@ impl Metrics {
             pointer_moves,
             versions_created,
             index_entries,
+            outcomes,
         }
     }
 

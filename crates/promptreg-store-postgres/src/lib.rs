@@ -11,6 +11,7 @@
 //! - `events`: the per-project event log (dense `seq`, canonical bodies) and its `NOTIFY`.
 //! - `listen`: [`Store::subscribe`], a `LISTEN` stream that says when it lost the connection
 //!   and when to resynchronise.
+//! - `outcomes`: outcome windows (one row per replica) and accepted ids' batches.
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -26,6 +27,7 @@ mod environments;
 mod error;
 mod events;
 mod listen;
+mod outcomes;
 mod rollouts;
 mod rows;
 pub mod testing;
@@ -38,9 +40,10 @@ use std::fmt;
 use async_trait::async_trait;
 use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, PageRequest,
-    PromptFilter, PromptRecord, RolloutFilter, RolloutRecord, Store, StoreError, StoreResult,
-    StoreTx, TokenLookup, TokenRecord, VersionFilter, VersionRecord,
+    CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OutcomeIdBatch,
+    PageRequest, PromptFilter, PromptRecord, RolloutFilter, RolloutRecord, RolloutWindowRow, Store,
+    StoreError, StoreResult, StoreTx, TokenLookup, TokenRecord, VersionFilter, VersionRecord,
+    VersionWindowRow,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -236,5 +239,52 @@ impl Store for PgStore {
             .await
             .map_err(StoreError::other)?;
         Ok(())
+    }
+
+    async fn save_outcome_windows(
+        &self,
+        versions: &[VersionWindowRow],
+        rollouts: &[RolloutWindowRow],
+    ) -> StoreResult<()> {
+        Ok(outcomes::save(&self.pool, versions, rollouts).await?)
+    }
+
+    async fn version_windows(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+        name: &PromptName,
+        version: Version,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<VersionWindowRow>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(outcomes::version_windows(&mut conn, project, env, name, version, since).await?)
+    }
+
+    async fn rollout_windows(
+        &self,
+        project: &ProjectId,
+        rollout: &str,
+    ) -> StoreResult<Vec<RolloutWindowRow>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(outcomes::rollout_windows(&mut conn, project, rollout).await?)
+    }
+
+    async fn insert_outcome_ids(&self, batch: &OutcomeIdBatch) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(outcomes::insert_ids(&mut conn, batch).await?)
+    }
+
+    async fn outcome_ids_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<OutcomeIdBatch>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(outcomes::ids_since(&mut conn, since).await?)
+    }
+
+    async fn prune_outcome_ids(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(outcomes::prune_ids(&mut conn, before).await?)
     }
 }

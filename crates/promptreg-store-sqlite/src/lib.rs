@@ -10,12 +10,14 @@
 //!   of each write step.
 //! - `versions`, `deploy`, `tokens`, `events`: the SQL of the reads.
 //! - `rollouts`: the SQL of rollouts (steps and reads).
+//! - `outcomes`: outcome windows and accepted ids (through the writer, outside units of work).
 //! - `rows`: decoding rows into domain records.
 
 #![forbid(unsafe_code)]
 
 mod deploy;
 mod events;
+mod outcomes;
 mod rollouts;
 mod rows;
 mod tokens;
@@ -296,5 +298,50 @@ impl Store for SqliteStore {
             .await
             .map(|_| ())
             .map_err(db_err)
+    }
+
+    async fn save_outcome_windows(
+        &self,
+        versions: &[VersionWindowRow],
+        rollouts: &[RolloutWindowRow],
+    ) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        outcomes::save(&mut conn, versions, rollouts).await
+    }
+
+    async fn version_windows(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+        name: &PromptName,
+        version: Version,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<VersionWindowRow>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        outcomes::version_windows(&mut conn, project, env, name, version, since).await
+    }
+
+    async fn rollout_windows(
+        &self,
+        project: &ProjectId,
+        rollout: &str,
+    ) -> StoreResult<Vec<RolloutWindowRow>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        outcomes::rollout_windows(&mut conn, project, rollout).await
+    }
+
+    async fn insert_outcome_ids(&self, batch: &OutcomeIdBatch) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        outcomes::insert_ids(&mut conn, batch).await
+    }
+
+    async fn outcome_ids_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<OutcomeIdBatch>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        outcomes::ids_since(&mut conn, since).await
+    }
+
+    async fn prune_outcome_ids(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        outcomes::prune_ids(&mut conn, before).await
     }
 }

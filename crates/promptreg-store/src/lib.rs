@@ -2,7 +2,8 @@
 //!
 //! - [`Store`]: the one trait every backend implements; it speaks domain types only, and every
 //!   method is scoped by [`ProjectId`] so multi-tenancy is not a later migration.
-//! - [`records`]: the records stored and returned; [`rollouts`]: rollout records.
+//! - [`records`]: the records stored and returned; [`rollouts`]: rollout records;
+//!   [`outcomes`]: outcome windows and accepted event ids.
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code), `Unavailable` (the database
 //!   cannot be reached), `StorageFull` and `Other`.
 //! - `conformance` (feature `conformance`): one suite of stories run against every backend.
@@ -15,6 +16,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod outcomes;
 pub mod records;
 pub mod rollouts;
 
@@ -23,6 +25,7 @@ use promptreg_core::{
     EnvName, EventDraft, EventRecord, ProjectId, PromptName, RollbackError, Version,
 };
 
+pub use outcomes::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
 pub use records::*;
 pub use rollouts::{RolloutFilter, RolloutRecord};
 
@@ -221,6 +224,40 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
+
+    // --- Outcomes. Aggregates, not changes: written outside the unit of work and the event
+    // log (a replica flushes them every half second), each replica only its own rows.
+
+    /// Upserts windows (full replacements of this replica's rows), in one transaction.
+    async fn save_outcome_windows(
+        &self,
+        versions: &[VersionWindowRow],
+        rollouts: &[RolloutWindowRow],
+    ) -> StoreResult<()>;
+    /// Every replica's windows of one version with `minute >= since`.
+    async fn version_windows(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+        name: &PromptName,
+        version: Version,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<VersionWindowRow>>;
+    /// Every replica's windows of one rollout (all steps and arms).
+    async fn rollout_windows(
+        &self,
+        project: &ProjectId,
+        rollout: &str,
+    ) -> StoreResult<Vec<RolloutWindowRow>>;
+    /// Remembers the ids one flush accepted.
+    async fn insert_outcome_ids(&self, batch: &OutcomeIdBatch) -> StoreResult<()>;
+    /// Every batch of ids flushed at or after `since` (start-up).
+    async fn outcome_ids_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<OutcomeIdBatch>>;
+    /// Forgets id batches flushed before `before`; returns how many.
+    async fn prune_outcome_ids(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
 }
 
 /// A credential to look up in the store.

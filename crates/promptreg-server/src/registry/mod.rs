@@ -13,6 +13,7 @@
 //! - `reads`: every read, each behind the policy.
 //! - `serve`: authentication, resolve and render (the agents' hot path).
 //! - `rollouts`: starting rollouts, people's commands and the controller's steps.
+//! - `outcomes`: reporting agent outcomes and reading a version's figures.
 //! - `tokens`: tokens and key pairs.
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
 //! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
@@ -21,6 +22,7 @@
 pub mod controller;
 pub mod error;
 pub mod follow;
+mod outcomes;
 mod pointers;
 pub mod policy;
 mod publish;
@@ -64,6 +66,8 @@ pub struct RegistryOptions {
     /// Bounds on what one render may cost (output bytes, steps, size arguments); templates
     /// are checked against them at publish too.
     pub render: promptreg_core::render::RenderLimits,
+    /// Outcome ingestion: accept window, allowed clock skew, flush interval.
+    pub outcomes: crate::outcomes::OutcomeOptions,
 }
 
 impl Default for RegistryOptions {
@@ -72,6 +76,7 @@ impl Default for RegistryOptions {
             create_environments_from_labels: true,
             stale_after: std::time::Duration::from_secs(2),
             render: promptreg_core::render::RenderLimits::default(),
+            outcomes: crate::outcomes::OutcomeOptions::default(),
         }
     }
 }
@@ -87,6 +92,8 @@ pub struct Registry {
     feed: FeedState,
     options: RegistryOptions,
     outcomes: Arc<dyn controller::OutcomeSource>,
+    /// The outcome aggregator, when this registry takes outcomes (`with_aggregator`).
+    aggregator: Option<Arc<crate::outcomes::Outcomes>>,
 }
 
 /// What the writer of a change already knows about its result, so a local change needs no
@@ -121,6 +128,7 @@ impl Registry {
             feed: FeedState::default(),
             options: RegistryOptions::default(),
             outcomes: Arc::new(controller::NoOutcomes),
+            aggregator: None,
         }
     }
 

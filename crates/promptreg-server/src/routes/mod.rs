@@ -2,6 +2,7 @@
 
 mod environments;
 mod langfuse;
+mod outcomes;
 mod prompts;
 mod resolve;
 mod rollouts;
@@ -33,6 +34,7 @@ use crate::error::ApiError;
         resolve::resolve, resolve::render,
         rollouts::start, rollouts::list_for_pointer, rollouts::current, rollouts::list_all, rollouts::get,
         rollouts::promote, rollouts::pause, rollouts::resume, rollouts::abort, rollouts::skip_analysis,
+        outcomes::report, outcomes::version_outcomes,
         tokens::create_token, tokens::list_tokens, tokens::revoke_token, tokens::create_key_pair,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
@@ -121,6 +123,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/rollouts/{id}/skip-analysis",
             post(rollouts::skip_analysis),
         )
+        .route(
+            "/v1/outcomes",
+            post(outcomes::report).layer(DefaultBodyLimit::max(outcomes::MAX_OUTCOME_BODY_BYTES)),
+        )
+        .route(
+            "/v1/prompts/{name}/versions/{version}/outcomes",
+            get(outcomes::version_outcomes),
+        )
         .route("/v1/resolve/{name}/render", post(resolve::render))
         .route(
             "/v1/tokens",
@@ -191,6 +201,11 @@ fn unencoded_prompt_name(path: &str) -> Option<&str> {
         })?;
     let mut name = rest.trim_end_matches('/');
     // The route's own segments after the name.
+    if let Some(before) = name.strip_suffix("/outcomes") {
+        if before.contains("/versions/") {
+            name = before;
+        }
+    }
     if let Some((before, version)) = name.rsplit_once("/versions/") {
         if !version.is_empty() && !version.contains('/') {
             name = before;

@@ -16,6 +16,23 @@ use crate::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::paging::{page, page_request, ListKind};
 use crate::registry::RolloutCommand;
 
+/// The last result of each analysis in the controller's memory (`background`, and `step`
+/// for the analysis gating the current step), with when it was judged.
+fn analysis_results(memory: &serde_json::Value) -> serde_json::Value {
+    let mut results = serde_json::Map::new();
+    for kind in ["background", "step"] {
+        if let Some(result) = memory.get(kind).and_then(|j| j.get("result")) {
+            if !result.is_null() {
+                results.insert(
+                    kind.to_owned(),
+                    serde_json::json!({"result": result, "at": memory[kind]["at"]}),
+                );
+            }
+        }
+    }
+    serde_json::Value::Object(results)
+}
+
 /// The view of a rollout record.
 pub fn view(r: RolloutRecord) -> RolloutView {
     let analysis = &r.analysis;
@@ -44,11 +61,7 @@ pub fn view(r: RolloutRecord) -> RolloutView {
             .get("arms")
             .cloned()
             .unwrap_or_else(|| serde_json::json!({})),
-        // The controller's memory keeps each analysis's last result (see registry::controller).
-        analysis_results: serde_json::json!({
-            "background": analysis.pointer("/background/result").cloned().unwrap_or_default(),
-            "step": analysis.pointer("/step/result").cloned().unwrap_or_default(),
-        }),
+        analysis_results: analysis_results(analysis),
         id: r.id,
         env: r.env.to_string(),
         name: r.name.to_string(),

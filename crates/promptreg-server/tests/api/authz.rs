@@ -46,12 +46,14 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/environments/{env}/prompts/{name}/rollouts/current"
             | "/v1/rollouts"
             | "/v1/rollouts/{id}"
+            | "/v1/prompts/{name}/versions/{version}/outcomes"
             | "/v1/resolve/{name}"
             | "/api/public/v2/prompts"
             | "/api/public/v2/prompts/{name}"
             | "/api/public/projects",
         ) => Some("reader"),
         ("post", "/v1/resolve/{name}/render") => Some("reader"),
+        ("post", "/v1/outcomes") => Some("reader"),
         ("delete", "/api/public/v2/prompts/{name}") => Some("reader"),
         _ => return None,
     };
@@ -71,6 +73,9 @@ fn body(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/environments") => json!({"name": "e"}),
         ("post", "/v1/tokens" | "/v1/key-pairs") => json!({"name": "t", "role": "reader"}),
         ("post", "/v1/resolve/{name}/render") => json!({"variables": {"n": 1}}),
+        ("post", "/v1/outcomes") => {
+            json!({"events": [{"id": "e1", "prompt": "p", "env": "staging", "version": 1, "success": true}]})
+        }
         ("post", "/v1/environments/{env}/prompts/{name}/rollouts") => {
             json!({"candidate": 2, "strategy": {"canary": {"steps": [{"pause": {}}]}}})
         }

@@ -159,6 +159,42 @@ impl Store for BrokenFeed {
     async fn ping(&self) -> StoreResult<()> {
         self.0.ping().await
     }
+    async fn save_outcome_windows(
+        &self,
+        v: &[promptreg_store::VersionWindowRow],
+        r: &[promptreg_store::RolloutWindowRow],
+    ) -> StoreResult<()> {
+        self.0.save_outcome_windows(v, r).await
+    }
+    async fn version_windows(
+        &self,
+        p: &ProjectId,
+        e: &EnvName,
+        n: &PromptName,
+        v: Version,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<promptreg_store::VersionWindowRow>> {
+        self.0.version_windows(p, e, n, v, since).await
+    }
+    async fn rollout_windows(
+        &self,
+        p: &ProjectId,
+        id: &str,
+    ) -> StoreResult<Vec<promptreg_store::RolloutWindowRow>> {
+        self.0.rollout_windows(p, id).await
+    }
+    async fn insert_outcome_ids(&self, b: &promptreg_store::OutcomeIdBatch) -> StoreResult<()> {
+        self.0.insert_outcome_ids(b).await
+    }
+    async fn outcome_ids_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<promptreg_store::OutcomeIdBatch>> {
+        self.0.outcome_ids_since(since).await
+    }
+    async fn prune_outcome_ids(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        self.0.prune_outcome_ids(before).await
+    }
 }
 
 /// Replica B over the same database as `a`, with a broken feed.

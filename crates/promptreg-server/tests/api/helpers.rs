@@ -92,6 +92,16 @@ impl TestApp {
         })
     }
 
+    /// Another router (a restarted server) over this app's store; cleaned up with this app.
+    pub fn with_router(app: &TestApp, router: Router) -> TestApp {
+        TestApp {
+            router,
+            store: app.store.clone(),
+            _dir: None,
+            cleanup: None,
+        }
+    }
+
     pub async fn finish(mut self) {
         if let Some(c) = self.cleanup.take() {
             c.await;

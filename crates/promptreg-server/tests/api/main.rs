@@ -17,6 +17,7 @@ mod files;
 mod langfuse;
 mod metrics;
 mod nul_input;
+mod outcomes;
 mod render_limits;
 mod replica_races;
 mod replicas;

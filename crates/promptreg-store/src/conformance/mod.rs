@@ -10,6 +10,7 @@
 //! - `versions`: versions and prompt lists, dropped transactions.
 //! - `deploy`: environments, deployment records and pointers.
 //! - `misc`: tokens, the event log, concurrent writers, project isolation.
+//! - `outcomes`: outcome windows per replica and accepted ids.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -28,10 +29,12 @@ use crate::*;
 
 mod deploy;
 mod misc;
+mod outcomes;
 mod versions;
 
 pub use deploy::*;
 pub use misc::*;
+pub use outcomes::*;
 pub use versions::*;
 
 /// A fresh, empty store and what to do with it afterwards (drop a schema, delete a file).
@@ -77,6 +80,8 @@ macro_rules! conformance_suite {
             the_event_log_is_dense_and_round_trips,
             concurrent_writers_take_turns,
             projects_are_isolated,
+            outcome_windows_are_replaced_per_replica,
+            outcome_ids_round_trip_and_expire,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {

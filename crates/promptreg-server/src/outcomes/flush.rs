@@ -1,0 +1,208 @@
+//! Persistence: the flusher writes this replica's dirty windows (full replacements of its own
+//! rows) and the ids accepted since the last flush; start-up reads back the ids still inside
+//! the de-duplication window. Windows need no loading: this process writes under a new
+//! replica id, and readers add the rows of every other replica id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use promptreg_store::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
+
+use super::{delta, minute_of, minute_start, Outcomes, RolloutKey, VersionKey};
+use crate::registry::ServiceResult;
+
+/// How often memory is swept of old windows and the store of old ids.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+impl Outcomes {
+    /// How long an accepted id is remembered: a duplicate can still pass the time check for
+    /// the accept window after the latest time the first copy could carry.
+    fn id_retention(&self) -> chrono::TimeDelta {
+        delta(self.options.accept_window) + delta(self.options.max_future)
+    }
+
+    /// Reads back the ids accepted within the de-duplication window (start-up).
+    pub async fn load(&self, now: DateTime<Utc>) -> ServiceResult<usize> {
+        let batches = self
+            .store
+            .outcome_ids_since(now - self.id_retention())
+            .await?;
+        let mut memory = self.memory.lock();
+        let mut n = 0;
+        for batch in batches {
+            let ids = memory.ids.entry(batch.project).or_default();
+            for h in batch.hashes {
+                ids.insert(h, batch.at, false);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Writes what changed since the last flush. On failure the windows stay dirty and the
+    /// ids pending, for the next flush.
+    pub async fn flush(&self, now: DateTime<Utc>) -> ServiceResult<usize> {
+        let (versions, rollouts, ids) = self.take_dirty(now);
+        let written = versions.len() + rollouts.len();
+        if written > 0 {
+            if let Err(e) = self.store.save_outcome_windows(&versions, &rollouts).await {
+                self.mark_dirty(&versions, &rollouts);
+                self.requeue(ids);
+                return Err(e.into());
+            }
+        }
+        let mut failed = Vec::new();
+        let mut error = None;
+        for batch in ids {
+            if let Err(e) = self.store.insert_outcome_ids(&batch).await {
+                error = Some(e);
+                failed.push(batch);
+            }
+        }
+        if let Some(e) = error {
+            self.requeue(failed);
+            return Err(e.into());
+        }
+        Ok(written)
+    }
+
+    fn take_dirty(
+        &self,
+        now: DateTime<Utc>,
+    ) -> (
+        Vec<VersionWindowRow>,
+        Vec<RolloutWindowRow>,
+        Vec<OutcomeIdBatch>,
+    ) {
+        let mut memory = self.memory.lock();
+        let mut versions = Vec::new();
+        for (k, slot) in memory.versions.iter_mut().filter(|(_, s)| s.dirty) {
+            slot.dirty = false;
+            versions.push(VersionWindowRow {
+                project: k.project.clone(),
+                env: k.env.clone(),
+                name: k.name.clone(),
+                version: k.version,
+                minute: minute_start(k.minute),
+                replica: self.replica.clone(),
+                window: slot.window.clone(),
+            });
+        }
+        let mut rollouts = Vec::new();
+        for (k, slot) in memory.rollouts.iter_mut().filter(|(_, s)| s.dirty) {
+            slot.dirty = false;
+            rollouts.push(RolloutWindowRow {
+                project: k.project.clone(),
+                rollout: k.rollout.clone(),
+                step: k.step,
+                arm: k.arm.as_str().to_owned(),
+                replica: self.replica.clone(),
+                window: slot.window.clone(),
+            });
+        }
+        let ids = memory
+            .ids
+            .iter_mut()
+            .filter(|(_, ids)| !ids.pending.is_empty())
+            .map(|(project, ids)| OutcomeIdBatch {
+                project: project.clone(),
+                replica: self.replica.clone(),
+                at: now,
+                hashes: std::mem::take(&mut ids.pending),
+            })
+            .collect();
+        (versions, rollouts, ids)
+    }
+
+    fn mark_dirty(&self, versions: &[VersionWindowRow], rollouts: &[RolloutWindowRow]) {
+        let mut memory = self.memory.lock();
+        for row in versions {
+            let key = VersionKey {
+                project: row.project.clone(),
+                env: row.env.clone(),
+                name: row.name.clone(),
+                version: row.version,
+                minute: minute_of(row.minute),
+            };
+            if let Some(slot) = memory.versions.get_mut(&key) {
+                slot.dirty = true;
+            }
+        }
+        for row in rollouts {
+            let Some(arm) = super::event::Arm::from_row(&row.arm) else {
+                continue;
+            };
+            let key = RolloutKey {
+                project: row.project.clone(),
+                rollout: row.rollout.clone(),
+                step: row.step,
+                arm,
+            };
+            if let Some(slot) = memory.rollouts.get_mut(&key) {
+                slot.dirty = true;
+            }
+        }
+    }
+
+    fn requeue(&self, batches: Vec<OutcomeIdBatch>) {
+        let mut memory = self.memory.lock();
+        for batch in batches {
+            memory
+                .ids
+                .entry(batch.project)
+                .or_default()
+                .pending
+                .extend(batch.hashes);
+        }
+    }
+
+    /// Drops from memory the version minutes no event can change any more (before the accept
+    /// window; the store holds them), forgets old ids and deletes old id batches. Rollout
+    /// windows stay: a late event of a rollout must add to its full window, never start a
+    /// new one that would replace the stored row (a few per rollout step).
+    pub async fn sweep(&self, now: DateTime<Utc>) -> ServiceResult<()> {
+        let accept = delta(self.options.accept_window);
+        // One extra minute: an event at the window's edge lands in the minute before it.
+        let oldest_minute = minute_of(now - accept) - 1;
+        let forget_ids = now - self.id_retention();
+        {
+            let mut memory = self.memory.lock();
+            memory
+                .versions
+                .retain(|k, s| s.dirty || k.minute >= oldest_minute);
+            for ids in memory.ids.values_mut() {
+                ids.expire(forget_ids);
+            }
+        }
+        self.store.prune_outcome_ids(forget_ids).await?;
+        Ok(())
+    }
+}
+
+/// The flusher task: a flush every `flush_every`, a sweep every minute. (The supervisor
+/// drops it at shutdown; `AppState::shutdown` flushes once more after that.)
+pub async fn run(
+    outcomes: Arc<Outcomes>,
+    clock: crate::registry::Clock,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let mut ticks = tokio::time::interval(outcomes.options.flush_every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = ticks.tick() => {}
+        }
+        if let Err(e) = outcomes.flush(clock()).await {
+            tracing::warn!(error = %e, "flushing outcome windows failed; retrying");
+        }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = std::time::Instant::now();
+            if let Err(e) = outcomes.sweep(clock()).await {
+                tracing::warn!(error = %e, "sweeping outcome memory failed");
+            }
+        }
+    }
+}
