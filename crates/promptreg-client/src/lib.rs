@@ -8,7 +8,7 @@
 //! - `resolve` (the [`Client::resolve`] family): conditional `GET /v1/resolve` with an in-memory
 //!   ETag cache, and [`render_local`], which renders offline after checking the digest.
 //!
-//! Route groups live in `versions`, `deploy`, `resolve` and `tokens`; each adds an
+//! Route groups live in `versions`, `deploy`, `resolve`, `rollouts` and `tokens`; each adds an
 //! `impl Client` block, so this file only holds construction and the request plumbing.
 //!
 //! ```no_run
@@ -30,6 +30,7 @@ pub mod paging;
 
 mod deploy;
 mod resolve;
+mod rollouts;
 mod tokens;
 mod versions;
 
@@ -45,7 +46,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
 pub use paging::{all_pages, PageRequest};
-pub use resolve::{render_local, verified_content};
+pub use resolve::{render_local, verified_content, ResolveOptions, Track};
 pub use versions::{PromptFilter, VersionFilter};
 
 /// Every byte except the RFC 3986 unreserved characters `A-Za-z0-9-._~` is percent-encoded in
@@ -66,8 +67,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time allowed for a whole request, body included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The last answer to `GET /v1/resolve/{name}?env=` per (name, env), with its ETag.
-type ResolveCache = HashMap<(String, String), (String, Resolved)>;
+/// The last answer to `GET /v1/resolve/{name}?env=&track=` per (name, env, track), with its
+/// ETag.
+type ResolveCache = HashMap<(String, String, &'static str), (String, Resolved)>;
 
 /// A promptreg API client. Cheap to share: wrap it in an `Arc` or clone the inner
 /// `reqwest::Client` through [`Client::with_http_client`].

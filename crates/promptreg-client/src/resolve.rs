@@ -13,29 +13,76 @@ use crate::{decode, encode_segment, Client, ClientError};
 /// The environment resolve and render use when none is given.
 const DEFAULT_ENV: &str = "production";
 
+/// Which answer of `GET /v1/resolve` to ask for: environment, rollout subject, track.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResolveOptions<'a> {
+    /// Environment (default `production`).
+    pub env: Option<&'a EnvName>,
+    /// Stickiness key during a rollout (agent, session or tenant id): the answer is the
+    /// subject's arm, with its `assignment`.
+    pub subject: Option<&'a str>,
+    /// A named track instead of the live pointer.
+    pub track: Option<Track>,
+}
+
+/// `?track=` of resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    /// A blue-green rollout's candidate, before the switch (the live version otherwise).
+    Preview,
+}
+
+impl Track {
+    /// The query value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Track::Preview => "preview",
+        }
+    }
+}
+
 impl Client {
     /// `GET /v1/resolve/{name}?env=&subject=`: the version live in `env` (default
-    /// `production`).
-    ///
-    /// The answer's ETag is kept per (name, env); the next call sends it as `If-None-Match`
-    /// and, on `304 Not Modified`, returns the kept copy without a body crossing the wire.
-    /// The ETag is the content digest, so a 304 means the content is unchanged. The cache is
-    /// not keyed by `subject`, so during a rollout the version number of a kept copy can
-    /// belong to another subject's arm whenever both arms have identical content.
+    /// `production`); [`Client::resolve_with`] with those two options.
     pub async fn resolve(
         &self,
         name: &PromptName,
         env: Option<&EnvName>,
         subject: Option<&str>,
     ) -> Result<Resolved, ClientError> {
-        let env = env.map_or(DEFAULT_ENV, EnvName::as_str);
-        let key = (name.as_str().to_owned(), env.to_owned());
+        let options = ResolveOptions {
+            env,
+            subject,
+            track: None,
+        };
+        self.resolve_with(name, &options).await
+    }
+
+    /// `GET /v1/resolve/{name}?env=&subject=&track=`.
+    ///
+    /// The answer's ETag is kept per (name, env, track); the next call sends it as
+    /// `If-None-Match` and, on `304 Not Modified`, returns the kept copy without a body
+    /// crossing the wire. The ETag is the content digest, so a 304 means the content is
+    /// unchanged. The cache is not keyed by `subject` (one agent usually has one), so during a
+    /// rollout the version number and `assignment` of a kept copy can belong to another
+    /// subject's arm whenever both arms have identical content; and since the server's ETag
+    /// does not cover `assignment`, a kept copy's assignment can lag behind a rollout's step.
+    pub async fn resolve_with(
+        &self,
+        name: &PromptName,
+        options: &ResolveOptions<'_>,
+    ) -> Result<Resolved, ClientError> {
+        let env = options.env.map_or(DEFAULT_ENV, EnvName::as_str);
+        let key = cache_key(name, env, options.track);
         let kept = self.resolved.lock().get(&key).cloned();
 
         let path = format!("/v1/resolve/{}", encode_segment(name.as_str()));
         let mut query = vec![("env", env.to_owned())];
-        if let Some(subject) = subject {
+        if let Some(subject) = options.subject {
             query.push(("subject", subject.to_owned()));
+        }
+        if let Some(track) = options.track {
+            query.push(("track", track.as_str().to_owned()));
         }
         let mut rb = self.request(Method::GET, &path).query(&query);
         if let Some((etag, _)) = &kept {
@@ -78,7 +125,7 @@ impl Client {
         let env = env.map_or(DEFAULT_ENV, EnvName::as_str);
         self.resolved
             .lock()
-            .get(&(name.as_str().to_owned(), env.to_owned()))
+            .get(&cache_key(name, env, None))
             .map(|(_, r)| r.clone())
     }
 
@@ -104,6 +151,15 @@ impl Client {
         )
         .await
     }
+}
+
+/// The resolve cache's key: a track is another stream of content than the live pointer.
+fn cache_key(name: &PromptName, env: &str, track: Option<Track>) -> (String, String, &'static str) {
+    (
+        name.as_str().to_owned(),
+        env.to_owned(),
+        track.map_or("", Track::as_str),
+    )
 }
 
 /// Rebuilds the content of a resolve answer and checks that it hashes to the `digest` the

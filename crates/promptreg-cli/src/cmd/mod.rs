@@ -15,6 +15,7 @@ mod render;
 mod report;
 mod resolve;
 mod rollback;
+mod rollout;
 mod serve;
 mod token;
 mod versions;
@@ -109,6 +110,8 @@ enum Command {
     Deploy(WithClient<deploy::Args>),
     /// Move an environment back to an earlier version.
     Rollback(WithClient<rollback::Args>),
+    /// Roll a version out progressively (canary, blue-green) and steer it.
+    Rollout(WithClient<rollout::Args>),
     /// Show the deployment history of a prompt in an environment.
     History(WithClient<history::Args>),
     /// List what is live in an environment.
@@ -137,6 +140,7 @@ impl Cli {
             Command::Diff(c) => c.run(diff::run).await,
             Command::Deploy(c) => c.run(deploy::run).await,
             Command::Rollback(c) => c.run(rollback::run).await,
+            Command::Rollout(c) => c.run(rollout::run).await,
             Command::History(c) => c.run(history::run).await,
             Command::Catalog(c) => c.run(catalog::run).await,
             Command::Resolve(c) => c.run(resolve::run).await,

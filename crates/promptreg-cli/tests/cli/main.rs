@@ -17,4 +17,5 @@ mod output;
 mod pipes;
 mod push;
 mod roles;
+mod rollouts;
 mod serve;

@@ -16,6 +16,8 @@ use promptreg_client::{all_pages, Client, ClientError, PageRequest, PromptFilter
 use promptreg_core::{EnvName, PromptBody, PromptContent, PromptName};
 use serde_json::json;
 
+mod rollouts;
+
 #[derive(Default)]
 struct Seen {
     full_bodies: AtomicUsize,
