@@ -8,13 +8,14 @@
 //!   writers; reads use a separate pool and never wait for writers (WAL).
 //! - `tx`: the unit of work ([`Store::begin`]): one `BEGIN IMMEDIATE` transaction and the SQL
 //!   of each write step.
-//! - `versions`, `deploy`, `tokens`, `events`: the SQL of the reads.
+//! - `versions`, `prompt_page`, `deploy`, `tokens`, `events`: the SQL of the reads.
 //! - `rows`: decoding rows into domain records.
 
 #![forbid(unsafe_code)]
 
 mod deploy;
 mod events;
+mod prompt_page;
 mod rows;
 mod tokens;
 mod tx;
@@ -160,6 +161,15 @@ impl Store for SqliteStore {
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<PromptRecord>> {
         versions::list_prompts(&self.reader, project, filter, page).await
+    }
+
+    async fn prompt_page(
+        &self,
+        project: &ProjectId,
+        query: &PromptQuery,
+        page: OffsetPage,
+    ) -> StoreResult<PromptPage> {
+        prompt_page::prompt_page(&self.reader, project, query, page).await
     }
 
     async fn get_environment(

@@ -124,6 +124,15 @@ pub trait Store: Send + Sync + 'static {
         filter: &PromptFilter,
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<PromptRecord>>;
+    /// One page of the prompts matching `query`, by name, and how many match in all: what a
+    /// page-number list needs without reading every prompt (the rows skipped are counted by
+    /// the database, not loaded).
+    async fn prompt_page(
+        &self,
+        project: &ProjectId,
+        query: &PromptQuery,
+        page: OffsetPage,
+    ) -> StoreResult<PromptPage>;
 
     /// One environment.
     async fn get_environment(&self, project: &ProjectId, env: &EnvName)
