@@ -200,7 +200,7 @@ pub enum TokenLookup {
 }
 
 /// One write transaction (a unit of work). Dropping it without [`StoreTx::commit`] rolls it
-/// back. Each step is one statement (or one round trip); none decides anything.
+/// back. Each step is at most one statement (or one round trip); none decides anything.
 #[async_trait]
 pub trait StoreTx: Send {
     /// The newest version of a prompt, if it has any.
@@ -212,6 +212,9 @@ pub trait StoreTx: Send {
         version: Version,
     ) -> StoreResult<Option<VersionRecord>>;
     /// Inserts a version (creating the prompt with version 1) and makes it the prompt's latest.
+    /// A backend may send it with the unit's next statement (one round trip for a version and
+    /// its event), so a conflict (`already_exists`) may be reported by the next step or by
+    /// `commit`; every later step sees the version.
     async fn insert_version(&mut self, version: &VersionRecord) -> StoreResult<()>;
 
     /// One environment, if it exists.
