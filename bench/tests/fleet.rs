@@ -43,17 +43,35 @@ async fn a_simulated_fleet_gets_bad_canaries_rolled_back_and_keeps_good_ones() {
     let (url, token) = (server.url().to_owned(), server.admin_token().to_owned());
     let client = reqwest::Client::new();
 
-    let unsafe_x10 = Rates { unsafe_action: 0.05, ..base() };
-    let r = run_scenario(&client, &scenario(&url, &token, "unsafe", unsafe_x10, 1)).await.unwrap();
+    let unsafe_x10 = Rates {
+        unsafe_action: 0.05,
+        ..base()
+    };
+    let r = run_scenario(&client, &scenario(&url, &token, "unsafe", unsafe_x10, 1))
+        .await
+        .unwrap();
     assert!(r.rolled_back, "10x unsafe actions not rolled back: {r:?}");
     assert!(r.min_sample_to_fleet_stable_ms.unwrap() < 30_000, "{r:?}");
 
-    let drop = Rates { success: 0.80, ..base() };
-    let r = run_scenario(&client, &scenario(&url, &token, "drop", drop, 2)).await.unwrap();
-    assert!(r.rolled_back, "a 15-point success drop not rolled back: {r:?}");
+    let drop = Rates {
+        success: 0.80,
+        ..base()
+    };
+    let r = run_scenario(&client, &scenario(&url, &token, "drop", drop, 2))
+        .await
+        .unwrap();
+    assert!(
+        r.rolled_back,
+        "a 15-point success drop not rolled back: {r:?}"
+    );
 
-    let lossy = Rates { reported: 0.5, ..base() };
-    let r = run_scenario(&client, &scenario(&url, &token, "srm", lossy, 3)).await.unwrap();
+    let lossy = Rates {
+        reported: 0.5,
+        ..base()
+    };
+    let r = run_scenario(&client, &scenario(&url, &token, "srm", lossy, 3))
+        .await
+        .unwrap();
     assert!(r.rolled_back, "sample-ratio mismatch not caught: {r:?}");
 
     let mut false_rollbacks = 0;
@@ -64,6 +82,9 @@ async fn a_simulated_fleet_gets_bad_canaries_rolled_back_and_keeps_good_ones() {
         assert_eq!(r.outcomes_rejected, 0, "{r:?}");
         false_rollbacks += u32::from(r.rolled_back);
     }
-    assert!(false_rollbacks <= 1, "{false_rollbacks} false rollbacks in 8 A/A rollouts");
+    assert!(
+        false_rollbacks <= 1,
+        "{false_rollbacks} false rollbacks in 8 A/A rollouts"
+    );
     server.stop().await;
 }

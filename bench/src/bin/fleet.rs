@@ -10,7 +10,10 @@ use promptreg_bench::fleet::{run_scenario, Rates, Scenario, ScenarioResult};
 use serde_json::json;
 
 #[derive(Debug, Parser)]
-#[command(name = "fleet", about = "Simulated agent fleet: canary detection and rollback")]
+#[command(
+    name = "fleet",
+    about = "Simulated agent fleet: canary detection and rollback"
+)]
 struct Args {
     /// Server URL.
     #[arg(long, default_value = "http://127.0.0.1:8700")]
@@ -89,18 +92,36 @@ async fn main() -> anyhow::Result<()> {
     for name in wanted {
         match name {
             "unsafe" => {
-                let candidate = Rates { unsafe_action: base.unsafe_action * 10.0, ..base };
-                results.push(run_scenario(&client, &scenario("unsafe-x10", candidate, args.seed)).await?);
+                let candidate = Rates {
+                    unsafe_action: base.unsafe_action * 10.0,
+                    ..base
+                };
+                results.push(
+                    run_scenario(&client, &scenario("unsafe-x10", candidate, args.seed)).await?,
+                );
             }
             "success-drop" => {
-                let candidate = Rates { success: base.success - 0.05, ..base };
-                results.push(run_scenario(&client, &scenario("success-drop-5pt", candidate, args.seed + 1)).await?);
+                let candidate = Rates {
+                    success: base.success - 0.05,
+                    ..base
+                };
+                results.push(
+                    run_scenario(
+                        &client,
+                        &scenario("success-drop-5pt", candidate, args.seed + 1),
+                    )
+                    .await?,
+                );
             }
             "srm" => {
                 // The candidate is as good as stable, but its agents lose 40 % of their
                 // outcomes: only the sample-ratio check can see it.
-                let candidate = Rates { reported: 0.6, ..base };
-                results.push(run_scenario(&client, &scenario("srm", candidate, args.seed + 2)).await?);
+                let candidate = Rates {
+                    reported: 0.6,
+                    ..base
+                };
+                results
+                    .push(run_scenario(&client, &scenario("srm", candidate, args.seed + 2)).await?);
             }
             "aa" => {
                 let mut false_rollbacks = 0;
@@ -109,7 +130,10 @@ async fn main() -> anyhow::Result<()> {
                     s.enough_candidate_outcomes = Some(args.aa_candidate_outcomes);
                     let r = run_scenario(&client, &s).await?;
                     false_rollbacks += u32::from(r.rolled_back);
-                    eprintln!("A/A {i}: {} ({} candidate outcomes)", r.status, r.candidate_outcomes);
+                    eprintln!(
+                        "A/A {i}: {} ({} candidate outcomes)",
+                        r.status, r.candidate_outcomes
+                    );
                     println!("{}", serde_json::to_string(&r)?);
                 }
                 println!(
@@ -117,19 +141,34 @@ async fn main() -> anyhow::Result<()> {
                     json!({"name": "aa-summary", "runs": args.aa_runs, "false_rollbacks": false_rollbacks,
                            "false_rollback_rate": f64::from(false_rollbacks) / f64::from(args.aa_runs.max(1))})
                 );
-                eprintln!("A/A: {false_rollbacks} false rollbacks in {} rollouts", args.aa_runs);
+                eprintln!(
+                    "A/A: {false_rollbacks} false rollbacks in {} rollouts",
+                    args.aa_runs
+                );
             }
-            other => anyhow::bail!("unknown scenario '{other}' (unsafe, success-drop, srm, aa or all)"),
+            other => {
+                anyhow::bail!("unknown scenario '{other}' (unsafe, success-drop, srm, aa or all)")
+            }
         }
     }
     println!("| scenario | status | min sample at | rolled back seen at | fleet on stable at | min sample → fleet stable | outcomes (candidate) | why |");
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
     for r in &results {
-        let t = |v: Option<u64>| v.map_or("—".to_owned(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
+        let t = |v: Option<u64>| {
+            v.map_or("—".to_owned(), |ms| {
+                format!("{:.1} s", ms as f64 / 1000.0)
+            })
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {} ({}) | {} |",
-            r.name, r.status, t(r.min_sample_at_ms), t(r.rolled_back_at_ms), t(r.fleet_stable_at_ms),
-            t(r.min_sample_to_fleet_stable_ms), r.outcomes_accepted, r.candidate_outcomes,
+            r.name,
+            r.status,
+            t(r.min_sample_at_ms),
+            t(r.rolled_back_at_ms),
+            t(r.fleet_stable_at_ms),
+            t(r.min_sample_to_fleet_stable_ms),
+            r.outcomes_accepted,
+            r.candidate_outcomes,
             r.reason.clone().unwrap_or_default().replace('|', "/")
         );
         println!("{}", serde_json::to_string(r)?);

@@ -226,7 +226,9 @@ async fn run_once(
         Ok(r) => {
             stats.resolve_errors.fetch_add(1, Ordering::Relaxed);
             let status = r.status();
-            stats.first_error.put(|| format!("resolve answered {status}"));
+            stats
+                .first_error
+                .put(|| format!("resolve answered {status}"));
             return None;
         }
         Err(e) => {
@@ -276,7 +278,8 @@ async fn report(
     let url = format!("{}/v1/outcomes", config.base_url);
     let mut batch: Vec<(Value, bool)> = Vec::with_capacity(5_000);
     loop {
-        let first = tokio::time::timeout(Duration::from_millis(100), rx.recv_many(&mut batch, 5_000)).await;
+        let first =
+            tokio::time::timeout(Duration::from_millis(100), rx.recv_many(&mut batch, 5_000)).await;
         if matches!(first, Ok(0)) {
             break; // every agent has stopped
         }
@@ -306,18 +309,29 @@ async fn report(
                         }
                     } else {
                         stats.rejected.fetch_add(1, Ordering::Relaxed);
-                        stats.first_error.put(|| format!("outcome refused: {}", results.get(i).cloned().unwrap_or_default()));
+                        stats.first_error.put(|| {
+                            format!(
+                                "outcome refused: {}",
+                                results.get(i).cloned().unwrap_or_default()
+                            )
+                        });
                     }
                 }
             }
             Ok(r) => {
                 let status = r.status();
                 let text = r.text().await.unwrap_or_default();
-                stats.rejected.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                stats.first_error.put(|| format!("outcomes answered {status}: {text}"));
+                stats
+                    .rejected
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                stats
+                    .first_error
+                    .put(|| format!("outcomes answered {status}: {text}"));
             }
             Err(e) => {
-                stats.rejected.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                stats
+                    .rejected
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 stats.first_error.put(|| format!("outcomes failed: {e}"));
             }
         }

@@ -85,7 +85,10 @@ async fn api(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let res = req.send().await.with_context(|| format!("{method} {path}"))?;
+    let res = req
+        .send()
+        .await
+        .with_context(|| format!("{method} {path}"))?;
     let status = res.status();
     let body: Value = res.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -102,20 +105,40 @@ pub async fn run_scenario(
     s: &Scenario,
 ) -> anyhow::Result<ScenarioResult> {
     let prompt = format!("sim-{}-{}", s.name, s.seed);
-    for template in ["Help the customer, {{ name }}.", "Help {{ name }}, briefly."] {
-        api(client, s, reqwest::Method::POST, &format!("/v1/prompts/{prompt}/versions"),
-            Some(json!({"type": "text", "template": template}))).await?;
+    for template in [
+        "Help the customer, {{ name }}.",
+        "Help {{ name }}, briefly.",
+    ] {
+        api(
+            client,
+            s,
+            reqwest::Method::POST,
+            &format!("/v1/prompts/{prompt}/versions"),
+            Some(json!({"type": "text", "template": template})),
+        )
+        .await?;
     }
-    api(client, s, reqwest::Method::PUT, &format!("/v1/environments/production/prompts/{prompt}"),
-        Some(json!({"version": 1}))).await?;
-    let rollout = api(client, s, reqwest::Method::POST,
+    api(
+        client,
+        s,
+        reqwest::Method::PUT,
+        &format!("/v1/environments/production/prompts/{prompt}"),
+        Some(json!({"version": 1})),
+    )
+    .await?;
+    let rollout = api(
+        client,
+        s,
+        reqwest::Method::POST,
         &format!("/v1/environments/production/prompts/{prompt}/rollouts"),
         Some(json!({
             "candidate": 2,
             "reason": format!("fleet simulation: {}", s.name),
             "strategy": {"canary": {"steps": [{"set_weight": s.weight}, {"pause": {}}]}},
             "analysis": s.analysis,
-        }))).await?;
+        })),
+    )
+    .await?;
     let id = rollout["id"].as_str().context("rollout id")?.to_owned();
     let path = format!("/v1/rollouts/{id}");
     // The controller's first pass sets the weight.
@@ -152,7 +175,8 @@ pub async fn run_scenario(
         tokio::time::sleep(Duration::from_millis(20)).await;
         let now = Instant::now();
         let stats = &fleet.stats;
-        if min_sample_at.is_none() && stats.candidate_accepted.load(Ordering::Relaxed) >= min_sample {
+        if min_sample_at.is_none() && stats.candidate_accepted.load(Ordering::Relaxed) >= min_sample
+        {
             min_sample_at = Some(now);
         }
         if now.duration_since(polled) >= Duration::from_millis(100) {
@@ -179,10 +203,23 @@ pub async fn run_scenario(
     let stats = fleet.stats.clone();
     fleet.stop().await;
     if last["status"] == "progressing" || last["status"] == "paused" {
-        last = api(client, s, reqwest::Method::POST, &format!("{path}/abort"),
-            Some(json!({"reason": "fleet simulation ended"}))).await?;
+        last = api(
+            client,
+            s,
+            reqwest::Method::POST,
+            &format!("{path}/abort"),
+            Some(json!({"reason": "fleet simulation ended"})),
+        )
+        .await?;
     }
-    let history = api(client, s, reqwest::Method::GET, &format!("/v1/rollouts/{id}"), None).await?;
+    let history = api(
+        client,
+        s,
+        reqwest::Method::GET,
+        &format!("/v1/rollouts/{id}"),
+        None,
+    )
+    .await?;
     let reason = history["analysis_results"]["background"]["result"]["summary"]
         .as_str()
         .map(str::to_owned);

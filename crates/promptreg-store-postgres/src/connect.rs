@@ -19,6 +19,13 @@ const POOL_SIZE: u32 = 8;
 /// How long a query waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A connection idle longer than this is pinged before it is handed out. sqlx pings every
+/// connection on release anyway (so one that broke while in use is dropped then); pinging on
+/// every acquire as well would add a round trip to every query and every write transaction
+/// (a seventh of a publish), so only connections that may have gone stale while idle (a
+/// database restart, a network cut) are checked.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(1);
+
 /// The notification channel of the default schema.
 const CHANNEL: &str = "promptreg_events";
 
@@ -44,6 +51,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(StoreError::other)?;

@@ -2,7 +2,8 @@
 //! of an [`EventRecord`], announced with `NOTIFY` in the transaction that appends it.
 //!
 //! Appending is one round trip: the next `seq` (`MAX + 1`, safe because the unit of work holds
-//! the project's writer lock, see `tx.rs`), the row, and `pg_notify` in one statement.
+//! the project's writer lock, see `tx.rs`), the row, and `pg_notify` in one statement, which
+//! may also carry a write the unit of work deferred (see `tx.rs`).
 //! PostgreSQL delivers the notification at commit and drops it on rollback, so listeners hear
 //! exactly the committed events, in commit order, which is `seq` order.
 
@@ -25,6 +26,40 @@ pub(crate) struct Announced {
     pub(crate) seq: i64,
 }
 
+/// The statement that appends an event, after the data-modifying CTEs in `prelude` (each
+/// followed by a comma; empty for none). The project is `$1`; the event's own values are
+/// bound from `$first`, in the order [`bind`] binds them.
+pub(crate) fn append_sql(prelude: &str, first: usize) -> String {
+    let [kind, at, prefix, channel, limit] = [0, 1, 2, 3, 4].map(|i| first + i);
+    format!(
+        "WITH {prelude} next AS ( \
+             SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM event_log WHERE project = $1 \
+         ), logged AS ( \
+             INSERT INTO event_log (project, seq, kind, at, body) \
+             SELECT $1, seq, ${kind}, ${at}, ${prefix} || seq::text || '}}' FROM next \
+             RETURNING seq, body \
+         ) \
+         SELECT seq, pg_notify(${channel}, CASE WHEN octet_length(body) < ${limit} THEN body \
+             ELSE json_build_object('project', $1::text, 'seq', seq)::text END) \
+         FROM logged"
+    )
+}
+
+/// Binds the event's values of [`append_sql`] (after the project and any prelude's).
+pub(crate) fn bind<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    draft: &'q EventDraft,
+    prefix: &'q str,
+    channel: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(draft.change.kind())
+        .bind(draft.at)
+        .bind(prefix)
+        .bind(channel)
+        .bind(NOTIFY_LIMIT)
+}
+
 /// Appends `draft` to its project's log at the next `seq` and queues its notification on
 /// `channel`. The caller holds the project's writer lock.
 pub(crate) async fn append(
@@ -33,27 +68,17 @@ pub(crate) async fn append(
     draft: EventDraft,
 ) -> Result<EventRecord> {
     let prefix = body_prefix(&draft)?;
-    let row = sqlx::query(
-        "WITH next AS ( \
-             SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM event_log WHERE project = $1 \
-         ), logged AS ( \
-             INSERT INTO event_log (project, seq, kind, at, body) \
-             SELECT $1, seq, $2, $3, $4 || seq::text || '}' FROM next \
-             RETURNING seq, body \
-         ) \
-         SELECT seq, pg_notify($5, CASE WHEN octet_length(body) < $6 THEN body \
-             ELSE json_build_object('project', $1::text, 'seq', seq)::text END) \
-         FROM logged",
-    )
-    .bind(draft.change.project().as_str())
-    .bind(draft.change.kind())
-    .bind(draft.at)
-    .bind(&prefix)
-    .bind(channel)
-    .bind(NOTIFY_LIMIT)
-    .fetch_one(&mut *conn)
-    .await?;
-    let record = draft.at_seq(row.try_get("seq")?);
+    let sql = append_sql("", 2);
+    let query = sqlx::query(&sql).bind(draft.change.project().as_str());
+    let row = bind(query, &draft, &prefix, channel)
+        .fetch_one(&mut *conn)
+        .await?;
+    logged(draft, &prefix, row.try_get("seq")?)
+}
+
+/// The record appended at `seq`, checked against the bytes the database spliced.
+pub(crate) fn logged(draft: EventDraft, prefix: &str, seq: i64) -> Result<EventRecord> {
+    let record = draft.at_seq(seq);
     // The stored bytes were spliced in SQL; they must be the record's canonical form, or the
     // log would hold something no replica or ledger can reproduce: refuse (and roll back).
     if record.canonical_bytes()

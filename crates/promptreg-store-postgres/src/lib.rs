@@ -7,7 +7,8 @@
 //! - `tx`: the unit of work ([`Store::begin`]): a transaction holding the project's writer
 //!   lock, and the SQL of each write step. Numbering, the deploy rules and the events are the
 //!   service layer's; this crate holds SQL and row mapping only.
-//! - `versions`, `environments`, `deploy`, `tokens`: the reads (and the SQL the steps share).
+//! - `versions`, `prompt_page`, `environments`, `deploy`, `tokens`: the reads (and the SQL the
+//!   steps share).
 //! - `events`: the per-project event log (dense `seq`, canonical bodies) and its `NOTIFY`.
 //! - `listen`: [`Store::subscribe`], a `LISTEN` stream that says when it lost the connection
 //!   and when to resynchronise.
@@ -28,6 +29,7 @@ mod error;
 mod events;
 mod listen;
 mod outcomes;
+mod prompt_page;
 mod rollouts;
 mod rows;
 pub mod testing;
@@ -40,10 +42,10 @@ use std::fmt;
 use async_trait::async_trait;
 use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OutcomeIdBatch,
-    PageRequest, PromptFilter, PromptRecord, RolloutFilter, RolloutRecord, RolloutWindowRow, Store,
-    StoreError, StoreResult, StoreTx, TokenLookup, TokenRecord, VersionFilter, VersionRecord,
-    VersionWindowRow,
+    CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OffsetPage,
+    OutcomeIdBatch, PageRequest, PromptFilter, PromptPage, PromptQuery, PromptRecord,
+    RolloutFilter, RolloutRecord, RolloutWindowRow, Store, StoreError, StoreResult, StoreTx,
+    TokenLookup, TokenRecord, VersionFilter, VersionRecord, VersionWindowRow,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -151,6 +153,15 @@ impl Store for PgStore {
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<PromptRecord>> {
         Ok(versions::list_prompts(self, project, filter, page).await?)
+    }
+
+    async fn prompt_page(
+        &self,
+        project: &ProjectId,
+        query: &PromptQuery,
+        page: OffsetPage,
+    ) -> StoreResult<PromptPage> {
+        Ok(prompt_page::prompt_page(self, project, query, page).await?)
     }
 
     async fn get_environment(

@@ -15,7 +15,7 @@ use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Ve
 use promptreg_store::{
     DeploymentRecord, Environment, StoreResult, StoreTx, TokenRecord, VersionRecord,
 };
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::deploy::{self, DEPLOYMENT_COLUMNS};
 use crate::error::{already_exists, internal, unique_violation, Error, Result};
@@ -26,25 +26,98 @@ pub(crate) struct PgTx {
     tx: Transaction<'static, Postgres>,
     project: ProjectId,
     channel: String,
+    /// A version inserted but not sent yet: it goes with the next statement (see
+    /// [`PgTx::flush`]), which for a publish is the event, so both are one round trip.
+    pending: Option<Box<VersionRecord>>,
 }
 
 impl PgTx {
-    /// Begins a transaction and waits for the project's writer lock.
+    /// Begins a transaction and waits for the project's writer lock, in one round trip:
+    /// `BEGIN` and the lock are sent as one simple query, so the transaction's first
+    /// statement already runs under the lock (its snapshot is taken after the lock).
     pub(crate) async fn begin(pool: &PgPool, channel: &str, project: &ProjectId) -> Result<PgTx> {
-        let mut tx = pool.begin().await?;
         // `hashtextextended` is computed by the database, so every replica (whatever its
         // build) derives the same key; a collision between two projects only makes them
-        // take turns.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("{channel}/{project}"))
-            .execute(&mut *tx)
+        // take turns. A simple query takes no parameters: the key is a literal, made of a
+        // channel name and a project id, both `[a-z0-9._-]` (checked again here).
+        let key = format!("{channel}/{project}");
+        if !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+        {
+            return Err(internal(std::io::Error::other(format!(
+                "lock key {key:?} is not a plain identifier"
+            ))));
+        }
+        let tx = pool
+            .begin_with(format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{key}', 0))"
+            ))
             .await?;
         Ok(PgTx {
             tx,
             project: project.clone(),
             channel: channel.to_owned(),
+            pending: None,
         })
     }
+
+    /// Sends a deferred version insert on its own, before any other statement of the unit of
+    /// work, so every step reads what the earlier steps wrote.
+    async fn flush(&mut self) -> StoreResult<()> {
+        if let Some(v) = self.pending.take() {
+            let sql = format!("WITH {INSERT_VERSION} SELECT 1");
+            bind_version(sqlx::query(&sql), &self.project, &v)?
+                .execute(&mut *self.tx)
+                .await
+                .map_err(|e| version_exists_or(e, &v))?;
+        }
+        Ok(())
+    }
+}
+
+/// The prompt row (created with version 1, else pointed at the new latest) and the version,
+/// as two data-modifying CTEs binding `$1`-`$11` (see [`bind_version`]). The foreign key
+/// from the version to the prompt is checked at the end of the statement, when the prompt
+/// row exists.
+const INSERT_VERSION: &str = "prompt AS ( \
+         INSERT INTO prompts (project, name, latest_version, created_at) \
+         VALUES ($1, $2, $3, $11) \
+         ON CONFLICT (project, name) DO UPDATE SET latest_version = EXCLUDED.latest_version \
+     ), version AS ( \
+         INSERT INTO versions (project, name, version, digest, prompt_type, content, \
+             commit_message, metadata, parent, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     )";
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds `$1`-`$11` of [`INSERT_VERSION`].
+fn bind_version<'q>(
+    query: PgQuery<'q>,
+    project: &'q ProjectId,
+    v: &'q VersionRecord,
+) -> StoreResult<PgQuery<'q>> {
+    let metadata = serde_json::to_value(&v.metadata).map_err(internal)?;
+    Ok(query
+        .bind(project.as_str())
+        .bind(v.name.as_str())
+        .bind(v.version.get())
+        .bind(v.digest.as_str())
+        .bind(v.content.prompt_type().as_str())
+        .bind(v.content.to_value())
+        .bind(&v.commit_message)
+        .bind(metadata)
+        .bind(v.parent.map(Version::get))
+        .bind(&v.created_by)
+        .bind(v.created_at))
+}
+
+/// A version's unique violation as `already_exists`; other errors as they are.
+fn version_exists_or(e: sqlx::Error, v: &VersionRecord) -> Error {
+    exists_or(e, || {
+        format!("prompt '{}' already has version {}", v.name, v.version)
+    })
 }
 
 /// A unique violation as `already_exists` with `message`; other errors as they are.
@@ -87,6 +160,7 @@ impl StoreTx for PgTx {
     }
 
     async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>> {
+        self.flush().await?;
         Ok(versions::find(&mut *self.tx, &self.project, name, None).await?)
     }
 
@@ -95,49 +169,24 @@ impl StoreTx for PgTx {
         name: &PromptName,
         version: Version,
     ) -> StoreResult<Option<VersionRecord>> {
+        self.flush().await?;
         Ok(versions::find(&mut *self.tx, &self.project, name, Some(version)).await?)
     }
 
     async fn insert_version(&mut self, v: &VersionRecord) -> StoreResult<()> {
-        let metadata = serde_json::to_value(&v.metadata).map_err(internal)?;
-        // The prompt row (created with version 1, else pointed at the new latest) and the
-        // version in one statement. The foreign key from the version to the prompt is checked
-        // at the end of the statement, when the prompt row exists.
-        sqlx::query(
-            "WITH prompt AS ( \
-                 INSERT INTO prompts (project, name, latest_version, created_at) \
-                 VALUES ($1, $2, $3, $11) \
-                 ON CONFLICT (project, name) DO UPDATE SET latest_version = EXCLUDED.latest_version \
-             ) \
-             INSERT INTO versions (project, name, version, digest, prompt_type, content, \
-                 commit_message, metadata, parent, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(self.project.as_str())
-        .bind(v.name.as_str())
-        .bind(v.version.get())
-        .bind(v.digest.as_str())
-        .bind(v.content.prompt_type().as_str())
-        .bind(v.content.to_value())
-        .bind(&v.commit_message)
-        .bind(metadata)
-        .bind(v.parent.map(Version::get))
-        .bind(&v.created_by)
-        .bind(v.created_at)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(|e| exists_or(e, || format!(
-                "prompt '{}' already has version {}",
-                v.name, v.version
-        )))?;
+        // Sent with the next statement (the event, in a publish) or on its own before it.
+        self.flush().await?;
+        self.pending = Some(Box::new(v.clone()));
         Ok(())
     }
 
     async fn get_environment(&mut self, env: &EnvName) -> StoreResult<Option<Environment>> {
+        self.flush().await?;
         Ok(environments::find(&mut *self.tx, &self.project, env).await?)
     }
 
     async fn insert_environment(&mut self, env: &Environment) -> StoreResult<()> {
+        self.flush().await?;
         sqlx::query(&format!(
             "INSERT INTO environments (project, {}) VALUES ($1, $2, $3, $4, $5, $6)",
             environments::COLUMNS
@@ -159,10 +208,12 @@ impl StoreTx for PgTx {
         env: &EnvName,
         name: &PromptName,
     ) -> StoreResult<Vec<DeploymentRecord>> {
+        self.flush().await?;
         Ok(deploy::pointer_history(&mut *self.tx, &self.project, env, name).await?)
     }
 
     async fn insert_deployment(&mut self, r: &DeploymentRecord) -> StoreResult<()> {
+        self.flush().await?;
         // The record and the pointer in one statement; the pointer's foreign key to its
         // record is checked at the end of the statement, when the record exists.
         sqlx::query(&format!(
@@ -200,6 +251,7 @@ impl StoreTx for PgTx {
     }
 
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        self.flush().await?;
         sqlx::query(&format!(
             "INSERT INTO tokens ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
             tokens::COLUMNS
@@ -224,6 +276,7 @@ impl StoreTx for PgTx {
         id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<TokenRecord>> {
+        self.flush().await?;
         let row = sqlx::query(&format!(
             "UPDATE tokens SET revoked_at = $3 \
              WHERE project = $1 AND id = $2 AND revoked_at IS NULL RETURNING {}",
@@ -247,10 +300,23 @@ impl StoreTx for PgTx {
             )))
             .into());
         }
-        Ok(events::append(&mut self.tx, &self.channel, draft).await?)
+        let Some(v) = self.pending.take() else {
+            return Ok(events::append(&mut self.tx, &self.channel, draft).await?);
+        };
+        // The deferred version and the event in one statement, one round trip.
+        let prefix = events::body_prefix(&draft)?;
+        let sql = events::append_sql(&format!("{INSERT_VERSION},"), 12);
+        let query = bind_version(sqlx::query(&sql), &self.project, &v)?;
+        let row = events::bind(query, &draft, &prefix, &self.channel)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(|e| version_exists_or(e, &v))?;
+        let seq = row.try_get("seq").map_err(Error::from)?;
+        Ok(events::logged(draft, &prefix, seq)?)
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.flush().await?;
         self.tx.commit().await.map_err(Error::from)?;
         Ok(())
     }

@@ -8,7 +8,7 @@
 //!   writers; reads use a separate pool and never wait for writers (WAL).
 //! - `tx`: the unit of work ([`Store::begin`]): one `BEGIN IMMEDIATE` transaction and the SQL
 //!   of each write step.
-//! - `versions`, `deploy`, `tokens`, `events`: the SQL of the reads.
+//! - `versions`, `prompt_page`, `deploy`, `tokens`, `events`: the SQL of the reads.
 //! - `rollouts`: the SQL of rollouts (steps and reads).
 //! - `outcomes`: outcome windows and accepted ids (through the writer, outside units of work).
 //! - `rows`: decoding rows into domain records.
@@ -18,6 +18,7 @@
 mod deploy;
 mod events;
 mod outcomes;
+mod prompt_page;
 mod rollouts;
 mod rows;
 mod tokens;
@@ -221,6 +222,15 @@ impl Store for SqliteStore {
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<PromptRecord>> {
         versions::list_prompts(&self.reader, project, filter, page).await
+    }
+
+    async fn prompt_page(
+        &self,
+        project: &ProjectId,
+        query: &PromptQuery,
+        page: OffsetPage,
+    ) -> StoreResult<PromptPage> {
+        prompt_page::prompt_page(&self.reader, project, query, page).await
     }
 
     async fn get_environment(

@@ -169,6 +169,15 @@ pub trait Store: Send + Sync + 'static {
         filter: &PromptFilter,
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<PromptRecord>>;
+    /// One page of the prompts matching `query`, by name, and how many match in all: what a
+    /// page-number list needs without reading every prompt (the rows skipped are counted by
+    /// the database, not loaded).
+    async fn prompt_page(
+        &self,
+        project: &ProjectId,
+        query: &PromptQuery,
+        page: OffsetPage,
+    ) -> StoreResult<PromptPage>;
 
     /// One environment.
     async fn get_environment(&self, project: &ProjectId, env: &EnvName)
@@ -270,7 +279,7 @@ pub enum TokenLookup {
 }
 
 /// One write transaction (a unit of work). Dropping it without [`StoreTx::commit`] rolls it
-/// back. Each step is one statement (or one round trip); none decides anything.
+/// back. Each step is at most one statement (or one round trip); none decides anything.
 #[async_trait]
 pub trait StoreTx: Send {
     /// The newest version of a prompt, if it has any.
@@ -282,6 +291,9 @@ pub trait StoreTx: Send {
         version: Version,
     ) -> StoreResult<Option<VersionRecord>>;
     /// Inserts a version (creating the prompt with version 1) and makes it the prompt's latest.
+    /// A backend may send it with the unit's next statement (one round trip for a version and
+    /// its event), so a conflict (`already_exists`) may be reported by the next step or by
+    /// `commit`; every later step sees the version.
     async fn insert_version(&mut self, version: &VersionRecord) -> StoreResult<()>;
 
     /// The rollout of a pointer that is not over, if any.

@@ -56,6 +56,35 @@ pub struct PromptFilter {
     pub tag: Option<String>,
 }
 
+/// Filters of the counted prompt list (Langfuse's `GET /api/public/v2/prompts`), all exact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptQuery {
+    /// Only the prompt with this name.
+    pub name: Option<PromptName>,
+    /// Only prompts with a version live in this environment.
+    pub env: Option<EnvName>,
+    /// Only prompts whose latest version has this tag.
+    pub tag: Option<String>,
+}
+
+/// Page-number paging: `limit` rows after skipping `offset`, in name order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetPage {
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return at most.
+    pub limit: u32,
+}
+
+/// One page of a counted prompt list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptPage {
+    /// The page's prompts, by name.
+    pub prompts: Vec<PromptRecord>,
+    /// How many prompts match the filters (on every page).
+    pub total: u64,
+}
+
 /// Keyset paging: up to `limit` rows after the key `after`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest<K> {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use promptreg_core::{EnvName, ProjectId, PromptName, Version};
 use promptreg_store::{
-    CatalogRecord, DeploymentRecord, Environment, PageRequest, PromptFilter, PromptRecord,
-    RolloutFilter, RolloutRecord, Store, TokenRecord, VersionFilter, VersionRecord,
+    CatalogRecord, DeploymentRecord, Environment, OffsetPage, PageRequest, PromptFilter,
+    PromptPage, PromptQuery, PromptRecord, RolloutFilter, RolloutRecord, Store, TokenRecord,
+    VersionFilter, VersionRecord,
 };
 
 use super::{Action, Caller, Registry, Resource, ServiceResult};
@@ -77,6 +78,15 @@ impl Reads<'_> {
         page: &PageRequest<PromptName>,
     ) -> ServiceResult<Vec<PromptRecord>> {
         Ok(self.store.list_prompts(self.project, filter, page).await?)
+    }
+
+    /// One page of the prompts matching `query`, by name, with the number that match.
+    pub async fn prompt_page(
+        &self,
+        query: &PromptQuery,
+        page: OffsetPage,
+    ) -> ServiceResult<PromptPage> {
+        Ok(self.store.prompt_page(self.project, query, page).await?)
     }
 
     /// One environment.

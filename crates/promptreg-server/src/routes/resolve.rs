@@ -109,8 +109,18 @@ async fn answer(
     let target = query.target()?;
     let Served { entry, assignment } = state.registry.resolve(&caller, env, name, &target).await?;
     Counter::inc(&entry.resolves);
-    if matches_etag(headers, &entry.etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, entry.etag.clone())]).into_response());
+    // With an assignment the ETag names the arm too, so a copy kept from before the rollout
+    // (or from the other arm) is not confirmed by a 304.
+    let etag = match &assignment {
+        None => entry.etag.clone(),
+        Some(a) => HeaderValue::from_str(&format!(
+            "\"{}.{}.{}\"",
+            entry.version.digest, a.rollout, a.arm
+        ))
+        .unwrap_or_else(|_| entry.etag.clone()),
+    };
+    if matches_etag(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response());
     }
     let body = match assignment {
         None => entry.body.clone(),
@@ -119,7 +129,7 @@ async fn answer(
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(ETAG, entry.etag.clone());
+    h.insert(ETAG, etag);
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }

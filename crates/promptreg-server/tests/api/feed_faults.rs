@@ -96,6 +96,14 @@ impl Store for BrokenFeed {
     ) -> StoreResult<Vec<PromptRecord>> {
         self.0.list_prompts(p, f, pg).await
     }
+    async fn prompt_page(
+        &self,
+        p: &ProjectId,
+        q: &PromptQuery,
+        pg: OffsetPage,
+    ) -> StoreResult<PromptPage> {
+        self.0.prompt_page(p, q, pg).await
+    }
     async fn get_environment(&self, p: &ProjectId, e: &EnvName) -> StoreResult<Environment> {
         self.0.get_environment(p, e).await
     }

@@ -8,11 +8,15 @@ use crate::both_backends;
 use crate::helpers::{Answer, TestApp};
 
 mod errors;
+mod scale;
+
+use scale::a_page_of_a_large_list_reads_one_page;
 
 both_backends!(
     labels_are_environments,
     chat_prompts_and_folders_round_trip,
     list_is_paged_by_page_number,
+    a_page_of_a_large_list_reads_one_page,
 );
 
 pub(crate) const PROMPTS: &str = "/api/public/v2/prompts";

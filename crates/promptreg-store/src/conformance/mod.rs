@@ -8,6 +8,7 @@
 //! layer's, so the helpers here play that part as simply as possible.
 //!
 //! - `versions`: versions and prompt lists, dropped transactions.
+//! - `prompt_page`: the counted prompt list (page by offset, total, exact filters).
 //! - `deploy`: environments, deployment records and pointers.
 //! - `misc`: tokens, the event log, concurrent writers, project isolation.
 //! - `outcomes`: outcome windows per replica and accepted ids.
@@ -30,11 +31,13 @@ use crate::*;
 mod deploy;
 mod misc;
 mod outcomes;
+mod prompt_page;
 mod versions;
 
 pub use deploy::*;
 pub use misc::*;
 pub use outcomes::*;
+pub use prompt_page::*;
 pub use versions::*;
 
 /// A fresh, empty store and what to do with it afterwards (drop a schema, delete a file).
@@ -74,6 +77,7 @@ macro_rules! conformance_suite {
             a_dropped_tx_leaves_nothing,
             versions_page_newest_first_and_filter,
             prompts_list_with_prefix_tag_and_deployments,
+            prompt_pages_count_filter_and_order,
             environments_are_unique,
             deployments_record_history_and_move_the_pointer,
             tokens_are_inserted_found_and_revoked,

@@ -233,7 +233,9 @@ fn analysis(results: &Value) -> String {
         return String::new();
     };
     let mut out = String::new();
-    for (name, result) in results.iter().filter(|(_, r)| !r.is_null()) {
+    for (name, entry) in results.iter().filter(|(_, r)| !r.is_null()) {
+        // `{"result": {...}, "at": ...}` per analysis.
+        let result = entry.get("result").unwrap_or(entry);
         let phase = result.get("phase").and_then(Value::as_str).unwrap_or("?");
         let summary = result.get("summary").and_then(Value::as_str).unwrap_or("");
         let _ = writeln!(out, "analysis {name}: {phase}  {summary}");

@@ -24,7 +24,7 @@ use axum::extract::State;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use promptreg_core::{EnvName, PromptName, Version};
-use promptreg_store::{PageRequest, PromptFilter, PromptRecord, VersionRecord};
+use promptreg_store::{OffsetPage, PromptPage, PromptQuery, PromptRecord, VersionRecord};
 use serde::Deserialize;
 
 pub use write::{__path_create_prompt, __path_delete_prompt, __path_update_labels};
@@ -188,46 +188,41 @@ pub async fn list_prompts(
     let q = query?.0;
     let page = number("page", q.page.as_deref(), 1, u64::from(u32::MAX))?;
     let limit = number("limit", q.limit.as_deref(), 10, 100)?;
-    let filter = PromptFilter {
-        prefix: q.name.clone(),
-        tag: q.tag,
+    let reads = state.registry.reads(&caller)?;
+    // Filters are exact. A name or label that cannot be stored matches nothing; `latest`
+    // is every prompt's.
+    let name = q.name.as_deref().map(PromptName::parse).transpose();
+    let env = match q.label.as_deref() {
+        None | Some("latest") => Ok(None),
+        Some(l) => EnvName::parse(l).map(Some),
     };
-    let mut all: Vec<PromptRecord> = Vec::new();
-    let mut after: Option<PromptName> = None;
-    loop {
-        let req = PageRequest { limit: 500, after };
-        let rows = state
-            .registry
-            .reads(&caller)?
-            .prompts(&filter, &req)
-            .await?;
-        after = rows.last().map(|r| r.name.clone());
-        let done = rows.len() < 500;
-        all.extend(rows);
-        if done {
-            break;
+    let page_of = match (name, env) {
+        (Ok(name), Ok(env)) => {
+            let query = PromptQuery {
+                name,
+                env,
+                tag: q.tag,
+            };
+            let offset = (page - 1).saturating_mul(limit);
+            // `limit` is at most 100.
+            let limit = u32::try_from(limit).unwrap_or(100);
+            reads
+                .prompt_page(&query, OffsetPage { offset, limit })
+                .await?
         }
-    }
-    let label = q.label.as_deref();
-    all.retain(|p| {
-        q.name.as_deref().is_none_or(|n| p.name.as_str() == n)
-            && label
-                .is_none_or(|l| l == "latest" || p.deployed.iter().any(|(e, _)| e.as_str() == l))
-    });
-    let total = all.len() as u64;
+        _ => PromptPage {
+            prompts: Vec::new(),
+            total: 0,
+        },
+    };
+    let total = page_of.total;
     let meta = PageMeta {
         page,
         limit,
         total_items: total,
         total_pages: total.div_ceil(limit),
     };
-    let skip = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX);
-    let data = all
-        .into_iter()
-        .skip(skip)
-        .take(limit as usize)
-        .map(prompt_meta)
-        .collect();
+    let data = page_of.prompts.into_iter().map(prompt_meta).collect();
     Ok(Json(PromptMetaList {
         data,
         pagination: meta.clone(),
