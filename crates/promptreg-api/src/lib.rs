@@ -7,6 +7,7 @@
 //! - [`resolve`]: what agents fetch on their hot path and the render call.
 //! - [`rollouts`]: starting, commanding and reading rollouts.
 //! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
+//! - [`webhooks`]: webhook subscriptions, their deliveries, the inbound abort hook.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -19,6 +20,7 @@ pub mod resolve;
 pub mod rollouts;
 pub mod tokens;
 pub mod versions;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,7 @@ pub use resolve::*;
 pub use rollouts::*;
 pub use tokens::*;
 pub use versions::*;
+pub use webhooks::*;
 
 /// One page of a list: `{"items": [...], "next_cursor": "..." | null}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

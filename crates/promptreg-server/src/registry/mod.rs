@@ -14,11 +14,14 @@
 //! - `serve`: authentication, resolve and render (the agents' hot path).
 //! - `rollouts`: starting rollouts, people's commands and the controller's steps.
 //! - `tokens`: tokens and key pairs.
+//! - `webhooks`: webhook subscriptions and the inbound abort hook.
+//! - [`dispatch`]: the webhook dispatcher (signed deliveries in log order, retries, leases).
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
 //! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 pub mod controller;
+pub mod dispatch;
 pub mod error;
 pub mod follow;
 mod pointers;
@@ -28,6 +31,7 @@ mod reads;
 mod rollouts;
 mod serve;
 mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -42,6 +46,7 @@ pub use publish::Published;
 pub use rollouts::RolloutCommand;
 pub use serve::{not_deployed, Served, Target};
 pub use tokens::IssuedToken;
+pub use webhooks::AbortTarget;
 
 use crate::auth::{Caller, TokenCache};
 use crate::index::ResolveIndex;
@@ -240,7 +245,10 @@ impl Registry {
             }
             ChangeEvent::VersionCreated { .. }
             | ChangeEvent::EnvironmentCreated { .. }
-            | ChangeEvent::AnalysisResult { .. } => {}
+            | ChangeEvent::AnalysisResult { .. }
+            // Webhooks live in the store only: the dispatcher reads them there every pass.
+            | ChangeEvent::WebhookCreated { .. }
+            | ChangeEvent::WebhookDeleted { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = match known {
                     Known::Token(t) => t,

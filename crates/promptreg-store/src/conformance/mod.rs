@@ -10,6 +10,7 @@
 //! - `versions`: versions and prompt lists, dropped transactions.
 //! - `deploy`: environments, deployment records and pointers.
 //! - `misc`: tokens, the event log, concurrent writers, project isolation.
+//! - `webhooks`: subscriptions, their lease, cursor and delivery history.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -29,10 +30,12 @@ use crate::*;
 mod deploy;
 mod misc;
 mod versions;
+mod webhooks;
 
 pub use deploy::*;
 pub use misc::*;
 pub use versions::*;
+pub use webhooks::*;
 
 /// A fresh, empty store and what to do with it afterwards (drop a schema, delete a file).
 pub struct Harness {
@@ -77,6 +80,7 @@ macro_rules! conformance_suite {
             the_event_log_is_dense_and_round_trips,
             concurrent_writers_take_turns,
             projects_are_isolated,
+            webhooks_lease_deliver_and_delete,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
