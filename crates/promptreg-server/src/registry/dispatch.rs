@@ -99,6 +99,10 @@ impl Dispatcher {
         {
             return Ok(());
         }
+        // The list was read before the claim: another replica may have moved the cursor
+        // since (it held the lease then), so start from the stored one.
+        let hook = &store.get_webhook(&hook.project, &hook.id).await?;
+        let events: Vec<_> = events.into_iter().filter(|e| e.seq > hook.cursor).collect();
         // A delivery still being retried is the first wanted event after the cursor.
         let mut pending = store
             .list_deliveries(&hook.project, &hook.id, &PageRequest::first(1))

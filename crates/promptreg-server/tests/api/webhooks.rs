@@ -18,7 +18,8 @@ both_backends!(
     a_receiver_gets_signed_events_in_log_order,
     a_failing_receiver_is_retried_with_backoff_and_order_holds,
     an_event_filter_delivers_only_the_named_events,
-    webhook_management_is_admin_only_and_validated
+    webhook_management_is_admin_only_and_validated,
+    two_servers_on_one_database_deliver_each_event_once
 );
 
 /// One request the receiver got.
@@ -443,4 +444,30 @@ async fn webhook_management_is_admin_only_and_validated(app: &TestApp) {
             .unwrap()
             .contains(secret));
     }
+}
+
+/// Two servers on one database (a second state over the same store, with its own dispatcher):
+/// the lease makes one of them deliver each event, once.
+async fn two_servers_on_one_database_deliver_each_event_once(app: &TestApp) {
+    let other = promptreg_server::state_for_store(app.store.clone(), crate::helpers::ADMIN)
+        .await
+        .unwrap();
+    let receiver = Receiver::start(0).await;
+    let hook = create(app, json!({"url": receiver.url})).await;
+    let cursor = hook["cursor"].as_i64().unwrap();
+    for i in 0..5 {
+        app.push("twice", &format!("v{i}")).await;
+    }
+    let expected = names_after(app, cursor).await;
+    assert_eq!(expected.len(), 5);
+    receiver.wait_for(5, Duration::from_secs(10)).await;
+    // Both dispatchers pass every 250 ms: give a duplicate time to arrive.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let ids: Vec<_> = receiver
+        .hits()
+        .iter()
+        .map(|h| h.header("promptreg-delivery").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    other.supervisor.shutdown().await;
 }
