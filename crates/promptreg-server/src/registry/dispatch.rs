@@ -8,11 +8,12 @@
 //! shared database each webhook is delivered by the replica holding its lease
 //! (`claim_webhook`, [`LEASE`] long, renewed every pass it has work).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use promptreg_core::webhook;
-use promptreg_core::EventRecord;
+use promptreg_core::{EventRecord, ProjectId};
 use promptreg_store::{DeliveryRecord, DeliveryStatus, PageRequest, WebhookRecord};
 use tokio_util::sync::CancellationToken;
 
@@ -74,7 +75,18 @@ impl Dispatcher {
                 return;
             }
         };
-        let passes = hooks.iter().map(|hook| async move {
+        // One read of every log's head spares the webhooks with nothing new a query each.
+        let heads: HashMap<ProjectId, i64> = match self.registry.store.event_heads().await {
+            Ok(heads) => heads.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook dispatcher cannot read the log heads");
+                return;
+            }
+        };
+        let behind = hooks
+            .iter()
+            .filter(|h| heads.get(&h.project).is_some_and(|head| *head > h.cursor));
+        let passes = behind.map(|hook| async move {
             if let Err(e) = self.drive(hook).await {
                 tracing::warn!(webhook = %hook.id, error = %e, "webhook delivery pass failed");
             }
