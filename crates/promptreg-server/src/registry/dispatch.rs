@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Registry, ServiceError, ServiceResult};
 
-/// How long a replica's claim on a webhook lasts without renewal. Longer than [`BUDGET`] plus
+/// How long a replica's claim on a webhook lasts without renewal. Longer than `BUDGET` plus
 /// [`TIMEOUT`], so a claim cannot lapse while its holder is still posting.
 pub const LEASE: Duration = Duration::from_secs(30);
 /// How often the dispatcher looks for work.
