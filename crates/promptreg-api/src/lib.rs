@@ -8,6 +8,7 @@
 //! - [`rollouts`]: starting, commanding and reading rollouts.
 //! - [`outcomes`]: outcome batches agents report and per-version figures.
 //! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
+//! - [`webhooks`]: webhook subscriptions, their deliveries, the inbound abort hook.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -21,6 +22,7 @@ pub mod resolve;
 pub mod rollouts;
 pub mod tokens;
 pub mod versions;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +33,7 @@ pub use resolve::*;
 pub use rollouts::*;
 pub use tokens::*;
 pub use versions::*;
+pub use webhooks::*;
 
 /// One page of a list: `{"items": [...], "next_cursor": "..." | null}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -117,6 +117,24 @@ pub enum ChangeEvent {
         /// The token id.
         id: String,
     },
+    /// A webhook subscription was created (its secret is never part of an event).
+    WebhookCreated {
+        /// The tenant.
+        project: ProjectId,
+        /// The webhook id.
+        id: String,
+        /// Where deliveries go.
+        url: String,
+        /// The event names it receives (empty: all).
+        events: Vec<String>,
+    },
+    /// A webhook subscription was deleted.
+    WebhookDeleted {
+        /// The tenant.
+        project: ProjectId,
+        /// The webhook id.
+        id: String,
+    },
 }
 
 impl ChangeEvent {
@@ -129,7 +147,9 @@ impl ChangeEvent {
             | ChangeEvent::RolloutChanged { project, .. }
             | ChangeEvent::AnalysisResult { project, .. }
             | ChangeEvent::TokenCreated { project, .. }
-            | ChangeEvent::TokenRevoked { project, .. } => project,
+            | ChangeEvent::TokenRevoked { project, .. }
+            | ChangeEvent::WebhookCreated { project, .. }
+            | ChangeEvent::WebhookDeleted { project, .. } => project,
         }
     }
 
@@ -143,6 +163,8 @@ impl ChangeEvent {
             ChangeEvent::AnalysisResult { .. } => "analysis_result",
             ChangeEvent::TokenCreated { .. } => "token_created",
             ChangeEvent::TokenRevoked { .. } => "token_revoked",
+            ChangeEvent::WebhookCreated { .. } => "webhook_created",
+            ChangeEvent::WebhookDeleted { .. } => "webhook_deleted",
         }
     }
 }

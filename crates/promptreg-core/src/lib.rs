@@ -16,6 +16,8 @@
 //! - [`rollout`]: progressive delivery: sticky buckets, rollout specs, the rollout state machine.
 //! - [`analysis`]: automated canary analysis (breakers, always-valid comparisons, CEL
 //!   conditions, sample-ratio check) over mergeable outcome windows, and [`parse_duration`].
+//! - [`webhook`]: which changes webhooks deliver under which names, their HMAC signature and
+//!   the retry schedule.
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
@@ -33,6 +35,7 @@ pub mod publish;
 pub mod render;
 pub mod rollout;
 pub mod schema;
+pub mod webhook;
 
 pub use analysis::parse_duration;
 pub use content::{ChatEntry, Digest, PromptBody, PromptContent, PromptType};

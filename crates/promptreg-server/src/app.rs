@@ -155,6 +155,7 @@ pub async fn state_with_options(
     });
     let driver = registry.clone();
     let owner = format!("{instance}/{}", uuid::Uuid::new_v4());
+    let dispatcher_owner = owner.clone();
     supervisor.spawn("rollout controller", move |stop| {
         crate::registry::controller::run(driver.clone(), owner.clone(), stop)
     });
@@ -163,6 +164,10 @@ pub async fn state_with_options(
     let flushed = aggregator.clone();
     supervisor.spawn("outcome flusher", move |stop| {
         crate::outcomes::flush::run(flushed.clone(), clock.clone(), stop)
+    });
+    let dispatcher = registry.clone();
+    supervisor.spawn("webhook dispatcher", move |stop| {
+        crate::registry::dispatch::run(dispatcher.clone(), dispatcher_owner.clone(), stop)
     });
     Ok(AppState {
         registry,

@@ -32,6 +32,8 @@ pub enum ListKind {
     Tokens,
     /// Rollouts.
     Rollouts,
+    /// A webhook's deliveries.
+    Deliveries,
 }
 
 impl ListKind {
@@ -44,6 +46,7 @@ impl ListKind {
             ListKind::Environments => "e",
             ListKind::Tokens => "t",
             ListKind::Rollouts => "r",
+            ListKind::Deliveries => "d",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - `listen`: [`Store::subscribe`], a `LISTEN` stream that says when it lost the connection
 //!   and when to resynchronise.
 //! - `outcomes`: outcome windows (one row per replica) and accepted ids' batches.
+//! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -36,6 +37,7 @@ pub mod testing;
 mod tokens;
 mod tx;
 mod versions;
+mod webhooks;
 
 use std::fmt;
 
@@ -47,6 +49,7 @@ use promptreg_store::{
     RolloutFilter, RolloutRecord, RolloutWindowRow, Store, StoreError, StoreResult, StoreTx,
     TokenLookup, TokenRecord, VersionFilter, VersionRecord, VersionWindowRow,
 };
+use promptreg_store::{DeliveryRecord, WebhookRecord};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
 /// A [`Store`] on PostgreSQL. Cheap to clone: clones share the pool.
@@ -117,6 +120,58 @@ impl Store for PgStore {
     ) -> StoreResult<bool> {
         let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
         Ok(rollouts::claim(&mut conn, project, id, owner, now, until).await?)
+    }
+
+    async fn get_webhook(&self, project: &ProjectId, id: &str) -> StoreResult<WebhookRecord> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        webhooks::list(&mut conn, Some(project), Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound(format!("webhook '{id}' not found")))
+    }
+
+    async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<WebhookRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(webhooks::list(&mut conn, Some(project), None).await?)
+    }
+
+    async fn load_webhooks(&self) -> StoreResult<Vec<WebhookRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(webhooks::list(&mut conn, None, None).await?)
+    }
+
+    async fn claim_webhook(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(webhooks::claim(&mut conn, project, id, owner, now, until).await?)
+    }
+
+    async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::other)?;
+        webhooks::save_delivery(&mut tx, delivery).await?;
+        tx.commit().await.map_err(StoreError::other)
+    }
+
+    async fn advance_webhook(&self, project: &ProjectId, id: &str, cursor: i64) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        webhooks::advance(&mut conn, project, id, cursor).await?;
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        page: &PageRequest<i64>,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(webhooks::deliveries(&mut conn, project, id, page).await?)
     }
 
     async fn get_version(

@@ -291,6 +291,20 @@ impl StoreTx for PgTx {
         Ok(row.as_ref().map(rows::token).transpose()?)
     }
 
+    async fn insert_webhook(
+        &mut self,
+        webhook: &promptreg_store::WebhookRecord,
+    ) -> StoreResult<()> {
+        Ok(crate::webhooks::insert(&mut self.tx, webhook).await?)
+    }
+
+    async fn delete_webhook(
+        &mut self,
+        id: &str,
+    ) -> StoreResult<Option<promptreg_store::WebhookRecord>> {
+        Ok(crate::webhooks::delete(&mut self.tx, &self.project, id).await?)
+    }
+
     async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord> {
         if draft.change.project() != &self.project {
             return Err(internal(std::io::Error::other(format!(

@@ -11,6 +11,7 @@
 //! - `versions`, `prompt_page`, `deploy`, `tokens`, `events`: the SQL of the reads.
 //! - `rollouts`: the SQL of rollouts (steps and reads).
 //! - `outcomes`: outcome windows and accepted ids (through the writer, outside units of work).
+//! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `rows`: decoding rows into domain records.
 
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ mod rows;
 mod tokens;
 mod tx;
 mod versions;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -186,6 +188,58 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         let mut conn = self.writer.acquire().await.map_err(db_err)?;
         rollouts::claim(&mut conn, project, id, owner, now, until).await
+    }
+
+    async fn get_webhook(&self, project: &ProjectId, id: &str) -> StoreResult<WebhookRecord> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        webhooks::list(&mut conn, Some(project), Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound(format!("webhook '{id}' not found")))
+    }
+
+    async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<WebhookRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        webhooks::list(&mut conn, Some(project), None).await
+    }
+
+    async fn load_webhooks(&self) -> StoreResult<Vec<WebhookRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        webhooks::list(&mut conn, None, None).await
+    }
+
+    async fn claim_webhook(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        webhooks::claim(&mut conn, project, id, owner, now, until).await
+    }
+
+    async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        webhooks::save_delivery(&mut tx, delivery).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn advance_webhook(&self, project: &ProjectId, id: &str, cursor: i64) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        webhooks::advance(&mut conn, project, id, cursor).await?;
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        page: &PageRequest<i64>,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        webhooks::deliveries(&mut conn, project, id, page).await
     }
 
     async fn get_version(

@@ -19,7 +19,7 @@ pub(crate) fn time(row: &SqliteRow, col: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|e| corrupt(col, e))
 }
 
-fn opt_time(row: &SqliteRow, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
+pub(crate) fn opt_time(row: &SqliteRow, col: &str) -> StoreResult<Option<DateTime<Utc>>> {
     let s: Option<String> = row.try_get(col).map_err(StoreError::other)?;
     s.map(|s| {
         DateTime::parse_from_rfc3339(&s)

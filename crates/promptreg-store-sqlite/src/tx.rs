@@ -217,6 +217,14 @@ impl StoreTx for SqliteTx {
         .transpose()
     }
 
+    async fn insert_webhook(&mut self, webhook: &WebhookRecord) -> StoreResult<()> {
+        crate::webhooks::insert(&mut self.tx, webhook).await
+    }
+
+    async fn delete_webhook(&mut self, id: &str) -> StoreResult<Option<WebhookRecord>> {
+        crate::webhooks::delete(&mut self.tx, &self.project, id).await
+    }
+
     async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord> {
         // The writer connection is the only one, so MAX + 1 inside this transaction is dense.
         let last: i64 =

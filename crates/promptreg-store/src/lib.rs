@@ -3,7 +3,8 @@
 //! - [`Store`]: the one trait every backend implements; it speaks domain types only, and every
 //!   method is scoped by [`ProjectId`] so multi-tenancy is not a later migration.
 //! - [`records`]: the records stored and returned; [`rollouts`]: rollout records;
-//!   [`outcomes`]: outcome windows and accepted event ids.
+//!   [`outcomes`]: outcome windows and accepted event ids; [`webhooks`]: webhook subscriptions
+//!   and their delivery history.
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code), `Unavailable` (the database
 //!   cannot be reached), `StorageFull` and `Other`.
 //! - `conformance` (feature `conformance`): one suite of stories run against every backend.
@@ -19,6 +20,7 @@ pub mod conformance;
 pub mod outcomes;
 pub mod records;
 pub mod rollouts;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use promptreg_core::{
@@ -28,6 +30,7 @@ use promptreg_core::{
 pub use outcomes::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
 pub use records::*;
 pub use rollouts::{RolloutFilter, RolloutRecord};
+pub use webhooks::{DeliveryRecord, DeliveryStatus, WebhookRecord};
 
 /// A boxed stream of change events from other processes sharing the database.
 pub type EventStream = futures::stream::BoxStream<'static, StoreNotice>;
@@ -140,6 +143,39 @@ pub trait Store: Send + Sync + 'static {
         now: chrono::DateTime<chrono::Utc>,
         until: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<bool>;
+
+    // --- Webhooks. Creating and deleting one are changes (`StoreTx` steps with their event);
+    // the dispatcher's progress (cursor, deliveries, lease) is not, so it is written here.
+
+    /// One webhook of a project.
+    async fn get_webhook(&self, project: &ProjectId, id: &str) -> StoreResult<WebhookRecord>;
+    /// A project's webhooks, oldest first.
+    async fn list_webhooks(&self, project: &ProjectId) -> StoreResult<Vec<WebhookRecord>>;
+    /// Every webhook of every project (the dispatcher's pass).
+    async fn load_webhooks(&self) -> StoreResult<Vec<WebhookRecord>>;
+    /// Takes or renews the lease to deliver a webhook's events, as [`Store::claim_rollout`]
+    /// does for a rollout. Returns whether `owner` holds it.
+    async fn claim_webhook(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool>;
+    /// Writes (inserts or replaces) a delivery and, when it is settled (delivered or failed),
+    /// moves the webhook's cursor up to its `seq`, in one transaction. `NotFound` if the
+    /// webhook is gone.
+    async fn save_delivery(&self, delivery: &DeliveryRecord) -> StoreResult<()>;
+    /// Moves a webhook's cursor up to `cursor` (past events it does not want); never back.
+    async fn advance_webhook(&self, project: &ProjectId, id: &str, cursor: i64) -> StoreResult<()>;
+    /// A webhook's deliveries newest first (by `seq`), below `page.after` (a seq).
+    async fn list_deliveries(
+        &self,
+        project: &ProjectId,
+        id: &str,
+        page: &PageRequest<i64>,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
 
     /// One version.
     async fn get_version(
@@ -332,6 +368,11 @@ pub trait StoreTx: Send {
         id: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Option<TokenRecord>>;
+
+    /// Inserts a webhook; `Conflict { code: "already_exists" }` if its id is taken.
+    async fn insert_webhook(&mut self, webhook: &WebhookRecord) -> StoreResult<()>;
+    /// Deletes a webhook of this project and its delivery history; `Ok(None)` if unknown.
+    async fn delete_webhook(&mut self, id: &str) -> StoreResult<Option<WebhookRecord>>;
 
     /// Appends an event to the project's log at the next `seq` (and, on a shared database,
     /// queues its notification for commit).

@@ -1,6 +1,6 @@
 //! Progressive delivery, as pure rules: sticky bucketing, the rollout spec and its state machine.
 //!
-//! - [`bucket`]: `murmur3_x86_32("<rollout id>:<subject>") % 10_000`, the arm a subject gets.
+//! - [`mod@bucket`]: `murmur3_x86_32("<rollout id>:<subject>") % 10_000`, the arm a subject gets.
 //! - [`spec`]: the `strategy` and `analysis` of a rollout request, parsed with field paths.
 //! - [`machine`]: the state machine (time and analysis verdicts passed in), and the commands
 //!   people give it.

@@ -15,11 +15,14 @@
 //! - `rollouts`: starting rollouts, people's commands and the controller's steps.
 //! - `outcomes`: reporting agent outcomes and reading a version's figures.
 //! - `tokens`: tokens and key pairs.
+//! - `webhooks`: webhook subscriptions and the inbound abort hook.
+//! - [`dispatch`]: the webhook dispatcher (signed deliveries in log order, retries, leases).
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
 //! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 pub mod controller;
+pub mod dispatch;
 pub mod error;
 pub mod follow;
 mod outcomes;
@@ -30,6 +33,7 @@ mod reads;
 mod rollouts;
 mod serve;
 mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -44,6 +48,7 @@ pub use publish::Published;
 pub use rollouts::RolloutCommand;
 pub use serve::{not_deployed, Served, Target};
 pub use tokens::IssuedToken;
+pub use webhooks::AbortTarget;
 
 use crate::auth::{Caller, TokenCache};
 use crate::index::ResolveIndex;
@@ -248,7 +253,10 @@ impl Registry {
             }
             ChangeEvent::VersionCreated { .. }
             | ChangeEvent::EnvironmentCreated { .. }
-            | ChangeEvent::AnalysisResult { .. } => {}
+            | ChangeEvent::AnalysisResult { .. }
+            // Webhooks live in the store only: the dispatcher reads them there every pass.
+            | ChangeEvent::WebhookCreated { .. }
+            | ChangeEvent::WebhookDeleted { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = match known {
                     Known::Token(t) => t,

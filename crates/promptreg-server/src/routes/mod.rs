@@ -10,6 +10,7 @@ mod service;
 mod tokens;
 mod versions;
 pub mod views;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
@@ -36,6 +37,8 @@ use crate::error::ApiError;
         rollouts::promote, rollouts::pause, rollouts::resume, rollouts::abort, rollouts::skip_analysis,
         outcomes::report, outcomes::version_outcomes,
         tokens::create_token, tokens::list_tokens, tokens::revoke_token, tokens::create_key_pair,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::delete_webhook,
+        webhooks::deliveries, webhooks::abort_hook,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
@@ -140,7 +143,17 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/tokens/{id}",
             axum::routing::delete(tokens::revoke_token),
         )
-        .route("/v1/key-pairs", post(tokens::create_key_pair));
+        .route("/v1/key-pairs", post(tokens::create_key_pair))
+        .route(
+            "/v1/webhooks",
+            post(webhooks::create_webhook).get(webhooks::list_webhooks),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_webhook).delete(webhooks::delete_webhook),
+        )
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/v1/hooks/abort", post(webhooks::abort_hook));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -30,6 +30,10 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/rollouts/{id}/abort",
         ) => Some("deployer"),
         ("post", "/v1/rollouts/{id}/skip-analysis") => Some("admin"),
+        ("post" | "get", "/v1/webhooks")
+        | ("get" | "delete", "/v1/webhooks/{id}")
+        | ("get", "/v1/webhooks/{id}/deliveries") => Some("admin"),
+        ("post", "/v1/hooks/abort") => Some("deployer"),
         (
             "get",
             "/v1/prompts"
@@ -79,6 +83,9 @@ fn body(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/environments/{env}/prompts/{name}/rollouts") => {
             json!({"candidate": 2, "strategy": {"canary": {"steps": [{"pause": {}}]}}})
         }
+        ("post", "/v1/webhooks") => json!({"url": "http://127.0.0.1:9/hook"}),
+        // Names no rollout that exists: allowed roles get 404, the others 403.
+        ("post", "/v1/hooks/abort") => json!({"rollout": "no-such-rollout"}),
         _ => return None,
     })
 }

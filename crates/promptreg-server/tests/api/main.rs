@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod abort_hook;
 mod auth;
 mod authz;
 mod bad_input;
@@ -28,3 +29,4 @@ mod service;
 mod slow_clients;
 mod unknown_routes;
 mod versions;
+mod webhooks;

@@ -12,6 +12,7 @@
 //! - `deploy`: environments, deployment records and pointers.
 //! - `misc`: tokens, the event log, concurrent writers, project isolation.
 //! - `outcomes`: outcome windows per replica and accepted ids.
+//! - `webhooks`: subscriptions, their lease, cursor and delivery history.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -33,12 +34,14 @@ mod misc;
 mod outcomes;
 mod prompt_page;
 mod versions;
+mod webhooks;
 
 pub use deploy::*;
 pub use misc::*;
 pub use outcomes::*;
 pub use prompt_page::*;
 pub use versions::*;
+pub use webhooks::*;
 
 /// A fresh, empty store and what to do with it afterwards (drop a schema, delete a file).
 pub struct Harness {
@@ -86,6 +89,7 @@ macro_rules! conformance_suite {
             projects_are_isolated,
             outcome_windows_are_replaced_per_replica,
             outcome_ids_round_trip_and_expire,
+            webhooks_lease_deliver_and_delete,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {

@@ -35,6 +35,39 @@ impl Store for Counting {
     async fn begin(&self, p: &ProjectId) -> StoreResult<Box<dyn StoreTx>> {
         self.0.begin(p).await
     }
+    async fn get_webhook(&self, p: &ProjectId, id: &str) -> StoreResult<WebhookRecord> {
+        self.0.get_webhook(p, id).await
+    }
+    async fn list_webhooks(&self, p: &ProjectId) -> StoreResult<Vec<WebhookRecord>> {
+        self.0.list_webhooks(p).await
+    }
+    async fn load_webhooks(&self) -> StoreResult<Vec<WebhookRecord>> {
+        self.0.load_webhooks().await
+    }
+    async fn claim_webhook(
+        &self,
+        p: &ProjectId,
+        id: &str,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        self.0.claim_webhook(p, id, owner, now, until).await
+    }
+    async fn save_delivery(&self, d: &DeliveryRecord) -> StoreResult<()> {
+        self.0.save_delivery(d).await
+    }
+    async fn advance_webhook(&self, p: &ProjectId, id: &str, cursor: i64) -> StoreResult<()> {
+        self.0.advance_webhook(p, id, cursor).await
+    }
+    async fn list_deliveries(
+        &self,
+        p: &ProjectId,
+        id: &str,
+        pg: &PageRequest<i64>,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        self.0.list_deliveries(p, id, pg).await
+    }
     async fn get_rollout(&self, p: &ProjectId, id: &str) -> StoreResult<RolloutRecord> {
         self.0.get_rollout(p, id).await
     }
