@@ -265,6 +265,37 @@ impl PromptContent {
     /// Rebuilds content from its content object (`{"type", "template" | "messages",
     /// "variables", "model"}`), as stored by a backend or sent by a client; errors name the field.
     pub fn from_value(value: &Value) -> Result<Self, ContentError> {
+        let (body, variables, model) = Self::fields(value)?;
+        Self::new(body, variables, model)
+    }
+
+    /// Rebuilds content read back from the store, which accepted it through
+    /// [`Self::from_value`] or [`Self::new`] when it was published: the shape is decoded, but
+    /// templates are not parsed again and the variables schema is compiled on first use
+    /// ([`VariablesSchema::stored`]), so that loading a large catalogue stays fast and small.
+    /// Whatever is wrong with a stored value (an edit behind the server's back) shows when it
+    /// is rendered or validated, as an error, never as a pass.
+    pub fn from_stored(value: &Value) -> Result<Self, ContentError> {
+        let (body, variables, model) = Self::fields(value)?;
+        let variables = match variables {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(VariablesSchema::stored(v)),
+        };
+        let model = match model {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => Some(m),
+            Some(_) => return Err(ContentError::new("model", "must be an object")),
+        };
+        Ok(Self {
+            body,
+            variables,
+            model,
+        })
+    }
+
+    /// The body, variables and model of a content object, decoded but not checked.
+    #[allow(clippy::type_complexity)]
+    fn fields(value: &Value) -> Result<(PromptBody, Option<Value>, Option<Value>), ContentError> {
         let obj = value
             .as_object()
             .ok_or_else(|| ContentError::new("content", "must be an object"))?;
@@ -302,11 +333,11 @@ impl PromptContent {
             }
             _ => return Err(ContentError::new("type", "must be \"text\" or \"chat\"")),
         };
-        Self::new(
+        Ok((
             body,
             obj.get("variables").cloned(),
             obj.get("model").cloned(),
-        )
+        ))
     }
 
     /// The template or messages.

@@ -5,18 +5,23 @@
 //! (the `jsonschema` crate's draft 2020-12 meta-validator alone held 8 MiB). Schemas must be
 //! self-contained: no `$ref` is ever fetched from a file or the network.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 /// Where the schema lives while compiling; only used to resolve `$ref`s inside it.
 const SCHEMA_URL: &str = "https://promptreg.invalid/variables.schema.json";
 
-/// A validated JSON Schema for a prompt's variables, compiled once at parse time.
+/// A compiled schema, or why the stored one does not compile.
+type Compiled = Result<(boon::Schemas, boon::SchemaIndex), String>;
+
+/// A JSON Schema for a prompt's variables: checked and compiled at parse time, or, for a
+/// schema read back from the store (checked when it was published), compiled on first use,
+/// so that loading a large catalogue at start-up neither compiles nor holds every schema.
 #[derive(Clone)]
 pub struct VariablesSchema {
     value: Value,
-    compiled: Arc<(boon::Schemas, boon::SchemaIndex)>,
+    compiled: Arc<OnceLock<Compiled>>,
 }
 
 impl std::fmt::Debug for VariablesSchema {
@@ -65,20 +70,20 @@ impl VariablesSchema {
         if !value.is_object() {
             return Err("must be a JSON Schema object".into());
         }
-        let mut compiler = boon::Compiler::new();
-        compiler.set_default_draft(boon::Draft::V2020_12);
-        compiler.use_loader(Box::new(NoLoader));
-        let mut schemas = boon::Schemas::new();
-        let compiled = match compiler.add_resource(SCHEMA_URL, value.clone()) {
-            Ok(()) => compiler.compile(SCHEMA_URL, &mut schemas),
-            Err(e) => Err(e),
-        };
-        match compiled {
-            Ok(index) => Ok(Self {
-                value,
-                compiled: Arc::new((schemas, index)),
-            }),
-            Err(e) => Err(describe(e)),
+        let compiled = compile(&value)?;
+        Ok(Self {
+            value,
+            compiled: Arc::new(OnceLock::from(Ok(compiled))),
+        })
+    }
+
+    /// A schema read back from the store, where it was stored only after [`Self::parse`]
+    /// accepted it: compiled when first used. Should the stored value no longer compile (an
+    /// edit behind the server's back), validation reports it instead of passing.
+    pub fn stored(value: Value) -> Self {
+        Self {
+            value,
+            compiled: Arc::new(OnceLock::new()),
         }
     }
 
@@ -89,7 +94,16 @@ impl VariablesSchema {
 
     /// Checks variables; every failure names the field it concerns.
     pub fn validate(&self, variables: &Value) -> Result<(), Vec<VariableError>> {
-        let (schemas, index) = &*self.compiled;
+        let compiled = self.compiled.get_or_init(|| compile(&self.value));
+        let (schemas, index) = match compiled {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(vec![VariableError {
+                    field: "variables".into(),
+                    message: format!("the stored variables schema is not usable: {e}"),
+                }])
+            }
+        };
         let Err(error) = schemas.validate(variables, *index) else {
             return Ok(());
         };
@@ -101,6 +115,22 @@ impl VariablesSchema {
             })
             .collect())
     }
+}
+
+/// Checks `value` against its meta-schema and compiles it.
+fn compile(value: &Value) -> Compiled {
+    if !value.is_object() {
+        return Err("must be a JSON Schema object".into());
+    }
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    compiler.use_loader(Box::new(NoLoader));
+    let mut schemas = boon::Schemas::new();
+    let compiled = match compiler.add_resource(SCHEMA_URL, value.clone()) {
+        Ok(()) => compiler.compile(SCHEMA_URL, &mut schemas),
+        Err(e) => Err(e),
+    };
+    compiled.map(|index| (schemas, index)).map_err(describe)
 }
 
 /// A compile error as a message naming where the schema is wrong.
@@ -142,6 +172,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_stored_schema_compiles_on_first_use_and_never_passes_when_broken() {
+        let good = VariablesSchema::stored(json!({"type": "object", "required": ["name"]}));
+        assert!(good.validate(&json!({"name": "Ada"})).is_ok());
+        assert_eq!(good.validate(&json!({})).map_err(|e| e.len()), Err(1));
+        // A value edited in the database behind the server's back: an error, not a pass.
+        let broken = VariablesSchema::stored(json!({"type": 12}));
+        let errors = broken.validate(&json!({})).err().unwrap_or_default();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("stored variables schema"), "{errors:?}");
+    }
 
     #[test]
     fn refuses_schemas_that_are_not_json_schema() {

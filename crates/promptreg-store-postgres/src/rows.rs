@@ -40,7 +40,7 @@ pub(crate) fn version(row: &PgRow) -> Result<VersionRecord> {
         name: prompt_name(row.try_get("name")?)?,
         version: version_number(row.try_get("version")?)?,
         digest: digest(row.try_get("digest")?)?,
-        content: PromptContent::from_value(&content).map_err(|e| corrupt("content", e))?,
+        content: PromptContent::from_stored(&content).map_err(|e| corrupt("content", e))?,
         commit_message: row.try_get("commit_message")?,
         metadata: serde_json::from_value(metadata).map_err(|e| corrupt("metadata", e))?,
         parent: row

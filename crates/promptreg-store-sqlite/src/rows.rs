@@ -65,7 +65,7 @@ pub(crate) fn version(row: &SqliteRow) -> StoreResult<VersionRecord> {
         name: prompt_name(row, "name")?,
         version: version_col(row, "version")?,
         digest: digest(row, "digest")?,
-        content: PromptContent::from_value(&content).map_err(|e| corrupt("content", e))?,
+        content: PromptContent::from_stored(&content).map_err(|e| corrupt("content", e))?,
         commit_message: row.try_get("commit_message").map_err(StoreError::other)?,
         metadata,
         parent: opt_version(row, "parent")?,
