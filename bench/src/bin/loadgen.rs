@@ -81,8 +81,12 @@ struct Args {
     body_file: Option<PathBuf>,
     /// Request body template: `{n}` becomes a unique per-request counter, `{c}` the
     /// connection index.
-    #[arg(long, value_name = "STR")]
+    #[arg(long, value_name = "STR", conflicts_with = "body_template_file")]
     body_template: Option<String>,
+    /// A `--body-template` read from a file (a batch of events is larger than the
+    /// 128 KiB a single command-line argument may be).
+    #[arg(long, value_name = "PATH", conflicts_with = "body_file")]
+    body_template_file: Option<PathBuf>,
     /// First value of the `{n}` counter.
     #[arg(long, default_value_t = 0)]
     counter_start: u64,
@@ -371,7 +375,13 @@ async fn build_ctx(args: &Args, measure_start: Instant, end: Instant) -> anyhow:
         headers.insert(HOST, HeaderValue::from_str(authority.as_str())?);
     }
 
-    let body = match (&args.body_file, &args.body_template) {
+    let template = match &args.body_template_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => args.body_template.clone(),
+    };
+    let body = match (&args.body_file, &template) {
         (Some(path), _) => BodySpec::Static(Bytes::from(
             std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         )),

@@ -42,7 +42,7 @@ type Nested<T> = HashMap<String, HashMap<String, T>>;
 /// The lookups, with their caches.
 pub struct Catalog {
     store: Arc<dyn Store>,
-    envs: RwLock<HashSet<(String, String)>>,
+    envs: RwLock<HashMap<String, HashSet<String>>>,
     versions: RwLock<Nested<Arc<PromptVersions>>>,
     rollouts: RwLock<Nested<Arc<RolloutInfo>>>,
 }
@@ -73,8 +73,12 @@ impl Catalog {
         env: &EnvName,
         misses: &mut Misses,
     ) -> ServiceResult<Result<(), Refusal>> {
-        let key = (project.to_string(), env.to_string());
-        if self.envs.read().contains(&key) {
+        let known = self
+            .envs
+            .read()
+            .get(project.as_str())
+            .is_some_and(|envs| envs.contains(env.as_str()));
+        if known {
             return Ok(Ok(()));
         }
         let unknown = || refuse("unknown_env", format!("env: no environment '{env}'"));
@@ -83,7 +87,11 @@ impl Catalog {
         }
         match self.store.get_environment(project, env).await {
             Ok(_) => {
-                self.envs.write().insert(key);
+                self.envs
+                    .write()
+                    .entry(project.to_string())
+                    .or_default()
+                    .insert(env.to_string());
                 Ok(Ok(()))
             }
             Err(StoreError::NotFound(_)) => {

@@ -12,6 +12,14 @@ use promptreg_store::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
 use super::{delta, minute_of, minute_start, Outcomes, RolloutKey, VersionKey};
 use crate::registry::ServiceResult;
 
+/// What one flush writes: rows with the key and change count they were taken at, and id
+/// batches with how many pending ids they hold.
+struct Taken {
+    versions: Vec<(VersionWindowRow, (VersionKey, u64))>,
+    rollouts: Vec<(RolloutWindowRow, (RolloutKey, u64))>,
+    ids: Vec<(OutcomeIdBatch, usize)>,
+}
+
 /// How often memory is swept of old windows and the store of old ids.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -40,120 +48,97 @@ impl Outcomes {
         Ok(n)
     }
 
-    /// Writes what changed since the last flush. On failure the windows stay dirty and the
-    /// ids pending, for the next flush.
+    /// Writes what changed since the last flush. Nothing is marked written before the store
+    /// has it, so a failed or cancelled flush is simply retried by the next one.
     pub async fn flush(&self, now: DateTime<Utc>) -> ServiceResult<usize> {
-        let (versions, rollouts, ids) = self.take_dirty(now);
-        let written = versions.len() + rollouts.len();
+        let taken = self.take_dirty(now);
+        let written = taken.versions.len() + taken.rollouts.len();
         if written > 0 {
-            if let Err(e) = self.store.save_outcome_windows(&versions, &rollouts).await {
-                self.mark_dirty(&versions, &rollouts);
-                self.requeue(ids);
-                return Err(e.into());
-            }
+            let versions: Vec<_> = taken.versions.iter().map(|(row, _)| row.clone()).collect();
+            let rollouts: Vec<_> = taken.rollouts.iter().map(|(row, _)| row.clone()).collect();
+            self.store
+                .save_outcome_windows(&versions, &rollouts)
+                .await?;
+            self.mark_written(&taken);
         }
-        let mut failed = Vec::new();
-        let mut error = None;
-        for batch in ids {
-            if let Err(e) = self.store.insert_outcome_ids(&batch).await {
-                error = Some(e);
-                failed.push(batch);
+        for (batch, n) in &taken.ids {
+            self.store.insert_outcome_ids(batch).await?;
+            // Only this task removes pending ids, and ingest only appends: the first `n` are
+            // the ones just written.
+            if let Some(ids) = self.memory.lock().ids.get_mut(&batch.project) {
+                ids.pending.drain(..(*n).min(ids.pending.len()));
             }
-        }
-        if let Some(e) = error {
-            self.requeue(failed);
-            return Err(e.into());
         }
         Ok(written)
     }
 
-    fn take_dirty(
-        &self,
-        now: DateTime<Utc>,
-    ) -> (
-        Vec<VersionWindowRow>,
-        Vec<RolloutWindowRow>,
-        Vec<OutcomeIdBatch>,
-    ) {
-        let mut memory = self.memory.lock();
-        let mut versions = Vec::new();
-        for (k, slot) in memory.versions.iter_mut().filter(|(_, s)| s.dirty) {
-            slot.dirty = false;
-            versions.push(VersionWindowRow {
-                project: k.project.clone(),
-                env: k.env.clone(),
-                name: k.name.clone(),
-                version: k.version,
-                minute: minute_start(k.minute),
-                replica: self.replica.clone(),
-                window: slot.window.clone(),
-            });
-        }
-        let mut rollouts = Vec::new();
-        for (k, slot) in memory.rollouts.iter_mut().filter(|(_, s)| s.dirty) {
-            slot.dirty = false;
-            rollouts.push(RolloutWindowRow {
-                project: k.project.clone(),
-                rollout: k.rollout.clone(),
-                step: k.step,
-                arm: k.arm.as_str().to_owned(),
-                replica: self.replica.clone(),
-                window: slot.window.clone(),
-            });
-        }
-        let ids = memory
-            .ids
-            .iter_mut()
-            .filter(|(_, ids)| !ids.pending.is_empty())
-            .map(|(project, ids)| OutcomeIdBatch {
-                project: project.clone(),
-                replica: self.replica.clone(),
-                at: now,
-                hashes: std::mem::take(&mut ids.pending),
+    fn take_dirty(&self, now: DateTime<Utc>) -> Taken {
+        let memory = self.memory.lock();
+        let versions = memory
+            .versions
+            .iter()
+            .filter(|(_, s)| s.dirty())
+            .map(|(k, slot)| {
+                let row = VersionWindowRow {
+                    project: k.project.clone(),
+                    env: k.env.clone(),
+                    name: k.name.clone(),
+                    version: k.version,
+                    minute: minute_start(k.minute),
+                    replica: self.replica.clone(),
+                    window: slot.window.clone(),
+                };
+                (row, (k.clone(), slot.changes))
             })
             .collect();
-        (versions, rollouts, ids)
+        let rollouts = memory
+            .rollouts
+            .iter()
+            .filter(|(_, s)| s.dirty())
+            .map(|(k, slot)| {
+                let row = RolloutWindowRow {
+                    project: k.project.clone(),
+                    rollout: k.rollout.clone(),
+                    step: k.step,
+                    arm: k.arm.as_str().to_owned(),
+                    replica: self.replica.clone(),
+                    window: slot.window.clone(),
+                };
+                (row, (k.clone(), slot.changes))
+            })
+            .collect();
+        let ids = memory
+            .ids
+            .iter()
+            .filter(|(_, ids)| !ids.pending.is_empty())
+            .map(|(project, ids)| {
+                let batch = OutcomeIdBatch {
+                    project: project.clone(),
+                    replica: self.replica.clone(),
+                    at: now,
+                    hashes: ids.pending.clone(),
+                };
+                (batch, ids.pending.len())
+            })
+            .collect();
+        Taken {
+            versions,
+            rollouts,
+            ids,
+        }
     }
 
-    fn mark_dirty(&self, versions: &[VersionWindowRow], rollouts: &[RolloutWindowRow]) {
+    fn mark_written(&self, taken: &Taken) {
         let mut memory = self.memory.lock();
-        for row in versions {
-            let key = VersionKey {
-                project: row.project.clone(),
-                env: row.env.clone(),
-                name: row.name.clone(),
-                version: row.version,
-                minute: minute_of(row.minute),
-            };
-            if let Some(slot) = memory.versions.get_mut(&key) {
-                slot.dirty = true;
+        for (_, (key, changes)) in &taken.versions {
+            if let Some(slot) = memory.versions.get_mut(key) {
+                slot.written = slot.written.max(*changes);
             }
         }
-        for row in rollouts {
-            let Some(arm) = super::event::Arm::from_row(&row.arm) else {
-                continue;
-            };
-            let key = RolloutKey {
-                project: row.project.clone(),
-                rollout: row.rollout.clone(),
-                step: row.step,
-                arm,
-            };
-            if let Some(slot) = memory.rollouts.get_mut(&key) {
-                slot.dirty = true;
+        for (_, (key, changes)) in &taken.rollouts {
+            if let Some(slot) = memory.rollouts.get_mut(key) {
+                slot.written = slot.written.max(*changes);
             }
-        }
-    }
-
-    fn requeue(&self, batches: Vec<OutcomeIdBatch>) {
-        let mut memory = self.memory.lock();
-        for batch in batches {
-            memory
-                .ids
-                .entry(batch.project)
-                .or_default()
-                .pending
-                .extend(batch.hashes);
         }
     }
 
@@ -170,7 +155,7 @@ impl Outcomes {
             let mut memory = self.memory.lock();
             memory
                 .versions
-                .retain(|k, s| s.dirty || k.minute >= oldest_minute);
+                .retain(|k, s| s.dirty() || k.minute >= oldest_minute);
             for ids in memory.ids.values_mut() {
                 ids.expire(forget_ids);
             }

@@ -236,9 +236,7 @@ impl Outcomes {
                     version,
                     minute: minute_of(checked.time),
                 };
-                let slot = memory.versions.entry(key).or_default();
-                slot.window.record(o);
-                slot.dirty = true;
+                memory.versions.entry(key).or_default().record(o);
                 if let Some((rollout, step, arm)) = rollout {
                     let key = RolloutKey {
                         project: project.clone(),
@@ -246,9 +244,7 @@ impl Outcomes {
                         step,
                         arm,
                     };
-                    let slot = memory.rollouts.entry(key).or_default();
-                    slot.window.record(o);
-                    slot.dirty = true;
+                    memory.rollouts.entry(key).or_default().record(o);
                 }
                 accepted += 1;
                 results.push(OutcomeResult {

@@ -56,11 +56,27 @@ impl Default for OutcomeOptions {
     }
 }
 
-/// A window and whether the store has its latest figures.
+/// A window, how many outcomes it took and how many of them the store has: the flusher only
+/// raises `written` after a write succeeded, so a flush cancelled half-way (at shutdown)
+/// loses nothing.
 #[derive(Default, Clone)]
 pub(crate) struct Slot {
     pub(crate) window: ArmWindow,
-    pub(crate) dirty: bool,
+    pub(crate) changes: u64,
+    pub(crate) written: u64,
+}
+
+impl Slot {
+    /// Adds one outcome.
+    pub(crate) fn record(&mut self, o: &promptreg_core::analysis::Observation) {
+        self.window.record(o);
+        self.changes += 1;
+    }
+
+    /// Whether the store lacks some of it.
+    pub(crate) fn dirty(&self) -> bool {
+        self.changes != self.written
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

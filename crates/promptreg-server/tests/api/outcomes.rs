@@ -14,6 +14,7 @@ both_backends!(
     a_batch_is_answered_event_by_event,
     rollout_events_are_checked_against_the_arms,
     duplicates_and_figures_survive_a_restart,
+    figures_add_up_across_replicas,
     a_policy_violation_on_the_candidate_rolls_the_rollout_back,
 );
 
@@ -294,4 +295,34 @@ async fn duplicates_and_figures_survive_a_restart(app: &TestApp) {
         "two from before the restart, one after: {f}"
     );
     second.shutdown().await;
+}
+
+async fn figures_add_up_across_replicas(app: &TestApp) {
+    setup(app).await;
+    let a = promptreg_server::state_for_store(app.store.clone(), ADMIN)
+        .await
+        .unwrap();
+    let b = promptreg_server::state_for_store(app.store.clone(), ADMIN)
+        .await
+        .unwrap();
+    let on_a = TestApp::with_router(app, promptreg_server::router(a.clone(), 64 * 1024));
+    let on_b = TestApp::with_router(app, promptreg_server::router(b.clone(), 64 * 1024));
+    assert_eq!(
+        report(&on_a, json!([ev("a1", 1), ev("a2", 1)])).await["accepted"],
+        2
+    );
+    assert_eq!(
+        report(&on_b, json!([ev("b1", 1), ev("b2", 1), ev("b3", 1)])).await["accepted"],
+        3
+    );
+    // Each replica sees its own memory at once and the other's rows once flushed.
+    assert_eq!(figures(&on_b, 1).await["samples"], 3);
+    a.shutdown().await;
+    assert_eq!(figures(&on_b, 1).await["samples"], 5);
+    b.shutdown().await;
+    assert_eq!(
+        figures(app, 1).await["samples"],
+        5,
+        "a third replica reads both"
+    );
 }
