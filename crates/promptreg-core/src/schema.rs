@@ -182,7 +182,10 @@ mod tests {
         let broken = VariablesSchema::stored(json!({"type": 12}));
         let errors = broken.validate(&json!({})).err().unwrap_or_default();
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].message.contains("stored variables schema"), "{errors:?}");
+        assert!(
+            errors[0].message.contains("stored variables schema"),
+            "{errors:?}"
+        );
     }
 
     #[test]
