@@ -12,8 +12,9 @@ pub const MAX_OUTCOME_EVENTS: usize = 10_000;
 /// alone, with its index, instead of failing the whole batch.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutcomeBatch {
-    /// At most 10,000 events ([`OutcomeEvent`]).
-    #[schema(value_type = Vec<Object>)]
+    /// At most 10,000 events ([`OutcomeEvent`]). Any JSON value is taken here: an item that
+    /// is not a valid event is refused on its own, in `results`, and the others are counted.
+    #[schema(value_type = Vec<serde_json::Value>)]
     pub events: Vec<serde_json::Value>,
 }
 
