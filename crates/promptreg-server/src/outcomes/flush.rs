@@ -165,6 +165,27 @@ impl Outcomes {
     }
 }
 
+impl Outcomes {
+    /// Shared database only: takes in the ids other replicas accepted since `since` (their
+    /// flushed batches), so that a duplicate sent to another replica is refused there too,
+    /// within about one flush interval of the first copy. Returns the newest batch time seen.
+    pub async fn take_in_other_ids(&self, since: DateTime<Utc>) -> ServiceResult<DateTime<Utc>> {
+        let batches = self.store.outcome_ids_since(since).await?;
+        let mut newest = since;
+        let mut memory = self.memory.lock();
+        for batch in batches.into_iter().filter(|b| b.replica != self.replica) {
+            newest = newest.max(batch.at);
+            let ids = memory.ids.entry(batch.project).or_default();
+            for h in batch.hashes {
+                if !ids.contains(h) {
+                    ids.insert(h, batch.at, false);
+                }
+            }
+        }
+        Ok(newest)
+    }
+}
+
 /// The flusher task: a flush every `flush_every`, a sweep every minute. (The supervisor
 /// drops it at shutdown; `AppState::shutdown` flushes once more after that.)
 pub async fn run(
@@ -175,6 +196,10 @@ pub async fn run(
     let mut ticks = tokio::time::interval(outcomes.options.flush_every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sweep = std::time::Instant::now();
+    // Batches are stamped with their writer's clock: read back with a margin for skew (taking
+    // in an id twice changes nothing).
+    let skew = chrono::TimeDelta::seconds(5);
+    let mut others_since = clock() - skew;
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
@@ -182,6 +207,12 @@ pub async fn run(
         }
         if let Err(e) = outcomes.flush(clock()).await {
             tracing::warn!(error = %e, "flushing outcome windows failed; retrying");
+        }
+        if outcomes.store.shares_database() {
+            match outcomes.take_in_other_ids(others_since).await {
+                Ok(newest) => others_since = others_since.max(newest - skew),
+                Err(e) => tracing::warn!(error = %e, "reading other replicas' outcome ids failed"),
+            }
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {
             last_sweep = std::time::Instant::now();

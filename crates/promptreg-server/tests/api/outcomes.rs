@@ -315,8 +315,10 @@ async fn figures_add_up_across_replicas(app: &TestApp) {
         report(&on_b, json!([ev("b1", 1), ev("b2", 1), ev("b3", 1)])).await["accepted"],
         3
     );
-    // Each replica sees its own memory at once and the other's rows once flushed.
-    assert_eq!(figures(&on_b, 1).await["samples"], 3);
+    // Each replica sees its own memory at once and the other's rows once flushed (A's flusher
+    // may or may not have run yet: every 500 ms).
+    let seen = figures(&on_b, 1).await["samples"].as_u64();
+    assert!(matches!(seen, Some(3 | 5)), "{seen:?}");
     a.shutdown().await;
     assert_eq!(figures(&on_b, 1).await["samples"], 5);
     b.shutdown().await;

@@ -1,6 +1,7 @@
 //! Rollouts outlive the process that drives them: a restarted server resumes every rollout
 //! where it was (both backends), and with two servers on one PostgreSQL database exactly one
-//! drives each rollout, handing it over when it stops.
+//! drives each rollout, handing it over when it stops. Outcome ids accepted by one replica
+//! are refused as duplicates by the other.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -243,5 +244,60 @@ async fn one_replica_drives_each_rollout_and_hands_it_over_when_it_stops() {
     );
     b.stop().await;
     drop(events);
+    cleanup.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_outcome_id_accepted_by_one_replica_is_a_duplicate_on_the_other() {
+    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
+        eprintln!("SKIPPED an_outcome_id_accepted_by_one_replica_is_a_duplicate_on_the_other: PROMPTREG_TEST_PG_URL is not set");
+        return;
+    };
+    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
+        .await
+        .unwrap();
+    let options = pg_a.connect_options();
+    let a = spawn_with_store(Arc::new(pg_a)).await.unwrap();
+    let b = spawn_with_store(Arc::new(
+        promptreg_store_postgres::PgStore::connect_with(options)
+            .await
+            .unwrap(),
+    ))
+    .await
+    .unwrap();
+    let c = reqwest::Client::new();
+    let (s, _) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/v1/prompts/dup/versions", a.url()),
+        Some(json!({"type": "text", "template": "x"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let event = json!({"events": [{"id": "run-1", "prompt": "dup", "env": "production", "version": 1, "success": true}]});
+    let (s, first) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/v1/outcomes", a.url()),
+        Some(event.clone()),
+    )
+    .await;
+    assert_eq!((s, first["accepted"].as_u64()), (200, Some(1)), "{first}");
+    // B learns A's ids from A's flushed batches within about a flush interval (500 ms).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (s, again) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/v1/outcomes", b.url()),
+        Some(event),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        again["results"][0]["error"]["code"], "duplicate_id",
+        "{again}"
+    );
+    a.stop().await;
+    b.stop().await;
     cleanup.await;
 }
