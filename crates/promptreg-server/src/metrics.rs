@@ -179,6 +179,11 @@ impl Metrics {
             "Agent outcomes by environment, prompt, version, arm and result (success, failure, unreported, unsafe_action, policy_violation)",
             outcomes.family.clone(),
         );
+        registry.register(
+            "outcome_latency_ms",
+            "Latency agents reported, by environment, prompt, version and arm (milliseconds)",
+            outcomes.latency.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_latency,

@@ -2,6 +2,10 @@
 //! version and arm, with `result` one of `success`, `failure`, `unreported`, `unsafe_action`,
 //! `policy_violation` (an event counts once in the first three and once more for each flag).
 //!
+//! `promptreg_outcome_latency_ms{env, prompt, version, arm}`: the reported latencies as a
+//! histogram (10 ms to ~41 s, doubling), so latency quantiles per version and arm can be read
+//! from Prometheus as from `GET …/versions/{n}/outcomes`.
+//!
 //! Series are capped like the resolve counters (`--metrics-max-prompt-series`): past the cap,
 //! new (env, prompt, version, arm) combinations are counted under `prompt="_other",
 //! version="_other"`, so sums stay right and a scrape stays small.
@@ -11,7 +15,8 @@ use std::collections::HashSet;
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use crate::metrics::OTHER;
 
@@ -30,10 +35,35 @@ pub struct OutcomeLabels {
     pub result: &'static str,
 }
 
-/// The capped family.
+/// Labels of the latency histogram.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    /// Environment.
+    pub env: String,
+    /// Prompt.
+    pub prompt: String,
+    /// Version.
+    pub version: String,
+    /// `stable`, `candidate`, `preview` or `none`.
+    pub arm: String,
+}
+
+/// Builds the latency histograms' buckets.
+#[derive(Debug, Clone, Copy)]
+pub struct LatencyBuckets;
+
+impl MetricConstructor<Histogram> for LatencyBuckets {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(exponential_buckets(10.0, 2.0, 13))
+    }
+}
+
+/// The capped families.
 pub struct OutcomeCounters {
-    /// The family registered in `/metrics`.
+    /// The counters registered in `/metrics`.
     pub family: Family<OutcomeLabels, Counter>,
+    /// The latency histograms registered in `/metrics`.
+    pub latency: Family<LatencyLabels, Histogram, LatencyBuckets>,
     max: usize,
     /// (env, prompt, version, arm) combinations with their own series.
     own: Mutex<HashSet<(String, String, String, String)>>,
@@ -44,8 +74,46 @@ impl OutcomeCounters {
     pub fn new(max: usize) -> Self {
         Self {
             family: Family::default(),
+            latency: Family::new_with_constructor(LatencyBuckets),
             max,
             own: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Whether this (env, prompt, version, arm) has series of its own (else `_other`).
+    fn own(&self, key: &(String, String, String, String)) -> bool {
+        let mut own = self.own.lock();
+        if own.contains(key) {
+            true
+        } else if own.len() < self.max {
+            own.insert(key.clone());
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records a batch's latencies of one version and arm.
+    pub fn observe_latency(&self, env: &str, prompt: &str, version: &str, arm: &str, ms: &[f64]) {
+        let key = (
+            env.to_owned(),
+            prompt.to_owned(),
+            version.to_owned(),
+            arm.to_owned(),
+        );
+        let (prompt, version) = if self.own(&key) {
+            (key.1, key.2)
+        } else {
+            (OTHER.to_owned(), OTHER.to_owned())
+        };
+        let histogram = self.latency.get_or_create(&LatencyLabels {
+            env: key.0,
+            prompt,
+            version,
+            arm: key.3,
+        });
+        for v in ms {
+            histogram.observe(*v);
         }
     }
 
@@ -65,18 +133,7 @@ impl OutcomeCounters {
             version.to_owned(),
             arm.to_owned(),
         );
-        let own = {
-            let mut own = self.own.lock();
-            if own.contains(&key) {
-                true
-            } else if own.len() < self.max {
-                own.insert(key.clone());
-                true
-            } else {
-                false
-            }
-        };
-        let (prompt, version) = if own {
+        let (prompt, version) = if self.own(&key) {
             (key.1, key.2)
         } else {
             (OTHER.to_owned(), OTHER.to_owned())

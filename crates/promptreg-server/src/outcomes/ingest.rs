@@ -182,6 +182,8 @@ impl Outcomes {
         let mut results = Vec::with_capacity(staged.len());
         let mut accepted = 0;
         let mut tally: HashMap<(String, String, Version, &'static str), [u64; 5]> = HashMap::new();
+        let mut latencies: HashMap<(String, String, Version, &'static str), Vec<f64>> =
+            HashMap::new();
         {
             let mut memory = self.memory.lock();
             let memory = &mut *memory;
@@ -229,6 +231,17 @@ impl Outcomes {
                 }] += 1;
                 counts[3] += u64::from(o.unsafe_action);
                 counts[4] += u64::from(o.policy_violation);
+                if let Some(ms) = o.latency_ms {
+                    latencies
+                        .entry((
+                            checked.env.to_string(),
+                            checked.name.to_string(),
+                            version,
+                            arm,
+                        ))
+                        .or_default()
+                        .push(ms);
+                }
                 let key = VersionKey {
                     project: project.clone(),
                     env: checked.env,
@@ -264,6 +277,15 @@ impl Outcomes {
                         .add(&env, &prompt, &version, arm, result, n);
                 }
             }
+        }
+        for ((env, prompt, version, arm), values) in latencies {
+            self.metrics.outcomes.observe_latency(
+                &env,
+                &prompt,
+                &version.to_string(),
+                arm,
+                &values,
+            );
         }
         OutcomeReport {
             accepted,
