@@ -172,33 +172,45 @@ impl ResolveIndex {
             .entry(env.to_string())
             .or_default()
             .entry(name);
-        match slot {
+        // The count of active rollouts changes by what this put replaces; kept under the
+        // write lock, so it never needs a scan.
+        let active = !entry.ended;
+        let (was_active, replaced) = match slot {
             std::collections::hash_map::Entry::Occupied(mut o) => {
                 if o.get()
                     .is_older_than(&entry.overlay.id, entry.overlay.revision)
                 {
+                    let was = !o.get().ended;
                     o.insert(Arc::new(entry));
+                    (was, true)
+                } else {
+                    (false, false)
                 }
             }
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(Arc::new(entry));
+                (false, true)
+            }
+        };
+        if replaced && active != was_active {
+            let counter = &self.active_rollouts;
+            if active {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
-        let active = map
-            .values()
-            .flat_map(HashMap::values)
-            .flat_map(HashMap::values)
-            .filter(|e| !e.ended)
-            .count();
-        self.active_rollouts
-            .store(active, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Replaces every rollout (start-up and resynchronisation).
     pub fn replace_rollouts(&self, active: Vec<(promptreg_store::RolloutRecord, VersionRecord)>) {
-        self.rollouts.write().clear();
-        self.active_rollouts
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+        {
+            // Cleared and counted under one lock, so no put falls between the two.
+            let mut map = self.rollouts.write();
+            map.clear();
+            self.active_rollouts
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
         for (r, candidate) in active {
             let overlay = RolloutOverlay {
                 id: r.id.clone(),

@@ -250,7 +250,7 @@ impl Registry {
             }
         };
         let analysis = serde_json::to_value(&memory).unwrap_or_default();
-        self.drive_rollout(&r.project, &r.id, &verdicts, analysis, why, events)
+        self.drive_rollout(&r, &verdicts, analysis, why, events)
             .await?;
         Ok(())
     }

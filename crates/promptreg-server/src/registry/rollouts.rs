@@ -179,37 +179,30 @@ impl Registry {
         )
         .await?;
         // `promote` may complete a step that leads straight on (a `set_weight`, or the end).
-        self.settle(
-            &mut *tx,
-            caller,
-            &mut record,
-            &candidate,
-            &Default::default(),
-            &mut effects,
-        )
-        .await?;
+        self.settle(&mut *tx, caller, &mut record, &candidate, &mut effects)
+            .await?;
         tx.commit().await?;
         self.finish(effects).await;
         Ok(record)
     }
 
-    /// The controller's step for one rollout: applies what time and the analysis verdicts
-    /// call for, saving `analysis` (the controller's memory) with it. Returns the record when
-    /// something changed.
+    /// The controller's step for one rollout (`current`, as this pass read it): applies what
+    /// time and the analysis verdicts call for, saving `analysis` (the controller's memory)
+    /// with it. Returns the record when something changed.
     pub(crate) async fn drive_rollout(
         &self,
-        project: &promptreg_core::ProjectId,
-        id: &str,
+        current: &RolloutRecord,
         verdicts: &rollout::Verdicts,
         analysis: serde_json::Value,
         reason: impl Fn(&rollout::RolloutAction) -> Option<String>,
         analysis_events: Vec<promptreg_core::ChangeEvent>,
     ) -> ServiceResult<Option<RolloutRecord>> {
+        let (project, id) = (&current.project, current.id.as_str());
         let caller = controller(project);
         let now = self.now();
         if analysis_events.is_empty() {
-            // Most passes change nothing: look before taking the project's writer lock.
-            let current = self.store.get_rollout(project, id).await?;
+            // Most passes change nothing: look (at the record this pass read) before taking
+            // the project's writer lock; the transaction reads it again before changing it.
             if current.state.status.is_terminal()
                 || machine::tick(&current.spec, &current.state, now, verdicts).is_none()
             {
@@ -269,13 +262,12 @@ impl Registry {
         caller: &Caller,
         record: &mut RolloutRecord,
         candidate: &VersionRecord,
-        verdicts: &rollout::Verdicts,
         effects: &mut Effects,
     ) -> ServiceResult<()> {
         let now = self.now();
         let quiet = rollout::Verdicts {
             step_sample_reached: record.spec.analysis.is_none(),
-            ..*verdicts
+            ..Default::default()
         };
         for _ in 0..200 {
             let Some(t) = machine::tick(&record.spec, &record.state, now, &quiet) else {
