@@ -232,6 +232,24 @@ impl TestApp {
     }
 }
 
+/// One admin request to a server on a real port (replica tests): status and JSON body.
+pub async fn call_url(
+    c: &reqwest::Client,
+    m: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = c.request(m, url).bearer_auth(ADMIN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
 /// Percent-encodes a prompt name for a path.
 pub fn enc(name: &str) -> String {
     name.replace('/', "%2F")

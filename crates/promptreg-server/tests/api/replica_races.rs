@@ -8,26 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use promptreg_store_postgres::PgStore;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::ADMIN;
-
-async fn call(
-    c: &reqwest::Client,
-    m: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = c.request(m, url).bearer_auth(ADMIN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
-}
+use crate::helpers::call_url as call;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_deploys_on_two_replicas_never_leave_one_stale() {

@@ -10,24 +10,7 @@ use promptreg_server::testing::{spawn_with_store, TestServer};
 use promptreg_store::Store;
 use serde_json::{json, Value};
 
-use crate::helpers::ADMIN;
-
-async fn call(
-    c: &reqwest::Client,
-    m: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = c.request(m, url).bearer_auth(ADMIN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
-}
+use crate::helpers::call_url as call;
 
 /// Pushes two versions of `name`, deploys v1 to production, starts a canary and returns its id.
 async fn start_canary(c: &reqwest::Client, base: &str, name: &str, steps: Value) -> String {
