@@ -18,6 +18,8 @@
 //!   conditions, sample-ratio check) over mergeable outcome windows, and [`parse_duration`].
 //! - [`webhook`]: which changes webhooks deliver under which names, their HMAC signature and
 //!   the retry schedule.
+//! - [`integrity`]: Ed25519 keys, DSSE envelopes and in-toto statements for signed versions and
+//!   deployments, RFC 6962 Merkle proofs for the ledger, and C2SP signed checkpoints.
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
@@ -28,6 +30,7 @@ pub mod content;
 pub mod deploy;
 pub mod diff;
 pub mod event;
+pub mod integrity;
 pub mod metadata;
 pub mod model;
 pub mod name;
