@@ -88,6 +88,14 @@ pub struct DeploymentView {
     /// then the record that made it live).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed: Option<bool>,
+    /// The DSSE envelope signing the move's in-toto statement (absent for records older than
+    /// signing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub signature: Option<serde_json::Value>,
+    /// The move's leaf in the project's ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_index: Option<u64>,
 }
 
 /// A prompt deployed in an environment.

@@ -9,6 +9,7 @@
 //! - [`outcomes`]: outcome batches agents report and per-version figures.
 //! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
 //! - [`webhooks`]: webhook subscriptions, their deliveries, the inbound abort hook.
+//! - [`ledger`]: checkpoints, ledger entries, inclusion and consistency proofs, signing keys.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -17,6 +18,7 @@
 
 pub mod deploy;
 pub mod error;
+pub mod ledger;
 pub mod outcomes;
 pub mod resolve;
 pub mod rollouts;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
+pub use ledger::*;
 pub use outcomes::*;
 pub use resolve::*;
 pub use rollouts::*;

@@ -133,6 +133,14 @@ pub struct VersionView {
     /// On create: whether a new version was made (false: same content as the latest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<bool>,
+    /// The DSSE envelope signing the version's in-toto statement (absent for versions older
+    /// than signing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub signature: Option<Value>,
+    /// The version's leaf in the project's ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_index: Option<u64>,
 }
 
 impl VersionView {

@@ -26,6 +26,10 @@ pub enum ChangeEvent {
         version: Version,
         /// Its content digest.
         digest: Digest,
+        /// SHA-256 of the DSSE envelope that signs the version (absent before signing
+        /// existed), so the ledger leaf commits to the signature too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<Digest>,
     },
     /// An environment's pointer for a prompt moved (deploy or rollback).
     PointerMoved {
@@ -45,6 +49,9 @@ pub enum ChangeEvent {
         digest: Digest,
         /// Deploy or rollback.
         kind: DeployKind,
+        /// SHA-256 of the DSSE envelope that signs the move (absent before signing existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<Digest>,
     },
     /// An environment was created.
     EnvironmentCreated {
@@ -254,6 +261,7 @@ mod tests {
                 name: PromptName::parse("a/b").unwrap_or_else(|_| unreachable!()),
                 version: Version::FIRST,
                 digest: crate::Digest::of_bytes(b"x"),
+                signature: None,
             },
         };
         let bytes = record.canonical_bytes();

@@ -63,6 +63,12 @@ pub struct Metadata {
 const MAX_TAG_LEN: usize = 64;
 
 impl Metadata {
+    /// SHA-256 over the RFC 8785 canonical JSON of the metadata: what a version's signature
+    /// records, so provenance cannot be edited without breaking it.
+    pub fn digest(&self) -> crate::Digest {
+        crate::Digest::of_bytes(&serde_json_canonicalizer::to_vec(self).unwrap_or_default())
+    }
+
     /// Checks tags and semver requirements; errors name the field.
     pub fn validate(&self) -> Result<(), ContentError> {
         for (i, tag) in self.tags.iter().enumerate() {

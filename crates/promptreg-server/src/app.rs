@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{redact_url, Config, MetricsAuth};
 pub use crate::connections::{serve_with, ServeOptions};
+use crate::integrity::Signer;
 use crate::metrics::Metrics;
 use crate::outcomes::Outcomes;
 use crate::registry::{Registry, RegistryOptions};
@@ -82,7 +83,16 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let mut options = config.service.registry_options();
     options.render = config.render_limits();
     let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
-    state_with_options(store, &admin, &instance, options, metrics).await
+    let signer = match &config.signing_key_file {
+        Some(path) => Signer::open(path, false)?,
+        None => Signer::open(
+            &config
+                .data_dir
+                .join(crate::integrity::keys::DEFAULT_KEY_FILE),
+            true,
+        )?,
+    };
+    state_with_signer(store, &admin, &instance, options, metrics, Arc::new(signer)).await
 }
 
 /// The machine's name, for the default instance name.
@@ -116,14 +126,27 @@ pub async fn state_with_metrics(
     .await
 }
 
-/// Builds the state over an open store: registry, admin token, loaded index, the project's
-/// first environments, and the supervised task that follows other replicas' changes.
+/// [`state_with_signer`] with a throw-away signing key (tests, benches).
 pub async fn state_with_options(
     store: Arc<dyn Store>,
     admin_token: &str,
     instance: &str,
     options: RegistryOptions,
     metrics: Metrics,
+) -> anyhow::Result<AppState> {
+    let signer = Arc::new(Signer::ephemeral());
+    state_with_signer(store, admin_token, instance, options, metrics, signer).await
+}
+
+/// Builds the state over an open store: registry, admin token, signing key, loaded (and
+/// audited) index, the project's first environments, and the supervised background work.
+pub async fn state_with_signer(
+    store: Arc<dyn Store>,
+    admin_token: &str,
+    instance: &str,
+    options: RegistryOptions,
+    metrics: Metrics,
+    signer: Arc<Signer>,
 ) -> anyhow::Result<AppState> {
     let metrics = Arc::new(metrics);
     let outcome_options = options.outcomes.clone();
@@ -135,9 +158,14 @@ pub async fn state_with_options(
     let registry = Arc::new(
         Registry::new(store, metrics.clone())
             .with_options(options)
+            .with_signer(signer)
             .with_aggregator(aggregator.clone()),
     );
     registry.tokens().add_bootstrap(admin_token, instance);
+    registry
+        .register_signing_key()
+        .await
+        .context("registering the signing key")?;
     registry.load().await.context("loading the resolve index")?;
     aggregator
         .load(registry.now())

@@ -45,6 +45,10 @@ pub struct ServiceConfig {
         default_value_t = 3600
     )]
     pub outcomes_accept_window_secs: u64,
+    /// The ledger's name: the key name on signed checkpoints and the prefix of each
+    /// project's log origin (`<name>/<project>`). Give each deployment its own.
+    #[arg(long, env = "PROMPTREG_LEDGER_NAME", default_value = "promptreg")]
+    pub ledger_name: String,
 }
 
 impl Default for ServiceConfig {
@@ -55,6 +59,7 @@ impl Default for ServiceConfig {
             stale_after_ms: 2000,
             outcomes_max_future_secs: 300,
             outcomes_accept_window_secs: 3600,
+            ledger_name: "promptreg".into(),
         }
     }
 }
@@ -71,6 +76,7 @@ impl ServiceConfig {
                 accept_window: std::time::Duration::from_secs(self.outcomes_accept_window_secs),
                 ..Default::default()
             },
+            ledger_name: self.ledger_name.clone(),
         }
     }
 }
@@ -105,6 +111,10 @@ pub struct Config {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "PROMPTREG_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// The Ed25519 signing key, PKCS#8 PEM (`openssl genpkey -algorithm ed25519`); default:
+    /// `<data-dir>/signing-key.pem`, generated (mode 0600) on first start.
+    #[arg(long, env = "PROMPTREG_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
     /// The admin token; generated into `<data-dir>/admin-token` on first start when unset.
     #[arg(long, env = "PROMPTREG_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -160,6 +170,7 @@ impl std::fmt::Debug for Config {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("signing_key_file", &self.signing_key_file)
             .field("render_limits", &self.render_limits())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("idle_timeout_secs", &self.idle_timeout_secs)
@@ -181,6 +192,7 @@ impl Config {
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
             admin_token: None,
+            signing_key_file: None,
             render_max_output_bytes: RenderLimits::default().max_output_bytes,
             render_max_fuel: RenderLimits::default().max_fuel,
             render_max_size_argument: RenderLimits::default().max_size_argument,

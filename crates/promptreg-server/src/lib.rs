@@ -7,6 +7,8 @@
 //!   and, with PostgreSQL, other replicas' through the change feed).
 //! - [`outcomes`]: the outcome aggregator: agents' outcome events checked, de-duplicated,
 //!   summed per version and per rollout arm, flushed to the store, judged by the controller.
+//! - [`integrity`]: the signing key, the per-project ledger (RFC 6962 trees over the event
+//!   log) and the audit that keeps content which does not verify out of the index.
 //! - [`index`]: the resolve index: deployed pointers with pre-serialised answers, so a resolve
 //!   never touches the database.
 //! - [`auth`]: bearer tokens and key pairs, the token cache and the [`auth::Caller`] extractor
@@ -33,6 +35,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod index;
+pub mod integrity;
 pub mod metrics;
 pub mod outcomes;
 pub mod paging;

@@ -129,6 +129,9 @@ pub struct Metrics {
     pub index_entries: Gauge,
     /// Agent outcomes by environment, prompt, version, arm and result (capped like resolves).
     pub outcomes: crate::outcomes::counters::OutcomeCounters,
+    /// Integrity errors now standing: stored content or pointers that did not verify and are
+    /// left out of the resolve index.
+    pub integrity_errors: Gauge,
 }
 
 impl Default for Metrics {
@@ -148,6 +151,7 @@ impl Metrics {
         let pointer_moves = Family::<MoveLabels, Counter>::default();
         let versions_created = Counter::default();
         let index_entries = Gauge::default();
+        let integrity_errors = Gauge::default();
         let outcomes = crate::outcomes::counters::OutcomeCounters::new(max);
         registry.register(
             "http_request_duration_seconds",
@@ -184,6 +188,11 @@ impl Metrics {
             "Latency agents reported, by environment, prompt, version and arm (milliseconds)",
             outcomes.latency.clone(),
         );
+        registry.register(
+            "integrity_errors",
+            "Stored content or pointers that did not verify (digest, ledger) and are not served; /readyz names them",
+            integrity_errors.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_latency,
@@ -192,6 +201,7 @@ impl Metrics {
             versions_created,
             index_entries,
             outcomes,
+            integrity_errors,
         }
     }
 

@@ -14,6 +14,7 @@
 //!   and when to resynchronise.
 //! - `outcomes`: outcome windows (one row per replica) and accepted ids' batches.
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
+//! - `keys`: the server's public signing keys.
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -28,6 +29,7 @@ mod deploy;
 mod environments;
 mod error;
 mod events;
+mod keys;
 mod listen;
 mod outcomes;
 mod prompt_page;
@@ -46,8 +48,8 @@ use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
     CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OffsetPage,
     OutcomeIdBatch, PageRequest, PromptFilter, PromptPage, PromptQuery, PromptRecord,
-    RolloutFilter, RolloutRecord, RolloutWindowRow, Store, StoreError, StoreResult, StoreTx,
-    TokenLookup, TokenRecord, VersionFilter, VersionRecord, VersionWindowRow,
+    RolloutFilter, RolloutRecord, RolloutWindowRow, SigningKeyRecord, Store, StoreError,
+    StoreResult, StoreTx, TokenLookup, TokenRecord, VersionFilter, VersionRecord, VersionWindowRow,
 };
 use promptreg_store::{DeliveryRecord, WebhookRecord};
 use sqlx::postgres::{PgConnectOptions, PgPool};
@@ -352,5 +354,17 @@ impl Store for PgStore {
     async fn prune_outcome_ids(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
         Ok(outcomes::prune_ids(&mut conn, before).await?)
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        Ok(keys::list(&self.pool).await?)
+    }
+
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire: Option<&str>,
+    ) -> StoreResult<()> {
+        Ok(keys::add(&self.pool, key, retire).await?)
     }
 }

@@ -10,7 +10,7 @@ use crate::error::{corrupt, Result};
 
 /// Columns of `versions` in the order [`version`] reads them, qualified by alias `v`.
 pub(crate) const VERSION_COLUMNS: &str = "v.name, v.version, v.digest, v.content, \
-     v.commit_message, v.metadata, v.parent, v.created_by, v.created_at";
+     v.commit_message, v.metadata, v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
 
 pub(crate) fn project(s: String) -> Result<ProjectId> {
     ProjectId::parse(&s).map_err(|e| corrupt("project id", e))
@@ -49,6 +49,8 @@ pub(crate) fn version(row: &PgRow) -> Result<VersionRecord> {
             .transpose()?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
+        signature: row.try_get("signature")?,
+        ledger_seq: row.try_get("ledger_seq")?,
     })
 }
 
@@ -80,6 +82,8 @@ pub(crate) fn deployment(row: &PgRow) -> Result<DeploymentRecord> {
         reason: row.try_get("reason")?,
         at: row.try_get("at")?,
         kind: DeployKind::parse(&kind).ok_or_else(|| corrupt("deployment kind", &kind))?,
+        signature: row.try_get("signature")?,
+        ledger_seq: row.try_get("ledger_seq")?,
     })
 }
 

@@ -57,3 +57,16 @@ async fn execute(options: &PgConnectOptions, sql: String) -> StoreResult<()> {
         .map_err(StoreError::other)?;
     conn.close().await.map_err(StoreError::other)
 }
+
+/// Runs raw SQL in the store's schema, as someone with write access to the database would:
+/// for tests that edit rows behind the server's back (integrity, recovery).
+///
+/// # Errors
+/// `StoreError::Other` with the database's message.
+pub async fn tamper(store: &PgStore, sql: &str) -> StoreResult<u64> {
+    sqlx::raw_sql(sql)
+        .execute(&store.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(StoreError::other)
+}

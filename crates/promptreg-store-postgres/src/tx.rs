@@ -77,7 +77,7 @@ impl PgTx {
 }
 
 /// The prompt row (created with version 1, else pointed at the new latest) and the version,
-/// as two data-modifying CTEs binding `$1`-`$11` (see [`bind_version`]). The foreign key
+/// as two data-modifying CTEs binding `$1`-`$12` (see [`bind_version`]). The foreign key
 /// from the version to the prompt is checked at the end of the statement, when the prompt
 /// row exists.
 const INSERT_VERSION: &str = "prompt AS ( \
@@ -86,13 +86,14 @@ const INSERT_VERSION: &str = "prompt AS ( \
          ON CONFLICT (project, name) DO UPDATE SET latest_version = EXCLUDED.latest_version \
      ), version AS ( \
          INSERT INTO versions (project, name, version, digest, prompt_type, content, \
-             commit_message, metadata, parent, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             commit_message, metadata, parent, created_by, created_at, signature, ledger_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1)) \
      )";
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Binds `$1`-`$11` of [`INSERT_VERSION`].
+/// Binds `$1`-`$12` of [`INSERT_VERSION`].
 fn bind_version<'q>(
     query: PgQuery<'q>,
     project: &'q ProjectId,
@@ -110,7 +111,8 @@ fn bind_version<'q>(
         .bind(metadata)
         .bind(v.parent.map(Version::get))
         .bind(&v.created_by)
-        .bind(v.created_at))
+        .bind(v.created_at)
+        .bind(&v.signature))
 }
 
 /// A version's unique violation as `already_exists`; other errors as they are.
@@ -219,7 +221,8 @@ impl StoreTx for PgTx {
         sqlx::query(&format!(
             "WITH record AS ( \
                  INSERT INTO deployments (project, {DEPLOYMENT_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1)) \
              ) \
              INSERT INTO pointers (project, env, name, version, seq, updated_at) \
              VALUES ($1, $2, $3, $6, $4, $10) \
@@ -237,6 +240,7 @@ impl StoreTx for PgTx {
         .bind(&r.reason)
         .bind(r.at)
         .bind(r.kind.as_str())
+        .bind(&r.signature)
         .execute(&mut *self.tx)
         .await
         .map_err(|e| {
@@ -319,7 +323,7 @@ impl StoreTx for PgTx {
         };
         // The deferred version and the event in one statement, one round trip.
         let prefix = events::body_prefix(&draft)?;
-        let sql = events::append_sql(&format!("{INSERT_VERSION},"), 12);
+        let sql = events::append_sql(&format!("{INSERT_VERSION},"), 13);
         let query = bind_version(sqlx::query(&sql), &self.project, &v)?;
         let row = events::bind(query, &draft, &prefix, &self.channel)
             .fetch_one(&mut *self.tx)

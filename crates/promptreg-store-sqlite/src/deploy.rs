@@ -8,7 +8,7 @@ use crate::{db_err, rows};
 
 const ENV_COLS: &str = "name, protected, description, created_by, created_at";
 const DEPLOY_COLS: &str =
-    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind";
+    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq";
 
 pub(crate) async fn get_environment(
     pool: &SqlitePool,
@@ -98,7 +98,7 @@ pub(crate) async fn catalog(
 }
 
 const LIVE_SQL: &str = "SELECT p.project, p.env, p.seq AS pointer_seq, v.name, v.version, v.digest, v.content, v.commit_message, v.metadata,
-        v.parent, v.created_by, v.created_at
+        v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq
    FROM pointers p JOIN versions v ON v.project = p.project AND v.name = p.name AND v.version = p.version";
 
 pub(crate) async fn load_deployed(pool: &SqlitePool) -> StoreResult<Vec<DeployedVersion>> {

@@ -12,16 +12,20 @@
 //! - `rollouts`: the SQL of rollouts (steps and reads).
 //! - `outcomes`: outcome windows and accepted ids (through the writer, outside units of work).
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
+//! - `keys`: the server's public signing keys.
 //! - `rows`: decoding rows into domain records.
+//! - [`testing`]: raw SQL for tests that edit the database behind the server's back.
 
 #![forbid(unsafe_code)]
 
 mod deploy;
 mod events;
+mod keys;
 mod outcomes;
 mod prompt_page;
 mod rollouts;
 mod rows;
+pub mod testing;
 mod tokens;
 mod tx;
 mod versions;
@@ -407,5 +411,17 @@ impl Store for SqliteStore {
     async fn prune_outcome_ids(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let mut conn = self.writer.acquire().await.map_err(db_err)?;
         outcomes::prune_ids(&mut conn, before).await
+    }
+
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        keys::list(&self.reader).await
+    }
+
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire: Option<&str>,
+    ) -> StoreResult<()> {
+        keys::add(&self.writer, key, retire).await
     }
 }

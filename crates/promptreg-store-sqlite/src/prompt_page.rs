@@ -57,7 +57,7 @@ pub(crate) async fn prompt_page(
         "WITH matching AS ({matching}), \
               page AS (SELECT * FROM matching ORDER BY name LIMIT ? OFFSET ?) \
          SELECT t.total, v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, \
-                v.parent, v.created_by, v.created_at \
+                v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq \
          FROM (SELECT COUNT(*) AS total FROM matching) t \
          LEFT JOIN page ON 1 = 1 \
          LEFT JOIN versions v ON v.project = page.project AND v.name = page.name \

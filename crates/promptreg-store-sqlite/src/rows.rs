@@ -55,7 +55,8 @@ fn digest(row: &SqliteRow, col: &str) -> StoreResult<Digest> {
     Digest::parse(&text(row, col)?).map_err(|e| corrupt(col, e))
 }
 
-/// Columns: name, version, digest, content, commit_message, metadata, parent, created_by, created_at.
+/// Columns: name, version, digest, content, commit_message, metadata, parent, created_by, created_at,
+/// signature, ledger_seq.
 pub(crate) fn version(row: &SqliteRow) -> StoreResult<VersionRecord> {
     let content: serde_json::Value =
         serde_json::from_str(&text(row, "content")?).map_err(|e| corrupt("content", e))?;
@@ -71,6 +72,8 @@ pub(crate) fn version(row: &SqliteRow) -> StoreResult<VersionRecord> {
         parent: opt_version(row, "parent")?,
         created_by: text(row, "created_by")?,
         created_at: time(row, "created_at")?,
+        signature: row.try_get("signature").map_err(StoreError::other)?,
+        ledger_seq: row.try_get("ledger_seq").map_err(StoreError::other)?,
     })
 }
 
@@ -87,6 +90,8 @@ pub(crate) fn deployment(row: &SqliteRow) -> StoreResult<DeploymentRecord> {
         at: time(row, "at")?,
         kind: DeployKind::parse(&text(row, "kind")?)
             .ok_or_else(|| corrupt("kind", "unknown kind"))?,
+        signature: row.try_get("signature").map_err(StoreError::other)?,
+        ledger_seq: row.try_get("ledger_seq").map_err(StoreError::other)?,
     })
 }
 

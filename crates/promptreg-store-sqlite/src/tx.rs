@@ -17,7 +17,7 @@ pub(crate) struct SqliteTx {
 }
 
 const DEPLOY_COLS: &str =
-    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind";
+    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq";
 
 #[async_trait]
 impl StoreTx for SqliteTx {
@@ -49,8 +49,9 @@ impl StoreTx for SqliteTx {
         let metadata = serde_json::to_string(&v.metadata).map_err(StoreError::other)?;
         sqlx::query(
             "INSERT INTO versions (project, name, version, digest, prompt_type, content, commit_message,
-                                   metadata, parent, created_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   metadata, parent, created_by, created_at, signature, ledger_seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = ?))",
         )
         .bind(self.project.as_str())
         .bind(v.name.as_str())
@@ -63,6 +64,8 @@ impl StoreTx for SqliteTx {
         .bind(v.parent.map(Version::get))
         .bind(&v.created_by)
         .bind(&created_at)
+        .bind(&v.signature)
+        .bind(self.project.as_str())
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -146,8 +149,9 @@ impl StoreTx for SqliteTx {
     async fn insert_deployment(&mut self, r: &DeploymentRecord) -> StoreResult<()> {
         let at = ts(r.at);
         sqlx::query(
-            "INSERT INTO deployments (project, env, name, seq, from_version, to_version, digest, actor, reason, at, kind)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO deployments (project, env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = ?))",
         )
         .bind(self.project.as_str())
         .bind(r.env.as_str())
@@ -160,6 +164,8 @@ impl StoreTx for SqliteTx {
         .bind(&r.reason)
         .bind(&at)
         .bind(r.kind.as_str())
+        .bind(&r.signature)
+        .bind(self.project.as_str())
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;

@@ -7,7 +7,7 @@ use sqlx::SqlitePool;
 use crate::{db_err, rows};
 
 const VERSION_COLS: &str =
-    "v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at";
+    "v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
 
 fn not_found(name: &PromptName, version: Option<Version>) -> StoreError {
     match version {

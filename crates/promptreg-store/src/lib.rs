@@ -303,6 +303,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<OutcomeIdBatch>>;
     /// Forgets id batches flushed before `before`; returns how many.
     async fn prune_outcome_ids(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
+
+    /// Every public signing key the server has used, oldest first (retired ones included:
+    /// what they signed stays verifiable).
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Registers a public signing key (nothing changes when its id is known) and, in the same
+    /// transaction, marks `retire` (a key id) retired at `key.created_at`.
+    async fn add_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire: Option<&str>,
+    ) -> StoreResult<()>;
 }
 
 /// A credential to look up in the store.

@@ -27,6 +27,13 @@ pub struct VersionRecord {
     pub created_by: String,
     /// Time of creation.
     pub created_at: DateTime<Utc>,
+    /// The DSSE envelope (JSON, exactly as signed) over the version's in-toto statement;
+    /// `None` for a version written before signing existed.
+    pub signature: Option<String>,
+    /// The `seq` of the event that recorded this version in its project's log (ledger leaf
+    /// `seq - 1`). Assigned by the store on insert (the event appended next in the same
+    /// transaction); ignored on write, `None` for versions older than the ledger.
+    pub ledger_seq: Option<i64>,
 }
 
 /// Outcome of a publish.
@@ -153,6 +160,11 @@ pub struct DeploymentRecord {
     pub at: DateTime<Utc>,
     /// Deploy or rollback.
     pub kind: DeployKind,
+    /// The DSSE envelope (JSON, exactly as signed) over the move's in-toto statement; `None`
+    /// for a record written before signing existed.
+    pub signature: Option<String>,
+    /// The `seq` of the event that recorded this move (see [`VersionRecord::ledger_seq`]).
+    pub ledger_seq: Option<i64>,
 }
 
 impl DeploymentRecord {
@@ -167,6 +179,10 @@ impl DeploymentRecord {
             to_version: self.to_version,
             digest: self.digest.clone(),
             kind: self.kind,
+            signature: self
+                .signature
+                .as_deref()
+                .map(|s| Digest::of_bytes(s.as_bytes())),
         }
     }
 }
@@ -248,4 +264,19 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     /// When revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A public key the server signs with (or signed with, once retired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// The key's id (what DSSE signatures name).
+    pub key_id: String,
+    /// `ed25519`.
+    pub algorithm: String,
+    /// Base64 of the raw public key.
+    pub public_key: String,
+    /// When it was first used.
+    pub created_at: DateTime<Utc>,
+    /// When a newer key replaced it.
+    pub retired_at: Option<DateTime<Utc>>,
 }

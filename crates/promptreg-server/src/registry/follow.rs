@@ -88,21 +88,39 @@ impl Registry {
 
     /// (Re)builds the resolve index and token cache from the store. The log heads are read
     /// first, so anything committed during the load is applied again by the follower, which
-    /// is harmless (applying is idempotent and pointer entries never go back).
+    /// is harmless (applying is idempotent and pointer entries never go back). Only what the
+    /// audit verifies is indexed: the rest is reported (`/readyz`, `/metrics`, the log).
     pub async fn load(&self) -> ServiceResult<()> {
         let heads = self.store.event_heads().await?;
         let live = self.store.load_deployed().await?;
         let tokens = self.store.load_tokens().await?;
         let rollouts = self.store.load_active_rollouts().await?;
+        let head_map: HashMap<ProjectId, i64> = heads.iter().cloned().collect();
+        let audited = crate::integrity::audit::audit(&*self.store, &head_map, live).await?;
+        let mut findings = audited.findings;
         let mut with_candidates = Vec::with_capacity(rollouts.len());
         for r in rollouts {
             let candidate = self
                 .store
                 .get_version(&r.project, &r.name, r.candidate_version)
                 .await?;
+            if let Err(message) = super::verifies(&candidate, &r.candidate_digest) {
+                findings.push(crate::integrity::Finding {
+                    project: r.project.clone(),
+                    env: Some(r.env.clone()),
+                    name: Some(r.name.clone()),
+                    message: format!("rollout {}'s candidate: {message}", r.id),
+                });
+                continue;
+            }
             with_candidates.push((r, candidate));
         }
-        self.index.replace_all(live);
+        self.ledger.replace_all(audited.trees);
+        self.findings.replace(findings);
+        self.metrics
+            .integrity_errors
+            .set(i64::try_from(self.findings.count()).unwrap_or(i64::MAX));
+        self.index.replace_all(audited.live);
         self.index.replace_rollouts(with_candidates);
         self.tokens.replace_all(&tokens);
         *self.feed.applied.lock() = heads.into_iter().collect();

@@ -19,12 +19,15 @@
 //! - [`dispatch`]: the webhook dispatcher (signed deliveries in log order, retries, leases).
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
 //! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
+//! - `integrity`: signing in the write path; the ledger, its proofs and the keys as an
+//!   auditor reads them (the trees and the audit live in [`crate::integrity`]).
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 pub mod controller;
 pub mod dispatch;
 pub mod error;
 pub mod follow;
+mod integrity;
 mod outcomes;
 mod pointers;
 pub mod policy;
@@ -42,6 +45,7 @@ use promptreg_core::{ChangeEvent, EventDraft, EventRecord};
 use promptreg_store::{Store, StoreTx, TokenRecord, VersionRecord};
 
 pub use error::{ServiceError, ServiceResult};
+pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
 pub use policy::{Action, Policy, Resource, RolePolicy};
 pub use publish::Published;
@@ -73,6 +77,9 @@ pub struct RegistryOptions {
     pub render: promptreg_core::render::RenderLimits,
     /// Outcome ingestion: accept window, allowed clock skew, flush interval.
     pub outcomes: crate::outcomes::OutcomeOptions,
+    /// The ledger's name: the signed-note key name of checkpoints, and the prefix of each
+    /// project's log origin (`<name>/<project>`).
+    pub ledger_name: String,
 }
 
 impl Default for RegistryOptions {
@@ -82,6 +89,7 @@ impl Default for RegistryOptions {
             stale_after: std::time::Duration::from_secs(2),
             render: promptreg_core::render::RenderLimits::default(),
             outcomes: crate::outcomes::OutcomeOptions::default(),
+            ledger_name: "promptreg".into(),
         }
     }
 }
@@ -99,6 +107,12 @@ pub struct Registry {
     outcomes: Arc<dyn controller::OutcomeSource>,
     /// The outcome aggregator, when this registry takes outcomes (`with_aggregator`).
     aggregator: Option<Arc<crate::outcomes::Outcomes>>,
+    /// Signs versions, pointer moves and checkpoints.
+    signer: Arc<crate::integrity::Signer>,
+    /// The per-project trees over the event log.
+    ledger: crate::integrity::Ledger,
+    /// What did not verify.
+    findings: crate::integrity::Findings,
 }
 
 /// What the writer of a change already knows about its result, so a local change needs no
@@ -134,7 +148,16 @@ impl Registry {
             options: RegistryOptions::default(),
             outcomes: Arc::new(controller::NoOutcomes),
             aggregator: None,
+            signer: Arc::new(crate::integrity::Signer::ephemeral()),
+            ledger: crate::integrity::Ledger::default(),
+            findings: crate::integrity::Findings::default(),
         }
+    }
+
+    /// Replaces the signing key (the default is an ephemeral one, for tests).
+    pub fn with_signer(mut self, signer: Arc<crate::integrity::Signer>) -> Self {
+        self.signer = signer;
+        self
     }
 
     /// Replaces where rollout outcomes come from.
@@ -195,6 +218,7 @@ impl Registry {
     /// Feeds one committed event to the in-memory state. Applying the same event twice, or an
     /// older one after a newer, changes nothing: pointer entries only move to a higher `seq`.
     pub(crate) async fn apply(&self, event: &EventRecord, known: Known) -> ServiceResult<()> {
+        self.ledger.offer(event);
         match &event.change {
             ChangeEvent::PointerMoved {
                 project,
@@ -202,11 +226,24 @@ impl Registry {
                 name,
                 seq,
                 to_version,
+                digest,
                 ..
             } => {
                 let live = match known {
                     Known::Live(v) => v,
-                    _ => self.store.get_version(project, name, *to_version).await?,
+                    _ => {
+                        let read = self.store.get_version(project, name, *to_version).await?;
+                        if let Err(message) = verifies(&read, digest) {
+                            self.report(crate::integrity::Finding {
+                                project: project.clone(),
+                                env: Some(env.clone()),
+                                name: Some(name.clone()),
+                                message,
+                            });
+                            return Ok(());
+                        }
+                        read
+                    }
                 };
                 self.index.set_if_newer(project, env, live, *seq);
             }
@@ -222,6 +259,7 @@ impl Registry {
                 strategy,
                 switched,
                 candidate_version,
+                candidate_digest,
                 ..
             } => {
                 if status.is_terminal() {
@@ -231,9 +269,20 @@ impl Registry {
                     let candidate = match known {
                         Known::Candidate(v) => v,
                         _ => {
-                            self.store
+                            let read = self
+                                .store
                                 .get_version(project, name, *candidate_version)
-                                .await?
+                                .await?;
+                            if let Err(message) = verifies(&read, candidate_digest) {
+                                self.report(crate::integrity::Finding {
+                                    project: project.clone(),
+                                    env: Some(env.clone()),
+                                    name: Some(name.clone()),
+                                    message: format!("rollout {rollout}'s candidate: {message}"),
+                                });
+                                return Ok(());
+                            }
+                            read
                         }
                     };
                     self.index.set_rollout(
@@ -294,4 +343,26 @@ impl Registry {
         }
         self.feed.applied_locally(event);
     }
+}
+
+/// Whether a version read back from the store is the one an event announced: its content
+/// recomputes to its digest, and that digest is the event's.
+pub(crate) fn verifies(
+    v: &VersionRecord,
+    announced: &promptreg_core::Digest,
+) -> Result<(), String> {
+    let recomputed = v.content.digest();
+    if recomputed != v.digest {
+        return Err(format!(
+            "version {}'s content hashes to {recomputed}, not to its stored digest {}",
+            v.version, v.digest
+        ));
+    }
+    if &v.digest != announced {
+        return Err(format!(
+            "version {} has digest {} but its change event recorded {announced}",
+            v.version, v.digest
+        ));
+    }
+    Ok(())
 }

@@ -235,7 +235,7 @@ impl Registry {
         target: VersionRecord,
         reason: Option<String>,
     ) -> ServiceResult<PendingMove> {
-        let record = DeploymentRecord {
+        let mut record = DeploymentRecord {
             env: env.clone(),
             name: target.name.clone(),
             seq: history.last().map_or(1, |r| r.seq + 1),
@@ -246,11 +246,15 @@ impl Registry {
             reason: reason.clone(),
             at: self.now(),
             kind: planned.kind,
+            signature: None,
+            ledger_seq: None,
         };
+        record.signature = Some(self.sign_move(&caller.project, &record));
         tx.insert_deployment(&record).await?;
         let event = tx
             .append_event(self.draft(caller, reason, record.event(&caller.project)))
             .await?;
+        record.ledger_seq = Some(event.seq);
         Ok(PendingMove::Moved(Box::new((record, target, event))))
     }
 

@@ -43,6 +43,11 @@ pub enum Action {
     ReportOutcomes,
     /// Create, list and delete webhook subscriptions.
     ManageWebhooks,
+    /// Read the ledger (checkpoints, entries, proofs) and the public signing keys: what an
+    /// auditor needs.
+    ReadLedger,
+    /// Rotate the server's signing key.
+    RotateKeys,
 }
 
 /// What it acts on.
@@ -84,7 +89,9 @@ impl RolePolicy {
     /// The least role that may perform `action` on `resource`.
     pub fn needed(action: Action, resource: Resource<'_>) -> Role {
         match action {
-            Action::Read | Action::Resolve | Action::ReportOutcomes => Role::Reader,
+            Action::Read | Action::Resolve | Action::ReportOutcomes | Action::ReadLedger => {
+                Role::Reader
+            }
             Action::CreateVersion => Role::Author,
             Action::Deploy | Action::StartRollout | Action::PromoteRollout => match resource {
                 Resource::Pointer {
@@ -99,7 +106,8 @@ impl RolePolicy {
             Action::ManageEnvironments
             | Action::ManageTokens
             | Action::SkipAnalysis
-            | Action::ManageWebhooks => Role::Admin,
+            | Action::ManageWebhooks
+            | Action::RotateKeys => Role::Admin,
         }
     }
 }
@@ -153,6 +161,8 @@ fn describe(action: Action) -> &'static str {
         Action::SkipAnalysis => "skip rollout analysis",
         Action::ReportOutcomes => "report outcomes",
         Action::ManageWebhooks => "manage webhooks",
+        Action::ReadLedger => "read the ledger",
+        Action::RotateKeys => "rotate signing keys",
     }
 }
 

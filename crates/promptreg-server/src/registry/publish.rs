@@ -57,7 +57,7 @@ impl Registry {
         )?;
         let (version, event) = match (plan, latest) {
             (PublishPlan::Create { version, parent }, _) => {
-                let record = VersionRecord {
+                let mut record = VersionRecord {
                     name: name.clone(),
                     version,
                     digest: digest.clone(),
@@ -67,15 +67,21 @@ impl Registry {
                     parent,
                     created_by: caller.principal.actor(),
                     created_at: self.now(),
+                    signature: None,
+                    ledger_seq: None,
                 };
+                let signed = self.sign_version(&caller.project, &record);
+                record.signature = Some(signed.0);
                 tx.insert_version(&record).await?;
                 let change = ChangeEvent::VersionCreated {
                     project: caller.project.clone(),
                     name: name.clone(),
                     version,
                     digest,
+                    signature: Some(signed.1),
                 };
                 let event = tx.append_event(self.draft(caller, None, change)).await?;
+                record.ledger_seq = Some(event.seq);
                 (record, Some(event))
             }
             (PublishPlan::Unchanged, Some(latest)) => (latest, None),

@@ -2,6 +2,7 @@
 
 mod environments;
 mod langfuse;
+mod ledger;
 mod outcomes;
 mod prompts;
 mod resolve;
@@ -39,6 +40,8 @@ use crate::error::ApiError;
         tokens::create_token, tokens::list_tokens, tokens::revoke_token, tokens::create_key_pair,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::delete_webhook,
         webhooks::deliveries, webhooks::abort_hook,
+        ledger::checkpoint, ledger::entries, ledger::inclusion, ledger::consistency, ledger::keys,
+        ledger::rotate_signing,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
@@ -153,7 +156,13 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(webhooks::get_webhook).delete(webhooks::delete_webhook),
         )
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
-        .route("/v1/hooks/abort", post(webhooks::abort_hook));
+        .route("/v1/hooks/abort", post(webhooks::abort_hook))
+        .route("/v1/ledger/checkpoint", get(ledger::checkpoint))
+        .route("/v1/ledger/entries", get(ledger::entries))
+        .route("/v1/ledger/proofs/inclusion", get(ledger::inclusion))
+        .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
+        .route("/v1/keys", get(ledger::keys))
+        .route("/v1/keys/signing/rotate", post(ledger::rotate_signing));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -34,6 +34,26 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
             "this replica cannot confirm it is current: its change feed is down or catching up",
         ));
     }
+    let findings = state.registry.integrity_findings();
+    if !findings.is_empty() {
+        // Named, so the operator knows which prompt and environment to look at; at most a
+        // few, so the answer stays small.
+        let shown: Vec<String> = findings.iter().take(5).map(ToString::to_string).collect();
+        let more = findings.len().saturating_sub(shown.len());
+        let tail = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integrity_error",
+            format!(
+                "stored data did not verify and is not served: {}{tail}",
+                shown.join("; ")
+            ),
+        ));
+    }
     if let Err(e) = state.registry.ping().await {
         tracing::warn!(error = %e, "readiness: store does not answer");
         return Err(ApiError::new(

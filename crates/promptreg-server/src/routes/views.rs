@@ -26,7 +26,19 @@ pub fn version(v: VersionRecord, created: Option<bool>) -> VersionView {
         created_by: v.created_by,
         created_at: v.created_at,
         created,
+        signature: envelope(v.signature.as_deref()),
+        ledger_index: ledger_index(v.ledger_seq),
     }
+}
+
+/// A stored DSSE envelope as JSON (stored as canonical JSON text by the service layer).
+fn envelope(stored: Option<&str>) -> Option<serde_json::Value> {
+    stored.and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// The ledger leaf of the event with `seq`.
+fn ledger_index(seq: Option<i64>) -> Option<u64> {
+    seq.and_then(|s| u64::try_from(s - 1).ok())
 }
 
 /// A deployment record on the wire.
@@ -43,6 +55,8 @@ pub fn deployment(r: DeploymentRecord, changed: Option<bool>) -> DeploymentView 
         at: r.at,
         kind: r.kind,
         changed,
+        signature: envelope(r.signature.as_deref()),
+        ledger_index: ledger_index(r.ledger_seq),
     }
 }
 

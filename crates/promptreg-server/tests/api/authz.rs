@@ -34,6 +34,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         | ("get" | "delete", "/v1/webhooks/{id}")
         | ("get", "/v1/webhooks/{id}/deliveries") => Some("admin"),
         ("post", "/v1/hooks/abort") => Some("deployer"),
+        ("post", "/v1/keys/signing/rotate") => Some("admin"),
         (
             "get",
             "/v1/prompts"
@@ -52,6 +53,11 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/rollouts/{id}"
             | "/v1/prompts/{name}/versions/{version}/outcomes"
             | "/v1/resolve/{name}"
+            | "/v1/keys"
+            | "/v1/ledger/checkpoint"
+            | "/v1/ledger/entries"
+            | "/v1/ledger/proofs/inclusion"
+            | "/v1/ledger/proofs/consistency"
             | "/api/public/v2/prompts"
             | "/api/public/v2/prompts/{name}"
             | "/api/public/projects",

@@ -22,9 +22,17 @@ pub enum Backend {
     Postgres,
 }
 
+/// The concrete store under a test app, for edits behind the server's back.
+#[derive(Clone)]
+pub enum RawStore {
+    Sqlite(Arc<promptreg_store_sqlite::SqliteStore>),
+    Postgres(Arc<promptreg_store_postgres::PgStore>),
+}
+
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    pub raw: RawStore,
     _dir: Option<tempfile::TempDir>,
     cleanup: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
@@ -51,45 +59,80 @@ impl Answer {
     }
 }
 
-/// A fresh store of the backend, or `None` when PostgreSQL is not configured.
-pub async fn store_for(
+type Cleanup = Option<Pin<Box<dyn Future<Output = ()> + Send>>>;
+
+/// A fresh store of the backend (concrete and shared), or `None` when PostgreSQL is not
+/// configured.
+async fn raw_store_for(
     backend: Backend,
-) -> Option<(
-    Arc<dyn Store>,
-    Option<tempfile::TempDir>,
-    Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
-)> {
+) -> Option<(RawStore, Arc<dyn Store>, Option<tempfile::TempDir>, Cleanup)> {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite:{}", dir.path().join("t.db").display());
-            let store = promptreg_store_sqlite::SqliteStore::open(&url)
-                .await
-                .unwrap();
-            Some((Arc::new(store), Some(dir), None))
+            let store = Arc::new(
+                promptreg_store_sqlite::SqliteStore::open(&url)
+                    .await
+                    .unwrap(),
+            );
+            Some((RawStore::Sqlite(store.clone()), store, Some(dir), None))
         }
         Backend::Postgres => {
             let url = std::env::var("PROMPTREG_TEST_PG_URL").ok()?;
             let (store, cleanup) = promptreg_store_postgres::testing::fresh(&url)
                 .await
                 .unwrap();
-            Some((Arc::new(store), None, Some(Box::pin(cleanup))))
+            let store = Arc::new(store);
+            Some((
+                RawStore::Postgres(store.clone()),
+                store,
+                None,
+                Some(Box::pin(cleanup)),
+            ))
         }
     }
 }
 
 impl TestApp {
     pub async fn new(backend: Backend) -> Option<Self> {
-        let (store, dir, cleanup) = store_for(backend).await?;
+        let (raw, store, dir, cleanup) = raw_store_for(backend).await?;
         let state = promptreg_server::state_for_store(store.clone(), ADMIN)
             .await
             .unwrap();
         Some(Self {
             router: promptreg_server::router(state, 64 * 1024),
             store,
+            raw,
             _dir: dir,
             cleanup,
         })
+    }
+
+    /// The same database behind a newly started server (which loads and audits it).
+    pub async fn restarted(&self) -> TestApp {
+        let state = promptreg_server::state_for_store(self.store.clone(), ADMIN)
+            .await
+            .unwrap();
+        TestApp::with_router(self, promptreg_server::router(state, 64 * 1024))
+    }
+
+    /// Edits the database behind the server's back: `sqlite` on SQLite, `postgres` on
+    /// PostgreSQL (foreign keys not enforced, as a person with write access could arrange).
+    pub async fn tamper(&self, sqlite: &str, postgres: &str) -> u64 {
+        match &self.raw {
+            RawStore::Sqlite(s) => promptreg_store_sqlite::testing::tamper(s, sqlite)
+                .await
+                .unwrap(),
+            RawStore::Postgres(s) => {
+                let sql = format!(
+                    "SET session_replication_role = replica; {postgres}; \
+                     SET session_replication_role = DEFAULT"
+                );
+                promptreg_store_postgres::testing::tamper(s, &sql)
+                    .await
+                    .unwrap()
+            }
+        }
     }
 
     /// Another router (a restarted server) over this app's store; cleaned up with this app.
@@ -97,6 +140,7 @@ impl TestApp {
         TestApp {
             router,
             store: app.store.clone(),
+            raw: app.raw.clone(),
             _dir: None,
             cleanup: None,
         }

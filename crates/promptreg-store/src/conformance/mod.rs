@@ -13,6 +13,7 @@
 //! - `misc`: tokens, the event log, concurrent writers, project isolation.
 //! - `outcomes`: outcome windows per replica and accepted ids.
 //! - `webhooks`: subscriptions, their lease, cursor and delivery history.
+//! - `keys`: signing keys, and records' signatures and ledger positions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -30,6 +31,7 @@ use serde_json::json;
 use crate::*;
 
 mod deploy;
+mod keys;
 mod misc;
 mod outcomes;
 mod prompt_page;
@@ -37,6 +39,7 @@ mod versions;
 mod webhooks;
 
 pub use deploy::*;
+pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
 pub use prompt_page::*;
@@ -90,6 +93,7 @@ macro_rules! conformance_suite {
             outcome_windows_are_replaced_per_replica,
             outcome_ids_round_trip_and_expire,
             webhooks_lease_deliver_and_delete,
+            signing_keys_rotate_and_records_keep_signatures,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
@@ -152,6 +156,9 @@ pub(crate) fn record(prompt: &str, n: i64, template: &str, metadata: Metadata) -
         parent: Version::new(n - 1).ok(),
         created_by: "tester".into(),
         created_at: at(n),
+        // Opaque to the store: kept and returned byte for byte.
+        signature: Some(format!(r#"{{"payload":"v{n}","signatures":[]}}"#)),
+        ledger_seq: None,
     }
 }
 
@@ -178,7 +185,7 @@ pub(crate) async fn publish(
     let mut tx = store.begin(p).await.unwrap();
     let latest = tx.latest_version(&name(prompt)).await.unwrap();
     let n = latest.map_or(1, |l| l.version.get() + 1);
-    let version = record(prompt, n, template, metadata);
+    let mut version = record(prompt, n, template, metadata);
     tx.insert_version(&version).await.unwrap();
     let event = tx
         .append_event(draft(ChangeEvent::VersionCreated {
@@ -186,10 +193,13 @@ pub(crate) async fn publish(
             name: version.name.clone(),
             version: version.version,
             digest: version.digest.clone(),
+            signature: None,
         }))
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    // The store numbers the record with the event appended next in the transaction.
+    version.ledger_seq = Some(event.seq);
     (version, event)
 }
 
@@ -253,9 +263,14 @@ pub(crate) async fn move_to(
         reason: Some(format!("move {seq}")),
         at: at(100 + seq),
         kind,
+        signature: (seq % 2 == 1).then(|| format!(r#"{{"payload":"move {seq}"}}"#)),
+        ledger_seq: None,
     };
     tx.insert_deployment(&record).await.unwrap();
-    tx.append_event(draft(record.event(p))).await.unwrap();
+    let event = tx.append_event(draft(record.event(p))).await.unwrap();
     tx.commit().await.unwrap();
-    record
+    DeploymentRecord {
+        ledger_seq: Some(event.seq),
+        ..record
+    }
 }

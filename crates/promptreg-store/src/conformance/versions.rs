@@ -19,11 +19,16 @@ pub async fn versions_round_trip_through_a_tx(store: Arc<dyn Store>) {
         ..Default::default()
     };
     let p = name("support/triage");
-    let v1 = record("support/triage", 1, "Hi {{ name }}", meta.clone());
+    let written = record("support/triage", 1, "Hi {{ name }}", meta.clone());
+    // The store numbers the row with the seq the next event of the project will take.
+    let v1 = VersionRecord {
+        ledger_seq: Some(1),
+        ..written.clone()
+    };
     let mut tx = store.begin(&project()).await.unwrap();
     assert_eq!(tx.latest_version(&p).await.unwrap(), None);
     assert_eq!(tx.get_version(&p, v(1)).await.unwrap(), None);
-    tx.insert_version(&v1).await.unwrap();
+    tx.insert_version(&written).await.unwrap();
     assert_eq!(tx.latest_version(&p).await.unwrap().as_ref(), Some(&v1));
     assert_eq!(tx.get_version(&p, v(1)).await.unwrap().as_ref(), Some(&v1));
     tx.commit().await.unwrap();

@@ -139,6 +139,16 @@ impl Store for Counting {
     async fn prune_outcome_ids(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.0.prune_outcome_ids(before).await
     }
+    async fn list_signing_keys(&self) -> StoreResult<Vec<promptreg_store::SigningKeyRecord>> {
+        self.0.list_signing_keys().await
+    }
+    async fn add_signing_key(
+        &self,
+        key: &promptreg_store::SigningKeyRecord,
+        retire: Option<&str>,
+    ) -> StoreResult<()> {
+        self.0.add_signing_key(key, retire).await
+    }
     async fn get_version(
         &self,
         p: &ProjectId,
@@ -260,6 +270,8 @@ async fn fill(store: &dyn Store) {
             parent: None,
             created_by: "test".into(),
             created_at: Utc::now(),
+            signature: None,
+            ledger_seq: None,
         })
         .await
         .unwrap();

@@ -1,0 +1,210 @@
+//! The audit run at start-up and on every full reload: the ledger trees are rebuilt from the
+//! event log, and every live pointer is checked against it. A pointer is served only when its
+//! version's content recomputes to the stored digest and the last pointer move in the ledger
+//! names the same record, version and digest; anything else is left out and reported.
+
+use std::collections::HashMap;
+
+use promptreg_core::integrity::merkle::Tree;
+use promptreg_core::{ChangeEvent, Digest, EnvName, ProjectId, PromptName, Version};
+use promptreg_store::{DeployedVersion, Store, StoreError, StoreResult};
+
+use super::ledger::leaf_of;
+use super::Finding;
+
+/// Events read per query while rebuilding a tree.
+const BATCH: u32 = 2_000;
+
+/// What the audit found.
+pub struct Audited {
+    /// The live pointers that verify (the index is built from these only).
+    pub live: Vec<DeployedVersion>,
+    /// Every project's tree.
+    pub trees: HashMap<ProjectId, Tree>,
+    /// What did not verify.
+    pub findings: Vec<Finding>,
+}
+
+/// The last move of one pointer, as the ledger tells it.
+struct LastMove {
+    /// The event's position in the project's log.
+    log_seq: i64,
+    seq: i64,
+    to_version: Version,
+    digest: Digest,
+}
+
+type PointerKey = (ProjectId, EnvName, PromptName);
+
+/// Rebuilds the trees and checks `live` (as `load_deployed` read it) against them. Read the
+/// pointers first: the log is then at least as new as they are (a move and its event commit
+/// together), and a pointer whose ledger move is newer was only read before a concurrent
+/// move (another replica's), which the change feed applies next.
+/// `heads` are the log heads read before the pointers: a move logged after them may have no
+/// pointer in `live` yet.
+pub async fn audit(
+    store: &dyn Store,
+    heads: &HashMap<ProjectId, i64>,
+    live: Vec<DeployedVersion>,
+) -> StoreResult<Audited> {
+    let mut findings = Vec::new();
+    let mut trees = HashMap::new();
+    let mut moves: HashMap<PointerKey, LastMove> = HashMap::new();
+    for (project, head) in store.event_heads().await? {
+        let tree = replay(store, &project, head, &mut moves, &mut findings).await?;
+        trees.insert(project, tree);
+    }
+    let mut served = Vec::with_capacity(live.len());
+    for d in live {
+        let key = (d.project.clone(), d.env.clone(), d.version.name.clone());
+        match check(&d, moves.remove(&key)) {
+            Verdict::Serve => served.push(d),
+            Verdict::Superseded => {}
+            Verdict::Refuse(message) => findings.push(Finding {
+                project: d.project.clone(),
+                env: Some(d.env.clone()),
+                name: Some(d.version.name.clone()),
+                message,
+            }),
+        }
+    }
+    for ((project, env, name), m) in moves {
+        if m.log_seq > heads.get(&project).copied().unwrap_or(0) {
+            continue;
+        }
+        findings.push(Finding {
+            project,
+            env: Some(env),
+            name: Some(name),
+            message: format!(
+                "the ledger's last move (record {}) made version {} live, but no live pointer \
+                 with that version's content is stored",
+                m.seq, m.to_version
+            ),
+        });
+    }
+    Ok(Audited {
+        live: served,
+        trees,
+        findings,
+    })
+}
+
+/// Reads a project's log in order into a tree, noting each pointer's last move.
+async fn replay(
+    store: &dyn Store,
+    project: &ProjectId,
+    head: i64,
+    moves: &mut HashMap<PointerKey, LastMove>,
+    findings: &mut Vec<Finding>,
+) -> StoreResult<Tree> {
+    let mut tree = Tree::new();
+    let mut after = 0;
+    let finding = |message: String| Finding {
+        project: project.clone(),
+        env: None,
+        name: None,
+        message,
+    };
+    loop {
+        let events = match store.events_after(project, after, BATCH).await {
+            Ok(events) => events,
+            Err(StoreError::Other(e)) => {
+                findings.push(finding(format!(
+                    "the event log does not decode after seq {after}: {e}"
+                )));
+                return Ok(tree);
+            }
+            Err(e) => return Err(e),
+        };
+        for event in &events {
+            if event.seq != after + 1 {
+                findings.push(finding(format!(
+                    "the event log has no entry at seq {} (rows deleted): the ledger is broken there",
+                    after + 1
+                )));
+            }
+            after = event.seq;
+            tree.push(leaf_of(event));
+            if let ChangeEvent::PointerMoved {
+                env,
+                name,
+                seq,
+                to_version,
+                digest,
+                ..
+            } = &event.change
+            {
+                moves.insert(
+                    (project.clone(), env.clone(), name.clone()),
+                    LastMove {
+                        log_seq: event.seq,
+                        seq: *seq,
+                        to_version: *to_version,
+                        digest: digest.clone(),
+                    },
+                );
+            }
+        }
+        if events.len() < BATCH as usize {
+            break;
+        }
+    }
+    if after < head {
+        findings.push(finding(format!(
+            "the event log ends at seq {after} but its head is {head}"
+        )));
+    }
+    Ok(tree)
+}
+
+enum Verdict {
+    Serve,
+    /// The ledger holds a newer move, committed after the pointer was read.
+    Superseded,
+    Refuse(String),
+}
+
+/// Whether a live pointer may be served.
+fn check(d: &DeployedVersion, last: Option<LastMove>) -> Verdict {
+    match problem(d, last) {
+        Ok(()) => Verdict::Serve,
+        Err(None) => Verdict::Superseded,
+        Err(Some(message)) => Verdict::Refuse(message),
+    }
+}
+
+/// Why a live pointer must not be served (`None` inside: only because it is stale).
+fn problem(d: &DeployedVersion, last: Option<LastMove>) -> Result<(), Option<String>> {
+    let v = &d.version;
+    let recomputed = v.content.digest();
+    if recomputed != v.digest {
+        return Err(Some(format!(
+            "version {}'s content hashes to {recomputed}, not to its stored digest {}",
+            v.version, v.digest
+        )));
+    }
+    let Some(last) = last else {
+        return Err(Some(format!(
+            "the pointer to version {} (record {}) has no pointer move in the ledger",
+            v.version, d.seq
+        )));
+    };
+    if last.seq > d.seq {
+        return Err(None);
+    }
+    if last.seq != d.seq || last.to_version != v.version {
+        return Err(Some(format!(
+            "the pointer says version {} (record {}) but the ledger's last move says version {} \
+             (record {})",
+            v.version, d.seq, last.to_version, last.seq
+        )));
+    }
+    if last.digest != v.digest {
+        return Err(Some(format!(
+            "version {} has digest {} but the ledger's last move recorded {}",
+            v.version, v.digest, last.digest
+        )));
+    }
+    Ok(())
+}
