@@ -107,6 +107,13 @@ pub struct MoveLabels {
     pub kind: String,
 }
 
+/// Labels of certificate reload counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TlsReloadLabels {
+    /// `loaded` or `failed`.
+    pub outcome: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new([
         0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -129,6 +136,9 @@ pub struct Metrics {
     pub index_entries: Gauge,
     /// Agent outcomes by environment, prompt, version, arm and result (capped like resolves).
     pub outcomes: crate::outcomes::counters::OutcomeCounters,
+    /// Reloads of the TLS certificate after its files changed, by outcome (a failed one
+    /// keeps the previous certificate: alert on it before that one expires).
+    pub tls_reloads: Family<TlsReloadLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -149,6 +159,7 @@ impl Metrics {
         let versions_created = Counter::default();
         let index_entries = Gauge::default();
         let outcomes = crate::outcomes::counters::OutcomeCounters::new(max);
+        let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status; _count counts requests",
@@ -184,6 +195,11 @@ impl Metrics {
             "Latency agents reported, by environment, prompt, version and arm (milliseconds)",
             outcomes.latency.clone(),
         );
+        registry.register(
+            "tls_reloads",
+            "Reloads of the TLS certificate after its files changed, by outcome (loaded, failed: the previous certificate stays)",
+            tls_reloads.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_latency,
@@ -192,7 +208,16 @@ impl Metrics {
             versions_created,
             index_entries,
             outcomes,
+            tls_reloads,
         }
+    }
+
+    /// Counts a reload of the TLS certificate.
+    pub fn tls_reloaded(&self, loaded: bool) {
+        let outcome = if loaded { "loaded" } else { "failed" };
+        self.tls_reloads
+            .get_or_create(&TlsReloadLabels { outcome })
+            .inc();
     }
 
     /// Records one answered request.

@@ -27,6 +27,7 @@ mod rollout_replicas;
 mod rollouts;
 mod service;
 mod slow_clients;
+mod tls;
 mod unknown_routes;
 mod versions;
 mod webhooks;
