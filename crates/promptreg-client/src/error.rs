@@ -29,6 +29,15 @@ pub enum ClientError {
         /// What did not decode.
         message: String,
     },
+    /// A CA certificate to trust ([`crate::ClientBuilder::ca_cert_file`]) could not be read
+    /// or holds no PEM certificate.
+    #[error("CA certificate {origin}: {message}")]
+    CaCert {
+        /// The file, or `(PEM bytes)`.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The base URL is not an absolute http(s) URL.
     #[error("invalid base URL {0}")]
     InvalidUrl(String),
@@ -56,6 +65,24 @@ impl ClientError {
     /// unreachable network): the request was never delivered.
     pub fn is_unreachable(&self) -> bool {
         matches!(self, ClientError::Transport(e) if e.is_connect())
+    }
+
+    /// Whether the server's TLS certificate was refused (signed by a CA the client does not
+    /// trust, expired, or for another name): see [`crate::ClientBuilder::ca_cert_file`].
+    pub fn is_untrusted_certificate(&self) -> bool {
+        let ClientError::Transport(e) = self else {
+            return false;
+        };
+        // rustls' error is deep in reqwest's chain, behind types this crate does not name;
+        // its text is stable ("invalid peer certificate: UnknownIssuer").
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cause {
+            if c.to_string().contains("invalid peer certificate") {
+                return true;
+            }
+            cause = c.source();
+        }
+        false
     }
 
     /// Whether the request or the answer took longer than the client's timeout.

@@ -1,7 +1,8 @@
 //! Typed async client for the promptreg HTTP API (`docs/api.md`): the first layer of the
 //! agent SDK, used by the `promptreg` CLI and by agents on their hot path.
 //!
-//! - [`Client`]: one method per route, bodies and answers typed with `promptreg-api`.
+//! - [`Client`]: one method per route, bodies and answers typed with `promptreg-api`;
+//!   [`ClientBuilder`] for options such as a private CA to trust (HTTPS).
 //! - [`error`]: [`ClientError`], one enum for API errors (the server's envelope), transport
 //!   failures, undecodable bodies and tampered content.
 //! - [`paging`]: [`PageRequest`] for list calls and [`all_pages`] to walk every page.
@@ -28,6 +29,7 @@
 pub mod error;
 pub mod paging;
 
+mod builder;
 mod deploy;
 mod resolve;
 mod rollouts;
@@ -44,6 +46,7 @@ use promptreg_api::{ErrorBody, Resolved};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
+pub use builder::ClientBuilder;
 pub use error::ClientError;
 pub use paging::{all_pages, PageRequest};
 pub use resolve::{render_local, verified_content, ResolveOptions, Track};
@@ -158,13 +161,16 @@ impl Client {
     }
 }
 
-fn default_http() -> Result<reqwest::Client, ClientError> {
+/// The HTTP client's settings before any option of [`ClientBuilder`].
+fn http_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("promptreg-client/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(ClientError::Transport)
+}
+
+fn default_http() -> Result<reqwest::Client, ClientError> {
+    http_builder().build().map_err(ClientError::Transport)
 }
 
 /// Decodes a success body as JSON.

@@ -12,12 +12,13 @@ use promptreg_store::Store;
 use tokio::net::TcpListener;
 
 use crate::config::{redact_url, Config, MetricsAuth};
-pub use crate::connections::{serve_with, ServeOptions};
+pub use crate::connections::{serve_tls, serve_with, ServeOptions};
 use crate::integrity::Signer;
 use crate::metrics::Metrics;
 use crate::outcomes::Outcomes;
 use crate::registry::{Registry, RegistryOptions};
 use crate::supervisor::Supervisor;
+use crate::tls::Tls;
 use promptreg_core::ProjectId;
 
 /// Shared state handed to every handler (cheap to clone).
@@ -266,20 +267,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Prompts and token hashes must not be readable by other users, whatever creates a file.
     crate::files::private_umask();
     tracing::info!(config = ?config, "starting promptreg");
+    // Before the store opens: a bad certificate or key fails start-up at once.
+    let tls = match config.tls_files()? {
+        Some(files) => Some(Arc::new(Tls::load(files)?)),
+        None => None,
+    };
     let options = connection_limits(&config);
     let state = build_state(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
-    tracing::info!(address = %listener.local_addr()?, database = %redact_url(&config.effective_database_url()), "listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %listener.local_addr()?, scheme, database = %redact_url(&config.effective_database_url()), "listening");
     let stopping = state.clone();
-    let served = serve_with(
-        listener,
-        router_for(state, &config),
-        options,
-        shutdown_signal(),
-    )
-    .await;
+    let app = router_for(state.clone(), &config);
+    let served = match tls {
+        Some(tls) => {
+            tls.spawn_reloader(&state.supervisor, state.metrics.clone());
+            serve_tls(listener, app, options, tls.acceptor(), shutdown_signal()).await
+        }
+        None => serve_with(listener, app, options, shutdown_signal()).await,
+    };
     stopping.shutdown().await;
     served
 }

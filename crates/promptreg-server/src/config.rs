@@ -152,6 +152,13 @@ pub struct Config {
     /// environment under `prompt="_other"`, so the page stays small with many prompts.
     #[arg(long, env = "PROMPTREG_METRICS_MAX_PROMPT_SERIES", default_value_t = crate::metrics::DEFAULT_MAX_RESOLVE_SERIES)]
     pub metrics_max_prompt_series: usize,
+    /// PEM certificate chain (leaf first) to serve HTTPS with, together with `--tls-key`;
+    /// reloaded when the file changes. Without both, plain HTTP.
+    #[arg(long, env = "PROMPTREG_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`'s leaf certificate; reloaded when the file changes.
+    #[arg(long, env = "PROMPTREG_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -177,6 +184,8 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("metrics_auth", &self.metrics_auth)
             .field("metrics_max_prompt_series", &self.metrics_max_prompt_series)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .finish()
     }
 }
@@ -201,6 +210,8 @@ impl Config {
             max_connections: 10_000,
             metrics_auth: MetricsAuth::None,
             metrics_max_prompt_series: crate::metrics::DEFAULT_MAX_RESOLVE_SERIES,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 
@@ -219,6 +230,27 @@ impl Config {
             header_read_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
             idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
             max_connections: self.max_connections,
+        }
+    }
+
+    /// The certificate and key to serve HTTPS with: `None` for plain HTTP, an error naming
+    /// the missing flag when only one of the two is set.
+    pub fn tls_files(&self) -> Result<Option<crate::tls::TlsFiles>, crate::tls::TlsError> {
+        use crate::tls::{TlsError, TlsFiles};
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(TlsError::Incomplete {
+                given: "--tls-cert",
+                missing: "--tls-key",
+            }),
+            (None, Some(_)) => Err(TlsError::Incomplete {
+                given: "--tls-key",
+                missing: "--tls-cert",
+            }),
         }
     }
 

@@ -10,6 +10,12 @@
 //! head at once and is served, while an attacker's connections, always waiting for a head,
 //! are what gets evicted. Only when none of the oldest few connections is idle does a new
 //! connection get a 503 with the error envelope.
+//!
+//! With TLS ([`serve_tls`]) the same limits hold: the handshake runs under the header-read
+//! timeout (a client that never finishes one is closed like one that never sends its head),
+//! a connection in its handshake can be evicted, and idleness counts the encrypted bytes.
+//! Past the cap a TLS connection is closed without an answer: a plain-text 503 would be
+//! noise to a TLS client, and a handshake only to refuse would spend the CPU the cap saves.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -25,6 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// Connection limits of the HTTP server.
@@ -63,6 +70,28 @@ pub async fn serve_with(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    accept_loop(listener, app, options, None, shutdown).await
+}
+
+/// [`serve_with`] over TLS: every connection is accepted by `tls` (see [`crate::tls`] for
+/// the certificate it presents) within the header-read timeout.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    options: ServeOptions,
+    tls: TlsAcceptor,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    accept_loop(listener, app, options, Some(tls), shutdown).await
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    options: ServeOptions,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let max = options.max_connections.max(1);
     let permits = Arc::new(Semaphore::new(max as usize));
     let open = Arc::new(Open::new(max as usize));
@@ -87,9 +116,11 @@ pub async fn serve_with(
         let served = Served {
             app: app.clone(),
             options,
+            tls: tls.clone(),
             stopping: stopping.clone(),
             open: open.clone(),
         };
+        let plain = tls.is_none();
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 tokio::spawn(connection(stream, served, permit));
@@ -101,11 +132,11 @@ pub async fn serve_with(
                 tokio::spawn(async move {
                     match tokio::time::timeout(EVICTION_WAIT, permits.acquire_owned()).await {
                         Ok(Ok(permit)) => connection(stream, served, permit).await,
-                        _ => refuse(&stream),
+                        _ => refuse(&stream, plain),
                     }
                 });
             }
-            Err(_) => refuse(&stream),
+            Err(_) => refuse(&stream, plain),
         }
     }
     // New clients now get "connection refused" at once instead of waiting in the backlog.
@@ -133,11 +164,14 @@ static REFUSAL: LazyLock<Vec<u8>> = LazyLock::new(|| {
 });
 
 /// Refuses a connection past the cap: one non-blocking write (a fresh socket's send buffer
-/// holds it) and close, so refusing costs no task, no timer and no memory.
-fn refuse(stream: &TcpStream) {
+/// holds it) and close, so refusing costs no task, no timer and no memory. A TLS connection
+/// (`plain` false) is closed without the write.
+fn refuse(stream: &TcpStream, plain: bool) {
     tracing::warn!("connection refused: too many open connections");
-    // A client that already reset the connection needs no answer.
-    let _ = stream.try_write(&REFUSAL);
+    if plain {
+        // A client that already reset the connection needs no answer.
+        let _ = stream.try_write(&REFUSAL);
+    }
 }
 
 /// How long an evicted connection may take to finish writing before it is dropped.
@@ -151,6 +185,7 @@ const EVICTION_SCAN: usize = 16;
 struct Served {
     app: Router,
     options: ServeOptions,
+    tls: Option<TlsAcceptor>,
     stopping: watch::Receiver<bool>,
     open: Arc<Open>,
 }
@@ -227,22 +262,53 @@ impl Open {
 }
 
 /// Serves one connection until it closes, times out, is evicted or the server shuts down.
-async fn connection(stream: TcpStream, served: Served, _permit: OwnedSemaphorePermit) {
+async fn connection(stream: TcpStream, mut served: Served, _permit: OwnedSemaphorePermit) {
+    let ctl = Arc::new(Ctl::default());
+    served.open.push(&ctl);
+    // Small answers (resolve) must not wait for Nagle's algorithm.
+    let _ = stream.set_nodelay(true);
+    let active = Arc::new(AtomicBool::new(true));
+    // Under TLS, `Tracked` sits below the encryption: idleness counts the bytes on the wire.
+    let tracked = Tracked {
+        inner: stream,
+        active: active.clone(),
+    };
+    let Some(tls) = served.tls.take() else {
+        return http(tracked, served, ctl, active).await;
+    };
+    let handshake = tokio::time::timeout(served.options.header_read_timeout, tls.accept(tracked));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                // A client that does not trust the certificate, or speaks plain HTTP.
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out");
+                return;
+            }
+        },
+        // Nothing was asked yet, so nothing is cut off.
+        () = ctl.evict.notified() => return,
+        _ = served.stopping.changed() => return,
+    };
+    http(stream, served, ctl, active).await
+}
+
+/// Serves HTTP/1 on an accepted (and, with TLS, handshaken) connection.
+async fn http<I>(io: I, served: Served, ctl: Arc<Ctl>, active: Arc<AtomicBool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let Served {
         app,
         options,
         mut stopping,
-        open,
+        ..
     } = served;
-    let ctl = Arc::new(Ctl::default());
-    open.push(&ctl);
-    // Small answers (resolve) must not wait for Nagle's algorithm.
-    let _ = stream.set_nodelay(true);
-    let active = Arc::new(AtomicBool::new(true));
-    let io = TokioIo::new(Tracked {
-        inner: stream,
-        active: active.clone(),
-    });
+    let io = TokioIo::new(io);
     let service_ctl = ctl.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let app = app.clone();

@@ -22,7 +22,8 @@
 //! - [`files`]: the data directory (0700) and the SQLite files in it (0600).
 //! - [`app`]: start-up: open the store, build the router, serve on a listener until shutdown.
 //! - [`connections`]: the accept loop: connection cap, header and idle timeouts, graceful
-//!   shutdown.
+//!   shutdown, over plain TCP or TLS.
+//! - [`tls`]: HTTPS certificates, loaded at start-up and reloaded when their files change.
 //! - [`testing`]: start a real server on port 0 for end-to-end tests.
 
 #![forbid(unsafe_code)]
@@ -46,9 +47,10 @@ pub mod routes;
 pub mod supervisor;
 pub mod telemetry;
 pub mod testing;
+pub mod tls;
 
 pub use app::{
-    build_state, router, router_for, run, serve, serve_with, state_for_store, state_with_metrics,
-    AppState, ServeOptions,
+    build_state, router, router_for, run, serve, serve_tls, serve_with, state_for_store,
+    state_with_metrics, AppState, ServeOptions,
 };
 pub use config::Config;

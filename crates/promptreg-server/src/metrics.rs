@@ -107,6 +107,13 @@ pub struct MoveLabels {
     pub kind: String,
 }
 
+/// Labels of certificate reload counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TlsReloadLabels {
+    /// `loaded` or `failed`.
+    pub outcome: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new([
         0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -132,6 +139,9 @@ pub struct Metrics {
     /// Integrity errors now standing: stored content or pointers that did not verify and are
     /// left out of the resolve index.
     pub integrity_errors: Gauge,
+    /// Reloads of the TLS certificate after its files changed, by outcome (a failed one
+    /// keeps the previous certificate: alert on it before that one expires).
+    pub tls_reloads: Family<TlsReloadLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -153,6 +163,7 @@ impl Metrics {
         let index_entries = Gauge::default();
         let integrity_errors = Gauge::default();
         let outcomes = crate::outcomes::counters::OutcomeCounters::new(max);
+        let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status; _count counts requests",
@@ -193,6 +204,11 @@ impl Metrics {
             "Stored content or pointers that did not verify (digest, ledger) and are not served; /readyz names them",
             integrity_errors.clone(),
         );
+        registry.register(
+            "tls_reloads",
+            "Reloads of the TLS certificate after its files changed, by outcome (loaded, failed: the previous certificate stays)",
+            tls_reloads.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_latency,
@@ -202,7 +218,16 @@ impl Metrics {
             index_entries,
             outcomes,
             integrity_errors,
+            tls_reloads,
         }
+    }
+
+    /// Counts a reload of the TLS certificate.
+    pub fn tls_reloaded(&self, loaded: bool) {
+        let outcome = if loaded { "loaded" } else { "failed" };
+        self.tls_reloads
+            .get_or_create(&TlsReloadLabels { outcome })
+            .inc();
     }
 
     /// Records one answered request.

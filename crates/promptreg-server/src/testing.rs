@@ -1,11 +1,13 @@
 //! A real server on `127.0.0.1:0` for end-to-end tests (CLI, SDK, replicas).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::config::Config;
+use crate::tls::{Tls, TlsFiles};
 
 /// The admin token of test servers.
 pub const TEST_ADMIN_TOKEN: &str = "test-admin-token";
@@ -49,7 +51,7 @@ mod tempfile_dir {
 }
 
 impl TestServer {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` when started with TLS).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -85,6 +87,22 @@ pub async fn spawn_sqlite() -> anyhow::Result<TestServer> {
     spawn(path, None, Some(dir)).await
 }
 
+/// Starts an HTTPS server on a fresh SQLite data directory, serving `cert` and `key` (PEM
+/// files) and reloading them when they change, like `promptreg serve --tls-cert --tls-key`.
+/// Its URL is `https://127.0.0.1:<port>`, so the certificate must name that IP address.
+pub async fn spawn_sqlite_tls(cert: &Path, key: &Path) -> anyhow::Result<TestServer> {
+    let tls = Arc::new(Tls::load(TlsFiles {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+    })?);
+    let dir = tempfile_dir::TempDir::new()?;
+    let mut config = Config::for_data_dir(dir.path().to_path_buf());
+    config.admin_token = Some(TEST_ADMIN_TOKEN.into());
+    let state = crate::app::build_state(&config).await?;
+    tls.spawn_reloader(&state.supervisor, state.metrics.clone());
+    listen(state, config.max_body_bytes, Some(dir), Some(tls)).await
+}
+
 /// Starts a server on a database URL (e.g. a PostgreSQL test schema).
 pub async fn spawn_with_database(database_url: &str) -> anyhow::Result<TestServer> {
     let dir = tempfile_dir::TempDir::new()?;
@@ -97,7 +115,7 @@ pub async fn spawn_with_store(
     store: std::sync::Arc<dyn promptreg_store::Store>,
 ) -> anyhow::Result<TestServer> {
     let state = crate::app::state_for_store(store, TEST_ADMIN_TOKEN).await?;
-    listen(state, 1024 * 1024, None).await
+    listen(state, 1024 * 1024, None, None).await
 }
 
 async fn spawn(
@@ -109,24 +127,30 @@ async fn spawn(
     config.database_url = database_url;
     config.admin_token = Some(TEST_ADMIN_TOKEN.into());
     let state = crate::app::build_state(&config).await?;
-    listen(state, config.max_body_bytes, dir).await
+    listen(state, config.max_body_bytes, dir, None).await
 }
 
 async fn listen(
     state: crate::AppState,
     max_body_bytes: usize,
     dir: Option<tempfile_dir::TempDir>,
+    tls: Option<Arc<Tls>>,
 ) -> anyhow::Result<TestServer> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
     let supervisor = state.supervisor.clone();
     let app = crate::app::router(state, max_body_bytes);
     let handle = tokio::spawn(async move {
-        let _ = crate::app::serve(listener, app, async move {
+        let stopped = async move {
             let _ = stopped.await;
-        })
-        .await;
+        };
+        let options = crate::ServeOptions::default();
+        let _ = match tls {
+            Some(tls) => crate::serve_tls(listener, app, options, tls.acceptor(), stopped).await,
+            None => crate::serve_with(listener, app, options, stopped).await,
+        };
         // Like `promptreg serve`: background work (change feed, rollout controller) stops with
         // the server, so a stopped test server no longer writes.
         supervisor.shutdown().await;

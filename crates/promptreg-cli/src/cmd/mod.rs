@@ -1,6 +1,6 @@
 //! The argument tree. [`Command`] only dispatches: each subcommand is a module with an `Args`
 //! struct and a `run` function; client commands also take [`ClientArgs`] (`--url`, `--token`,
-//! `--output`), which `serve` does not.
+//! `--ca-cert`, `--output`), which `serve` does not.
 
 mod catalog;
 mod deploy;
@@ -58,6 +58,11 @@ pub struct ClientArgs {
     /// Bearer token for the server.
     #[arg(long, global = true, env = "PROMPTREG_TOKEN", hide_env_values = true)]
     token: Option<String>,
+
+    /// PEM file of a CA to trust besides the public ones, for an https:// server whose
+    /// certificate a private CA signed.
+    #[arg(long, global = true, env = "PROMPTREG_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
 
     /// Output format: readable text, or the server's JSON (errors too, on stderr).
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
@@ -164,11 +169,17 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let client = match &args.token {
-            Some(token) => Client::new(&args.url, token),
-            None => Client::unauthenticated(&args.url),
+        let mut builder = Client::builder(&args.url);
+        if let Some(token) = &args.token {
+            builder = builder.token(token);
         }
-        .map_err(|e| UsageError(format!("--url / PROMPTREG_URL: {e}")))?;
+        if let Some(ca) = &args.ca_cert {
+            builder = builder.ca_cert_file(ca);
+        }
+        let client = builder.build().map_err(|e| match e {
+            ClientError::CaCert { .. } => UsageError(format!("--ca-cert / PROMPTREG_CA_CERT: {e}")),
+            e => UsageError(format!("--url / PROMPTREG_URL: {e}")),
+        })?;
         Ok(Self {
             client,
             output: args.output,

@@ -9,9 +9,9 @@
 //! only ever carries a command's result, so `promptreg get x --output json | jq` never reads an
 //! error as if it were a version, and the exit code (non-zero) says which one happened. `code`
 //! is the server's code for a refusal (`not_found`, `forbidden`, …, with its HTTP `status`), or
-//! one of the CLI's own: `usage`, `unreachable`, `timeout`, `transport`, `bad_response`,
-//! `digest_mismatch`, `invalid_content`, `render_failed`, `cli_error` (anything else, such as a
-//! prompt file that does not validate). Warnings (`warning: …`) may precede it on stderr as
+//! one of the CLI's own: `usage`, `untrusted_certificate`, `unreachable`, `timeout`,
+//! `transport`, `bad_response`, `digest_mismatch`, `invalid_content`, `render_failed`,
+//! `cli_error` (anything else, such as a prompt file that does not validate). Warnings (`warning: …`) may precede it on stderr as
 //! text; the envelope is always the last line.
 
 use std::process::ExitCode;
@@ -110,6 +110,15 @@ fn classify(err: &anyhow::Error, how: &Reporting) -> Failure {
     let client = err.chain().find_map(|e| e.downcast_ref::<ClientError>());
     let (code, message) = match client {
         Some(ClientError::Api { code, message, .. }) => (code.as_str(), message.clone()),
+        Some(e) if e.is_untrusted_certificate() => (
+            "untrusted_certificate",
+            format!(
+                "the TLS certificate of the promptreg server at {} is not trusted ({}); if a \
+                 private CA signed it, give its certificate with --ca-cert or PROMPTREG_CA_CERT",
+                server(how),
+                root_cause(e)
+            ),
+        ),
         Some(e) if e.is_unreachable() => (
             "unreachable",
             format!(

@@ -19,3 +19,4 @@ mod push;
 mod roles;
 mod rollouts;
 mod serve;
+mod tls;

@@ -19,7 +19,11 @@ async fn help(args: &[&str]) -> String {
 async fn client_options_belong_to_client_commands_only() {
     let serve = help(&["serve"]).await;
     assert!(serve.contains("--listen"), "{serve}");
-    for client_option in ["--url", "--token", "--output", "PROMPTREG_URL"] {
+    assert!(
+        serve.contains("--tls-cert") && serve.contains("--tls-key"),
+        "{serve}"
+    );
+    for client_option in ["--url", "--token", "--ca-cert", "--output", "PROMPTREG_URL"] {
         assert!(!serve.contains(client_option), "serve --help: {serve}");
     }
     for command in [
@@ -28,7 +32,7 @@ async fn client_options_belong_to_client_commands_only() {
         &["key-pair", "create"][..],
     ] {
         let text = help(command).await;
-        for client_option in ["--url", "--token", "--output"] {
+        for client_option in ["--url", "--token", "--ca-cert", "--output"] {
             assert!(text.contains(client_option), "{command:?} --help: {text}");
         }
     }

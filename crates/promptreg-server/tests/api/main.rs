@@ -29,6 +29,7 @@ mod rollouts;
 mod service;
 mod slow_clients;
 mod tamper;
+mod tls;
 mod unknown_routes;
 mod versions;
 mod webhooks;
