@@ -2,7 +2,10 @@
 
 use promptreg_core::integrity::merkle::{Hash, ProofError};
 use promptreg_core::integrity::note::{Checkpoint, NoteSigner};
-use promptreg_core::integrity::statement::{DeploymentPredicate, Statement, VersionPredicate};
+use promptreg_core::integrity::statement::{
+    open_version, DeploymentPredicate, Statement, VersionPredicate,
+};
+use promptreg_core::integrity::{Envelope, KeyRing, PublicKey};
 use promptreg_core::{Digest, EventRecord, ProjectId};
 use promptreg_store::{DeploymentRecord, SigningKeyRecord, VersionRecord};
 
@@ -49,7 +52,11 @@ fn proof_error(e: ProofError) -> ServiceError {
 
 impl Registry {
     /// The DSSE envelope over a new version's statement, and the envelope's digest.
-    pub(crate) fn sign_version(&self, project: &ProjectId, v: &VersionRecord) -> (String, Digest) {
+    pub(crate) fn sign_version(
+        &self,
+        project: &ProjectId,
+        v: &VersionRecord,
+    ) -> Option<(String, Digest)> {
         let predicate = VersionPredicate {
             project: project.clone(),
             name: v.name.clone(),
@@ -65,7 +72,7 @@ impl Registry {
     }
 
     /// The DSSE envelope over a pointer move's statement.
-    pub(crate) fn sign_move(&self, project: &ProjectId, r: &DeploymentRecord) -> String {
+    pub(crate) fn sign_move(&self, project: &ProjectId, r: &DeploymentRecord) -> Option<String> {
         let predicate = DeploymentPredicate {
             project: project.clone(),
             env: r.env.clone(),
@@ -80,7 +87,7 @@ impl Registry {
         };
         self.signer
             .sign(&Statement::for_deployment(&r.digest, &predicate))
-            .0
+            .map(|(text, _)| text)
     }
 
     /// The note signer of the current key (checkpoints are signed by the same key as
@@ -229,10 +236,73 @@ impl Registry {
         Ok(self.store.list_signing_keys().await?)
     }
 
-    /// Registers the current signing key (start-up; nothing changes when it is known).
+    /// Registers the current signing key (start-up; nothing changes when it is known) and
+    /// loads every public key, to check signatures with.
     pub async fn register_signing_key(&self) -> ServiceResult<()> {
         let record = self.signer.record(self.now());
-        Ok(self.store.add_signing_key(&record, None).await?)
+        self.store.add_signing_key(&record, None).await?;
+        self.reload_keys().await
+    }
+
+    /// Reads the public keys again (after a rotation here or on another replica).
+    async fn reload_keys(&self) -> ServiceResult<()> {
+        // This process's own key always counts, even before it is registered.
+        let mut keys = vec![self.signer.current().public()];
+        for k in self.store.list_signing_keys().await? {
+            match PublicKey::from_base64(&k.public_key) {
+                Ok(key) => keys.push(key),
+                Err(e) => {
+                    tracing::error!(key_id = %k.key_id, error = %e, "a stored signing key does not parse")
+                }
+            }
+        }
+        *self.keys.write() = KeyRing::new(keys);
+        Ok(())
+    }
+
+    /// Before a version is made live: its signature (when it has one) must verify with a
+    /// known key and name its digest, so content and digest edited together in the database
+    /// are not deployed either.
+    pub(crate) async fn check_signature(
+        &self,
+        project: &ProjectId,
+        v: &VersionRecord,
+    ) -> ServiceResult<()> {
+        let Some(text) = &v.signature else {
+            return Ok(()); // written before signing existed
+        };
+        let refuse = |why: String| {
+            ServiceError::conflict(
+                "integrity_error",
+                format!(
+                    "prompt '{}' version {}: its signature does not verify ({why}); it was changed in the database and will not be deployed",
+                    v.name, v.version
+                ),
+            )
+        };
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|e| refuse(format!("not an envelope: {e}")))?;
+        let known = envelope
+            .signatures
+            .iter()
+            .any(|s| self.keys.read().get(&s.keyid).is_some());
+        if !known {
+            self.reload_keys().await?;
+        }
+        let ring = self.keys.read().clone();
+        let (statement, predicate) =
+            open_version(&envelope, &ring).map_err(|e| refuse(e.to_string()))?;
+        statement
+            .verify_subject(&v.digest)
+            .map_err(|e| refuse(e.to_string()))?;
+        if &predicate.project != project
+            || predicate.name != v.name
+            || predicate.version != v.version
+            || predicate.metadata_digest != v.metadata.digest()
+        {
+            return Err(refuse("it was made for another version or metadata".into()));
+        }
+        Ok(())
     }
 
     /// Replaces the signing key with a new one and retires the old one (which stays listed:
@@ -249,6 +319,7 @@ impl Registry {
             .map_err(|e| ServiceError::Internal(Box::new(e)))?;
         let record = crate::integrity::keys::record(&new, self.now());
         self.store.add_signing_key(&record, Some(&old)).await?;
+        self.reload_keys().await?;
         tracing::info!(key_id = %record.key_id, retired = %old, "rotated the signing key");
         Ok(record)
     }

@@ -113,6 +113,8 @@ pub struct Registry {
     ledger: crate::integrity::Ledger,
     /// What did not verify.
     findings: crate::integrity::Findings,
+    /// Every public signing key, to check stored signatures with.
+    keys: parking_lot::RwLock<promptreg_core::integrity::KeyRing>,
 }
 
 /// What the writer of a change already knows about its result, so a local change needs no
@@ -151,6 +153,7 @@ impl Registry {
             signer: Arc::new(crate::integrity::Signer::ephemeral()),
             ledger: crate::integrity::Ledger::default(),
             findings: crate::integrity::Findings::default(),
+            keys: Default::default(),
         }
     }
 

@@ -249,7 +249,8 @@ impl Registry {
             signature: None,
             ledger_seq: None,
         };
-        record.signature = Some(self.sign_move(&caller.project, &record));
+        self.check_signature(&caller.project, &target).await?;
+        record.signature = self.sign_move(&caller.project, &record);
         tx.insert_deployment(&record).await?;
         let event = tx
             .append_event(self.draft(caller, reason, record.event(&caller.project)))
@@ -294,12 +295,20 @@ pub(crate) async fn environment(tx: &mut dyn StoreTx, env: &EnvName) -> ServiceR
 }
 
 /// A version that must exist; the message says whether the prompt or the version is missing.
+/// A stored version whose content no longer hashes to its digest (edited behind the server's
+/// back) is refused: it is never made live.
 pub(crate) async fn find_version(
     tx: &mut dyn StoreTx,
     name: &PromptName,
     version: Version,
 ) -> ServiceResult<VersionRecord> {
     if let Some(v) = tx.get_version(name, version).await? {
+        super::verifies(&v, &v.digest).map_err(|message| {
+            ServiceError::conflict(
+                "integrity_error",
+                format!("prompt '{name}': {message}; it was changed in the database and will not be deployed"),
+            )
+        })?;
         return Ok(v);
     }
     Err(match tx.latest_version(name).await? {
