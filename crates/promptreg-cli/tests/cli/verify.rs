@@ -545,3 +545,68 @@ on_both_backends!(
     an_edited_leaf_fails,
     a_saved_checkpoint_catches_a_shrunk_ledger,
 );
+
+/// The figure in `docs/cli.md`: `promptreg verify` of 10,000 versions (100 prompts of
+/// 100 versions, each prompt deployed twice) on SQLite, with the time spent reading, checking
+/// the data and checking the server's proofs. Run it alone:
+/// `cargo test -p promptreg-cli --test cli -- --ignored --nocapture verify_time`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (about a minute in a debug build), not a check"]
+async fn verify_time_for_10_000_versions() {
+    use futures::StreamExt as _;
+    use std::time::Instant;
+
+    let registry = Registry::new(Backend::Sqlite).await.unwrap();
+    let client = Arc::new(registry.client());
+    let started = Instant::now();
+    futures::stream::iter(0..100)
+        .map(|p| {
+            let client = client.clone();
+            async move {
+                let name = format!("bench/p{p:03}");
+                for v in 0..100 {
+                    push(
+                        &client,
+                        &name,
+                        &format!("Prompt {p} version {v}: {{{{ x }}}}"),
+                    )
+                    .await;
+                }
+                deploy(&client, "staging", &name, 50).await;
+                deploy(&client, "production", &name, 100).await;
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    eprintln!("seeded 10,000 versions in {:.1?}", started.elapsed());
+
+    let started = Instant::now();
+    let snapshot = Snapshot::fetch(&client).await.unwrap();
+    let fetched = started.elapsed();
+    let started = Instant::now();
+    let trust = promptreg_client::verify::Trust::served();
+    let offline = promptreg_client::verify::verify(&snapshot, &trust);
+    let checked = started.elapsed();
+    assert!(offline.ok, "{:?}", offline.failures);
+    let started = Instant::now();
+    let online = promptreg_client::verify::verify_online(&client, &snapshot, &trust)
+        .await
+        .unwrap();
+    let with_proofs = started.elapsed();
+    assert_eq!(online.checked.versions, 10_000);
+    eprintln!(
+        "in-process: read {fetched:.1?}, checks {checked:.1?}, checks + {} inclusion proofs {with_proofs:.1?}",
+        online.checked.inclusion_proofs
+    );
+
+    let started = Instant::now();
+    let report = json_report(registry.verify(&["-o", "json"]).await);
+    eprintln!(
+        "`promptreg verify` (debug binary): {:.1?}, ok = {}",
+        started.elapsed(),
+        report["ok"]
+    );
+    assert_eq!(report["ok"], true);
+    registry.finish().await;
+}
