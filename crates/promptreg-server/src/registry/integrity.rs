@@ -6,7 +6,7 @@ use promptreg_core::integrity::statement::{
     open_version, DeploymentPredicate, Statement, VersionPredicate,
 };
 use promptreg_core::integrity::{Envelope, KeyRing, PublicKey};
-use promptreg_core::{Digest, EventRecord, ProjectId};
+use promptreg_core::{Digest, ProjectId};
 use promptreg_store::{DeploymentRecord, SigningKeyRecord, VersionRecord};
 
 use super::{Action, Caller, Registry, Resource, ServiceError, ServiceResult};
@@ -32,8 +32,8 @@ pub struct SignedCheckpoint {
 pub struct LedgerEntry {
     /// The leaf index (`seq - 1`).
     pub index: u64,
-    /// The event record the leaf is the canonical JSON of.
-    pub record: EventRecord,
+    /// The leaf's bytes: the change record's canonical JSON, as stored.
+    pub leaf: String,
     /// `SHA-256(0x00 || canonical JSON)`.
     pub leaf_hash: Hash,
 }
@@ -146,35 +146,39 @@ impl Registry {
         }
         let limit = limit.clamp(1, MAX_ENTRIES);
         let after = i64::try_from(start).unwrap_or(i64::MAX);
-        let records = self
+        let stored = self
             .store
-            .events_after(&caller.project, after, limit)
+            .log_entries(&caller.project, after, limit)
             .await?;
-        let mut entries = Vec::with_capacity(records.len());
-        for record in records {
-            let index = u64::try_from(record.seq - 1).unwrap_or_default();
+        let mut entries = Vec::with_capacity(stored.len());
+        for entry in stored {
+            let index = u64::try_from(entry.seq - 1).unwrap_or_default();
             if index >= size {
                 break;
             }
-            let leaf_hash = super::super::integrity::ledger::leaf_of(&record);
+            let (leaf, leaf_hash) = crate::integrity::ledger::leaf_of_stored(&entry.body);
             if self.ledger.leaf(&caller.project, index) != Some(leaf_hash) {
-                // The row changed after this process read it: never hand out a leaf that
-                // the tree (and so every proof) disagrees with.
+                // The row changed after this process read it (or rows before it were
+                // deleted): never hand out a leaf that the tree, and so every proof,
+                // disagrees with.
                 let finding = crate::integrity::Finding {
                     project: caller.project.clone(),
                     env: None,
                     name: None,
                     message: format!(
                         "event_log row seq {} no longer hashes to ledger leaf {index}",
-                        record.seq
+                        entry.seq
                     ),
                 };
                 self.report(finding.clone());
-                return Err(ServiceError::Internal(finding.to_string().into()));
+                return Err(ServiceError::conflict(
+                    "integrity_error",
+                    format!("{finding}: the stored log was changed; run `promptreg verify`"),
+                ));
             }
             entries.push(LedgerEntry {
                 index,
-                record,
+                leaf,
                 leaf_hash,
             });
         }
