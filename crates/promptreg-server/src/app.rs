@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{redact_url, Config, MetricsAuth};
 pub use crate::connections::{serve_tls, serve_with, ServeOptions};
-use crate::integrity::Signer;
+use crate::integrity::{Keyring, Signer};
 use crate::metrics::Metrics;
 use crate::outcomes::Outcomes;
 use crate::registry::{Registry, RegistryOptions};
@@ -93,7 +93,43 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             true,
         )?,
     };
-    state_with_signer(store, &admin, &instance, options, metrics, Arc::new(signer)).await
+    let keyring = match &config.kek_file {
+        Some(path) => Keyring::open(path, false)?,
+        None => Keyring::open(
+            &config
+                .data_dir
+                .join(crate::integrity::kek::DEFAULT_KEK_FILE),
+            true,
+        )?,
+    };
+    let keys = Keys {
+        signer: Arc::new(signer),
+        keyring: Arc::new(keyring),
+    };
+    state_with_keys(store, &admin, &instance, options, metrics, keys).await
+}
+
+/// The server's keys: what signs, and what seals content at rest.
+pub struct Keys {
+    /// Signs versions, pointer moves and checkpoints.
+    pub signer: Arc<Signer>,
+    /// Seals and opens version content.
+    pub keyring: Arc<Keyring>,
+}
+
+impl Keys {
+    /// A throw-away signing key and this process's throw-away KEK (tests, benches): every
+    /// state built in one process shares the KEK, so a server restarted over the same
+    /// database in a test still reads it.
+    pub fn ephemeral() -> Self {
+        static KEYRING: std::sync::OnceLock<Arc<Keyring>> = std::sync::OnceLock::new();
+        Self {
+            signer: Arc::new(Signer::ephemeral()),
+            keyring: KEYRING
+                .get_or_init(|| Arc::new(Keyring::ephemeral()))
+                .clone(),
+        }
+    }
 }
 
 /// The machine's name, for the default instance name.
@@ -127,7 +163,7 @@ pub async fn state_with_metrics(
     .await
 }
 
-/// [`state_with_signer`] with a throw-away signing key (tests, benches).
+/// [`state_with_keys`] with throw-away keys ([`Keys::ephemeral`]; tests, benches).
 pub async fn state_with_options(
     store: Arc<dyn Store>,
     admin_token: &str,
@@ -135,20 +171,28 @@ pub async fn state_with_options(
     options: RegistryOptions,
     metrics: Metrics,
 ) -> anyhow::Result<AppState> {
-    let signer = Arc::new(Signer::ephemeral());
-    state_with_signer(store, admin_token, instance, options, metrics, signer).await
+    state_with_keys(
+        store,
+        admin_token,
+        instance,
+        options,
+        metrics,
+        Keys::ephemeral(),
+    )
+    .await
 }
 
-/// Builds the state over an open store: registry, admin token, signing key, loaded (and
-/// audited) index, the project's first environments, and the supervised background work.
-pub async fn state_with_signer(
+/// Builds the state over an open store: registry, admin token, keys, loaded (and audited)
+/// index, the project's first environments, and the supervised background work.
+pub async fn state_with_keys(
     store: Arc<dyn Store>,
     admin_token: &str,
     instance: &str,
     options: RegistryOptions,
     metrics: Metrics,
-    signer: Arc<Signer>,
+    keys: Keys,
 ) -> anyhow::Result<AppState> {
+    let Keys { signer, keyring } = keys;
     let metrics = Arc::new(metrics);
     let outcome_options = options.outcomes.clone();
     let aggregator = Arc::new(Outcomes::new(
@@ -160,9 +204,11 @@ pub async fn state_with_signer(
         Registry::new(store, metrics.clone())
             .with_options(options)
             .with_signer(signer)
+            .with_keyring(keyring)
             .with_aggregator(aggregator.clone()),
     );
     registry.tokens().add_bootstrap(admin_token, instance);
+    registry.check_keyring().await.map_err(anyhow::Error::msg)?;
     registry
         .register_signing_key()
         .await
