@@ -31,6 +31,7 @@ pub mod paging;
 
 mod builder;
 mod deploy;
+mod kek;
 mod resolve;
 mod rollouts;
 mod tokens;

@@ -71,19 +71,8 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let url = config.effective_database_url();
     crate::files::prepare_data_dir(&config.data_dir, &url)?;
-    let store = open_store(&url).await?;
-    let admin = match &config.admin_token {
-        Some(t) if !t.trim().is_empty() => t.clone(),
-        _ => admin_token_file(&config.data_dir)?,
-    };
-    let instance = config
-        .service
-        .instance
-        .clone()
-        .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
-    let mut options = config.service.registry_options();
-    options.render = config.render_limits();
-    let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
+    // The key files first: one that is missing or malformed stops start-up before the
+    // database is touched.
     let signer = match &config.signing_key_file {
         Some(path) => Signer::open(path, false)?,
         None => Signer::open(
@@ -106,6 +95,19 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         signer: Arc::new(signer),
         keyring: Arc::new(keyring),
     };
+    let store = open_store(&url).await?;
+    let admin = match &config.admin_token {
+        Some(t) if !t.trim().is_empty() => t.clone(),
+        _ => admin_token_file(&config.data_dir)?,
+    };
+    let instance = config
+        .service
+        .instance
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
+    let mut options = config.service.registry_options();
+    options.render = config.render_limits();
+    let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
     state_with_keys(store, &admin, &instance, options, metrics, keys).await
 }
 

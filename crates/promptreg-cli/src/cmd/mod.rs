@@ -9,6 +9,7 @@ mod env;
 mod get;
 mod history;
 mod key_pair;
+mod keys;
 mod list;
 mod push;
 mod render;
@@ -131,6 +132,8 @@ enum Command {
     Token(WithClient<token::Args>),
     /// Manage Langfuse-style key pairs (pk-…/sk-…, for the Langfuse-compatible routes).
     KeyPair(WithClient<key_pair::Args>),
+    /// The server's keys: rotate the key-encryption key (admin).
+    Keys(WithClient<keys::Args>),
 }
 
 impl Cli {
@@ -153,6 +156,7 @@ impl Cli {
             Command::Env(c) => c.run(env::run).await,
             Command::Token(c) => c.run(token::run).await,
             Command::KeyPair(c) => c.run(key_pair::run).await,
+            Command::Keys(c) => c.run(keys::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,
