@@ -141,8 +141,8 @@ pub struct Keyring {
     ring: RwLock<Ring>,
     /// Where the current KEK lives (`None`: given in memory, for tests or a KMS).
     path: Option<PathBuf>,
-    /// The key file's modification time and length when last read.
-    stamp: Mutex<Option<(SystemTime, u64)>>,
+    /// The key file's modification time, length and inode when last read.
+    stamp: Mutex<Option<Stamp>>,
     /// One rotation at a time.
     rotation: tokio::sync::Mutex<()>,
 }
@@ -397,9 +397,17 @@ fn sibling(path: &Path, id: &str, state: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+/// What tells a replaced key file from the one read: a rotation writes a new file (a new
+/// inode), possibly within the same clock tick and with the same length.
+type Stamp = (SystemTime, u64, u64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((m.modified().ok()?, m.len(), inode))
 }
 
 /// Writes a KEK to a file that must not exist yet, readable by the owner only, durably.
@@ -468,5 +476,34 @@ mod tests {
         assert!(sibling(&path, &old, "retired").exists());
         assert!(ring.kek(&old).is_err());
         assert!(Keyring::open(&path, false).unwrap().kek(&old).is_err());
+    }
+
+    #[test]
+    fn a_replica_sharing_the_file_follows_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        let a = Keyring::open(&path, true).unwrap();
+        let b = Keyring::open(&path, false).unwrap();
+        let (new, _) = a.begin_rotation().unwrap();
+        let content =
+            PromptContent::from_value(&serde_json::json!({"type": "text", "template": "x"}))
+                .unwrap();
+        let (project, name) = (
+            promptreg_core::ProjectId::default(),
+            promptreg_core::PromptName::parse("p").unwrap(),
+        );
+        let digest = content.digest();
+        let binding = Binding {
+            project: &project,
+            name: &name,
+            version: promptreg_core::Version::FIRST,
+            digest: &digest,
+        };
+        // B reads what A seals with the new KEK, and seals with it too from now on.
+        let by_a = a.seal(&binding, &content).unwrap();
+        assert_eq!(b.unseal(&binding, &by_a).unwrap().digest(), digest);
+        let by_b = b.seal(&binding, &content).unwrap();
+        assert_eq!(by_b.kek_id, new);
+        assert_eq!(a.unseal(&binding, &by_b).unwrap().digest(), digest);
     }
 }
