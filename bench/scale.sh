@@ -107,7 +107,10 @@ CREATE TEMP TABLE n AS
   WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $n - 1) SELECT i FROM n;
 CREATE TEMP TABLE k AS
   WITH RECURSIVE k(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM k WHERE v < $VERSIONS) SELECT v FROM k;
-CREATE TEMP TABLE pat AS SELECT content, digest, created_at FROM versions WHERE name = 'pattern';
+-- The pattern's content object in plaintext: the published row holds it encrypted, and bulk
+-- rows are written the way rows from before encryption at rest are (read as they are).
+CREATE TEMP TABLE pat AS SELECT '{"model":{"name":"gpt-4o","provider":"openai"},"template":"You are the assistant for ACME (MARKER). Greet {{ name }} and answer briefly.","type":"text","variables":{"properties":{"name":{"type":"string"}},"type":"object"}}' AS content,
+  digest, created_at FROM versions WHERE name = 'pattern';
 INSERT INTO prompts (project, name, latest_version, created_at)
   SELECT 'default', printf('scale/p%d', i), $VERSIONS, (SELECT created_at FROM pat) FROM n;
 INSERT INTO versions (project, name, version, digest, prompt_type, content, commit_message,

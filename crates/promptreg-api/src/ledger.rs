@@ -121,3 +121,19 @@ pub struct KeysView {
     /// Every key, oldest first.
     pub keys: Vec<SigningKeyView>,
 }
+
+/// `POST /v1/keys/kek/rotate`: what a key-encryption key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KekRotationView {
+    /// The new KEK's id (what wraps every data key now).
+    pub kek_id: String,
+    /// Data keys rewrapped by the new KEK (no ciphertext changed).
+    pub rewrapped: u64,
+    /// Versions stored in plaintext (written before encryption at rest) that were sealed.
+    pub sealed: u64,
+    /// KEKs retired: their files renamed `<file>.<id>.retired`, no longer loaded, safe to
+    /// delete. Empty when some version could not be rewrapped (then the old KEKs stay).
+    pub retired: Vec<String>,
+    /// Versions that could not be opened (integrity errors), one line each.
+    pub unreadable: Vec<String>,
+}

@@ -37,6 +37,7 @@ pub mod verify;
 
 mod builder;
 mod deploy;
+mod kek;
 mod resolve;
 mod rollouts;
 mod tokens;

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{redact_url, Config, MetricsAuth};
 pub use crate::connections::{serve_tls, serve_with, ServeOptions};
-use crate::integrity::Signer;
+use crate::integrity::{Keyring, Signer};
 use crate::metrics::Metrics;
 use crate::outcomes::Outcomes;
 use crate::registry::{Registry, RegistryOptions};
@@ -71,19 +71,8 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let url = config.effective_database_url();
     crate::files::prepare_data_dir(&config.data_dir, &url)?;
-    let store = open_store(&url).await?;
-    let admin = match &config.admin_token {
-        Some(t) if !t.trim().is_empty() => t.clone(),
-        _ => admin_token_file(&config.data_dir)?,
-    };
-    let instance = config
-        .service
-        .instance
-        .clone()
-        .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
-    let mut options = config.service.registry_options();
-    options.render = config.render_limits();
-    let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
+    // The key files first: one that is missing or malformed stops start-up before the
+    // database is touched.
     let mut signer = match &config.signing_key_file {
         Some(path) => Signer::open(path, false)?,
         None => Signer::open(
@@ -97,7 +86,56 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         tracing::warn!("--bench-unsigned: versions and moves are stored WITHOUT signatures");
         signer = signer.unsigned();
     }
-    state_with_signer(store, &admin, &instance, options, metrics, Arc::new(signer)).await
+    let keyring = match &config.kek_file {
+        Some(path) => Keyring::open(path, false)?,
+        None => Keyring::open(
+            &config
+                .data_dir
+                .join(crate::integrity::kek::DEFAULT_KEK_FILE),
+            true,
+        )?,
+    };
+    let keys = Keys {
+        signer: Arc::new(signer),
+        keyring: Arc::new(keyring),
+    };
+    let store = open_store(&url).await?;
+    let admin = match &config.admin_token {
+        Some(t) if !t.trim().is_empty() => t.clone(),
+        _ => admin_token_file(&config.data_dir)?,
+    };
+    let instance = config
+        .service
+        .instance
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
+    let mut options = config.service.registry_options();
+    options.render = config.render_limits();
+    let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
+    state_with_keys(store, &admin, &instance, options, metrics, keys).await
+}
+
+/// The server's keys: what signs, and what seals content at rest.
+pub struct Keys {
+    /// Signs versions, pointer moves and checkpoints.
+    pub signer: Arc<Signer>,
+    /// Seals and opens version content.
+    pub keyring: Arc<Keyring>,
+}
+
+impl Keys {
+    /// A throw-away signing key and this process's throw-away KEK (tests, benches): every
+    /// state built in one process shares the KEK, so a server restarted over the same
+    /// database in a test still reads it.
+    pub fn ephemeral() -> Self {
+        static KEYRING: std::sync::OnceLock<Arc<Keyring>> = std::sync::OnceLock::new();
+        Self {
+            signer: Arc::new(Signer::ephemeral()),
+            keyring: KEYRING
+                .get_or_init(|| Arc::new(Keyring::ephemeral()))
+                .clone(),
+        }
+    }
 }
 
 /// The machine's name, for the default instance name.
@@ -131,7 +169,7 @@ pub async fn state_with_metrics(
     .await
 }
 
-/// [`state_with_signer`] with a throw-away signing key (tests, benches).
+/// [`state_with_keys`] with throw-away keys ([`Keys::ephemeral`]; tests, benches).
 pub async fn state_with_options(
     store: Arc<dyn Store>,
     admin_token: &str,
@@ -139,20 +177,28 @@ pub async fn state_with_options(
     options: RegistryOptions,
     metrics: Metrics,
 ) -> anyhow::Result<AppState> {
-    let signer = Arc::new(Signer::ephemeral());
-    state_with_signer(store, admin_token, instance, options, metrics, signer).await
+    state_with_keys(
+        store,
+        admin_token,
+        instance,
+        options,
+        metrics,
+        Keys::ephemeral(),
+    )
+    .await
 }
 
-/// Builds the state over an open store: registry, admin token, signing key, loaded (and
-/// audited) index, the project's first environments, and the supervised background work.
-pub async fn state_with_signer(
+/// Builds the state over an open store: registry, admin token, keys, loaded (and audited)
+/// index, the project's first environments, and the supervised background work.
+pub async fn state_with_keys(
     store: Arc<dyn Store>,
     admin_token: &str,
     instance: &str,
     options: RegistryOptions,
     metrics: Metrics,
-    signer: Arc<Signer>,
+    keys: Keys,
 ) -> anyhow::Result<AppState> {
+    let Keys { signer, keyring } = keys;
     let metrics = Arc::new(metrics);
     let outcome_options = options.outcomes.clone();
     let aggregator = Arc::new(Outcomes::new(
@@ -164,9 +210,11 @@ pub async fn state_with_signer(
         Registry::new(store, metrics.clone())
             .with_options(options)
             .with_signer(signer)
+            .with_keyring(keyring)
             .with_aggregator(aggregator.clone()),
     );
     registry.tokens().add_bootstrap(admin_token, instance);
+    registry.check_keyring().await.map_err(anyhow::Error::msg)?;
     registry
         .register_signing_key()
         .await

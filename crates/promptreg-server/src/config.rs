@@ -115,6 +115,11 @@ pub struct Config {
     /// `<data-dir>/signing-key.pem`, generated (mode 0600) on first start.
     #[arg(long, env = "PROMPTREG_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+    /// The key-encryption key that wraps every version's data key (encryption at rest): 32
+    /// random bytes in base64 (`head -c 32 /dev/urandom | base64`); default: `<data-dir>/kek`,
+    /// generated (mode 0600) on first start. Replicas sharing a database must share this file.
+    #[arg(long, env = "PROMPTREG_KEK_FILE")]
+    pub kek_file: Option<PathBuf>,
     /// Benchmarks only: store versions and moves unsigned, to measure what signing costs.
     #[arg(long, hide = true)]
     pub bench_unsigned: bool,
@@ -181,6 +186,7 @@ impl std::fmt::Debug for Config {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("signing_key_file", &self.signing_key_file)
+            .field("kek_file", &self.kek_file)
             .field("bench_unsigned", &self.bench_unsigned)
             .field("render_limits", &self.render_limits())
             .field("header_timeout_secs", &self.header_timeout_secs)
@@ -206,6 +212,7 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             admin_token: None,
             signing_key_file: None,
+            kek_file: None,
             bench_unsigned: false,
             render_max_output_bytes: RenderLimits::default().max_output_bytes,
             render_max_fuel: RenderLimits::default().max_fuel,

@@ -51,6 +51,6 @@ pub mod tls;
 
 pub use app::{
     build_state, router, router_for, run, serve, serve_tls, serve_with, state_for_store,
-    state_with_metrics, AppState, ServeOptions,
+    state_with_keys, state_with_metrics, state_with_options, AppState, Keys, ServeOptions,
 };
 pub use config::Config;

@@ -2,7 +2,9 @@
 //! written by the unit of work (`tx.rs`); the rules that plan them are the service layer's.
 
 use promptreg_core::{EnvName, ProjectId, PromptName};
-use promptreg_store::{CatalogRecord, DeployedVersion, DeploymentRecord, PageRequest};
+use promptreg_store::{
+    CatalogRecord, DeployedVersion, DeploymentRecord, PageRequest, StoredContent,
+};
 use sqlx::Row;
 
 use crate::error::Result;
@@ -93,7 +95,7 @@ pub(crate) async fn catalog(
 }
 
 /// Every live pointer of every project.
-pub(crate) async fn load_deployed(store: &PgStore) -> Result<Vec<DeployedVersion>> {
+pub(crate) async fn load_deployed(store: &PgStore) -> Result<Vec<DeployedVersion<StoredContent>>> {
     let rows = sqlx::query(&format!(
         "SELECT p.project AS pointer_project, p.env AS pointer_env, p.seq AS pointer_seq, \
          {VERSION_COLUMNS} \

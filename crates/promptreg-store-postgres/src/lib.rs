@@ -15,6 +15,7 @@
 //! - `outcomes`: outcome windows (one row per replica) and accepted ids' batches.
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `keys`: the server's public signing keys.
+//! - `sealing`: the walk over every version and the rewrap of data keys (KEK rotation).
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -35,6 +36,7 @@ mod outcomes;
 mod prompt_page;
 mod rollouts;
 mod rows;
+mod sealing;
 pub mod testing;
 mod tokens;
 mod tx;
@@ -47,9 +49,10 @@ use async_trait::async_trait;
 use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
     CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OffsetPage,
-    OutcomeIdBatch, PageRequest, PromptFilter, PromptPage, PromptQuery, PromptRecord,
+    OutcomeIdBatch, PageRequest, PromptFilter, PromptPage, PromptQuery, PromptRecord, Reseal,
     RolloutFilter, RolloutRecord, RolloutWindowRow, SigningKeyRecord, Store, StoreError,
-    StoreResult, StoreTx, TokenLookup, TokenRecord, VersionFilter, VersionRecord, VersionWindowRow,
+    StoreResult, StoreTx, StoredContent, StoredVersion, TokenLookup, TokenRecord, VersionFilter,
+    VersionKey, VersionWindowRow,
 };
 use promptreg_store::{DeliveryRecord, WebhookRecord};
 use sqlx::postgres::{PgConnectOptions, PgPool};
@@ -181,7 +184,7 @@ impl Store for PgStore {
         project: &ProjectId,
         name: &PromptName,
         version: Version,
-    ) -> StoreResult<VersionRecord> {
+    ) -> StoreResult<StoredVersion> {
         Ok(versions::get(self, project, name, Some(version)).await?)
     }
 
@@ -189,7 +192,7 @@ impl Store for PgStore {
         &self,
         project: &ProjectId,
         name: &PromptName,
-    ) -> StoreResult<VersionRecord> {
+    ) -> StoreResult<StoredVersion> {
         Ok(versions::get(self, project, name, None).await?)
     }
 
@@ -199,7 +202,7 @@ impl Store for PgStore {
         name: &PromptName,
         filter: &VersionFilter,
         page: &PageRequest<Version>,
-    ) -> StoreResult<Vec<VersionRecord>> {
+    ) -> StoreResult<Vec<StoredVersion>> {
         Ok(versions::list(self, project, name, filter, page).await?)
     }
 
@@ -208,7 +211,7 @@ impl Store for PgStore {
         project: &ProjectId,
         filter: &PromptFilter,
         page: &PageRequest<PromptName>,
-    ) -> StoreResult<Vec<PromptRecord>> {
+    ) -> StoreResult<Vec<PromptRecord<StoredContent>>> {
         Ok(versions::list_prompts(self, project, filter, page).await?)
     }
 
@@ -217,7 +220,7 @@ impl Store for PgStore {
         project: &ProjectId,
         query: &PromptQuery,
         page: OffsetPage,
-    ) -> StoreResult<PromptPage> {
+    ) -> StoreResult<PromptPage<StoredContent>> {
         Ok(prompt_page::prompt_page(self, project, query, page).await?)
     }
 
@@ -254,7 +257,19 @@ impl Store for PgStore {
         Ok(deploy::catalog(self, project, env, page).await?)
     }
 
-    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>> {
+    async fn all_versions(
+        &self,
+        after: Option<&VersionKey>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ProjectId, StoredVersion)>> {
+        Ok(sealing::all_versions(self, after, limit).await?)
+    }
+
+    async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
+        Ok(sealing::reseal(self, batch).await?)
+    }
+
+    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
         Ok(deploy::load_deployed(self).await?)
     }
 

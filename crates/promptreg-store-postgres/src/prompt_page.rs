@@ -6,7 +6,7 @@
 //! empty page still carries the total.
 
 use promptreg_core::{EnvName, ProjectId, Version};
-use promptreg_store::{OffsetPage, PromptPage, PromptQuery, PromptRecord};
+use promptreg_store::{OffsetPage, PromptPage, PromptQuery, PromptRecord, StoredContent};
 use sqlx::Row;
 
 use crate::error::Result;
@@ -18,7 +18,7 @@ pub(crate) async fn prompt_page(
     project: &ProjectId,
     query: &PromptQuery,
     page: OffsetPage,
-) -> Result<PromptPage> {
+) -> Result<PromptPage<StoredContent>> {
     // The primary key (project, name) gives the name order, so LIMIT/OFFSET walk the index
     // and only the page's rows are joined to their version and pointers. The tag is matched
     // on the latest version only, through its primary key.

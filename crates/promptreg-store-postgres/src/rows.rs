@@ -1,16 +1,19 @@
 //! Rows to domain records. Every stored string is parsed back through its domain type, so
 //! nothing leaves the backend unchecked.
 
-use promptreg_core::{DeployKind, Digest, EnvName, ProjectId, PromptContent, PromptName, Version};
-use promptreg_store::{DeploymentRecord, Environment, TokenKind, TokenRecord, VersionRecord};
+use promptreg_core::{DeployKind, Digest, EnvName, ProjectId, PromptName, Version};
+use promptreg_store::codec::{self, SealedColumns};
+use promptreg_store::{
+    DeploymentRecord, Environment, StoredVersion, TokenKind, TokenRecord, VersionRecord,
+};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use crate::error::{corrupt, Result};
 
 /// Columns of `versions` in the order [`version`] reads them, qualified by alias `v`.
-pub(crate) const VERSION_COLUMNS: &str = "v.name, v.version, v.digest, v.content, \
-     v.commit_message, v.metadata, v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
+pub(crate) const VERSION_COLUMNS: &str = "v.name, v.version, v.digest, v.prompt_type, \
+     v.content, v.sealed_alg, v.kek_id, v.wrapped_key, v.nonce, v.ciphertext, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
 
 pub(crate) fn project(s: String) -> Result<ProjectId> {
     ProjectId::parse(&s).map_err(|e| corrupt("project id", e))
@@ -33,14 +36,23 @@ pub(crate) fn digest(s: String) -> Result<Digest> {
 }
 
 /// A `versions` row (see [`VERSION_COLUMNS`]).
-pub(crate) fn version(row: &PgRow) -> Result<VersionRecord> {
-    let content: serde_json::Value = row.try_get("content")?;
+pub(crate) fn version(row: &PgRow) -> Result<StoredVersion> {
+    let sealed = SealedColumns {
+        alg: row.try_get("sealed_alg")?,
+        kek_id: row.try_get("kek_id")?,
+        wrapped_key: row.try_get("wrapped_key")?,
+        nonce: row.try_get("nonce")?,
+        ciphertext: row.try_get("ciphertext")?,
+    };
+    let prompt_type: String = row.try_get("prompt_type")?;
+    let content = codec::from_columns(&prompt_type, row.try_get("content")?, sealed)
+        .map_err(|e| corrupt("content", e))?;
     let metadata: serde_json::Value = row.try_get("metadata")?;
     Ok(VersionRecord {
         name: prompt_name(row.try_get("name")?)?,
         version: version_number(row.try_get("version")?)?,
         digest: digest(row.try_get("digest")?)?,
-        content: PromptContent::from_stored(&content).map_err(|e| corrupt("content", e))?,
+        content,
         commit_message: row.try_get("commit_message")?,
         metadata: serde_json::from_value(metadata).map_err(|e| corrupt("metadata", e))?,
         parent: row

@@ -13,9 +13,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    DeploymentRecord, Environment, StoreResult, StoreTx, TokenRecord, VersionRecord,
+    DeploymentRecord, Environment, StoreResult, StoreTx, StoredVersion, TokenRecord,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use promptreg_store::codec;
 
 use crate::deploy::{self, DEPLOYMENT_COLUMNS};
 use crate::error::{already_exists, internal, unique_violation, Error, Result};
@@ -28,7 +30,7 @@ pub(crate) struct PgTx {
     channel: String,
     /// A version inserted but not sent yet: it goes with the next statement (see
     /// [`PgTx::flush`]), which for a publish is the event, so both are one round trip.
-    pending: Option<Box<VersionRecord>>,
+    pending: Option<Box<StoredVersion>>,
 }
 
 impl PgTx {
@@ -77,7 +79,7 @@ impl PgTx {
 }
 
 /// The prompt row (created with version 1, else pointed at the new latest) and the version,
-/// as two data-modifying CTEs binding `$1`-`$12` (see [`bind_version`]). The foreign key
+/// as two data-modifying CTEs binding `$1`-`$17` (see [`bind_version`]). The foreign key
 /// from the version to the prompt is checked at the end of the statement, when the prompt
 /// row exists.
 const INSERT_VERSION: &str = "prompt AS ( \
@@ -86,37 +88,45 @@ const INSERT_VERSION: &str = "prompt AS ( \
          ON CONFLICT (project, name) DO UPDATE SET latest_version = EXCLUDED.latest_version \
      ), version AS ( \
          INSERT INTO versions (project, name, version, digest, prompt_type, content, \
-             commit_message, metadata, parent, created_by, created_at, signature, ledger_seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             commit_message, metadata, parent, created_by, created_at, signature, \
+             sealed_alg, kek_id, wrapped_key, nonce, ciphertext, ledger_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
              (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1)) \
      )";
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Binds `$1`-`$12` of [`INSERT_VERSION`].
+/// Binds `$1`-`$17` of [`INSERT_VERSION`].
 fn bind_version<'q>(
     query: PgQuery<'q>,
     project: &'q ProjectId,
-    v: &'q VersionRecord,
+    v: &'q StoredVersion,
 ) -> StoreResult<PgQuery<'q>> {
     let metadata = serde_json::to_value(&v.metadata).map_err(internal)?;
+    let content = codec::to_columns(&v.content);
+    let sealed = content.sealed;
     Ok(query
         .bind(project.as_str())
         .bind(v.name.as_str())
         .bind(v.version.get())
         .bind(v.digest.as_str())
-        .bind(v.content.prompt_type().as_str())
-        .bind(v.content.to_value())
+        .bind(content.prompt_type)
+        .bind(content.plain)
         .bind(&v.commit_message)
         .bind(metadata)
         .bind(v.parent.map(Version::get))
         .bind(&v.created_by)
         .bind(v.created_at)
-        .bind(&v.signature))
+        .bind(&v.signature)
+        .bind(sealed.map(|s| s.alg.as_str()))
+        .bind(sealed.map(|s| s.kek_id.as_str()))
+        .bind(sealed.map(|s| s.wrapped_key.as_slice()))
+        .bind(sealed.map(|s| s.nonce.as_slice()))
+        .bind(sealed.map(|s| s.ciphertext.as_slice())))
 }
 
 /// A version's unique violation as `already_exists`; other errors as they are.
-fn version_exists_or(e: sqlx::Error, v: &VersionRecord) -> Error {
+fn version_exists_or(e: sqlx::Error, v: &StoredVersion) -> Error {
     exists_or(e, || {
         format!("prompt '{}' already has version {}", v.name, v.version)
     })
@@ -161,7 +171,7 @@ impl StoreTx for PgTx {
         Ok(crate::rollouts::update(&mut self.tx, rollout).await?)
     }
 
-    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>> {
+    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<StoredVersion>> {
         self.flush().await?;
         Ok(versions::find(&mut *self.tx, &self.project, name, None).await?)
     }
@@ -170,12 +180,12 @@ impl StoreTx for PgTx {
         &mut self,
         name: &PromptName,
         version: Version,
-    ) -> StoreResult<Option<VersionRecord>> {
+    ) -> StoreResult<Option<StoredVersion>> {
         self.flush().await?;
         Ok(versions::find(&mut *self.tx, &self.project, name, Some(version)).await?)
     }
 
-    async fn insert_version(&mut self, v: &VersionRecord) -> StoreResult<()> {
+    async fn insert_version(&mut self, v: &StoredVersion) -> StoreResult<()> {
         // Sent with the next statement (the event, in a publish) or on its own before it.
         self.flush().await?;
         self.pending = Some(Box::new(v.clone()));
@@ -323,7 +333,7 @@ impl StoreTx for PgTx {
         };
         // The deferred version and the event in one statement, one round trip.
         let prefix = events::body_prefix(&draft)?;
-        let sql = events::append_sql(&format!("{INSERT_VERSION},"), 13);
+        let sql = events::append_sql(&format!("{INSERT_VERSION},"), 18);
         let query = bind_version(sqlx::query(&sql), &self.project, &v)?;
         let row = events::bind(query, &draft, &prefix, &self.channel)
             .fetch_one(&mut *self.tx)

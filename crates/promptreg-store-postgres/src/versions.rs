@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use promptreg_core::{EnvName, ProjectId, PromptName, Version};
-use promptreg_store::{PageRequest, PromptFilter, PromptRecord, VersionFilter, VersionRecord};
+use promptreg_store::{
+    PageRequest, PromptFilter, PromptRecord, StoredContent, StoredVersion, VersionFilter,
+};
 use sqlx::Row;
 
 use crate::error::{not_found, Result};
@@ -17,7 +19,7 @@ pub(crate) async fn find<'e, E>(
     project: &ProjectId,
     name: &PromptName,
     version: Option<Version>,
-) -> Result<Option<VersionRecord>>
+) -> Result<Option<StoredVersion>>
 where
     E: sqlx::PgExecutor<'e>,
 {
@@ -49,7 +51,7 @@ pub(crate) async fn get(
     project: &ProjectId,
     name: &PromptName,
     version: Option<Version>,
-) -> Result<VersionRecord> {
+) -> Result<StoredVersion> {
     find(&store.pool, project, name, version)
         .await?
         .ok_or_else(|| match version {
@@ -65,7 +67,7 @@ pub(crate) async fn list(
     name: &PromptName,
     filter: &VersionFilter,
     page: &PageRequest<Version>,
-) -> Result<Vec<VersionRecord>> {
+) -> Result<Vec<StoredVersion>> {
     // An absent or empty `agent_types` list means the version serves any agent.
     let rows = sqlx::query(&format!(
         "SELECT {VERSION_COLUMNS} FROM versions v \
@@ -94,7 +96,7 @@ pub(crate) async fn list_prompts(
     project: &ProjectId,
     filter: &PromptFilter,
     page: &PageRequest<PromptName>,
-) -> Result<Vec<PromptRecord>> {
+) -> Result<Vec<PromptRecord<StoredContent>>> {
     // `starts_with` keeps the prefix literal: `_` and `%` are not wildcards.
     let rows = sqlx::query(&format!(
         "SELECT {VERSION_COLUMNS} FROM prompts p JOIN versions v \

@@ -97,24 +97,26 @@ pub(crate) async fn catalog(
     .collect()
 }
 
-const LIVE_SQL: &str = "SELECT p.project, p.env, p.seq AS pointer_seq, v.name, v.version, v.digest, v.content, v.commit_message, v.metadata,
-        v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq
-   FROM pointers p JOIN versions v ON v.project = p.project AND v.name = p.name AND v.version = p.version";
-
-pub(crate) async fn load_deployed(pool: &SqlitePool) -> StoreResult<Vec<DeployedVersion>> {
-    sqlx::query(LIVE_SQL)
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| {
-            Ok(DeployedVersion {
-                project: ProjectId::parse(r.get("project"))
-                    .map_err(|e| StoreError::Other(e.to_string().into()))?,
-                env: rows::env_name(r, "env")?,
-                version: rows::version(r)?,
-                seq: r.get("pointer_seq"),
-            })
+pub(crate) async fn load_deployed(
+    pool: &SqlitePool,
+) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
+    sqlx::query(&format!(
+        "SELECT p.project, p.env, p.seq AS pointer_seq, {} FROM pointers p
+           JOIN versions v ON v.project = p.project AND v.name = p.name AND v.version = p.version",
+        rows::VERSION_COLS
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(|r| {
+        Ok(DeployedVersion {
+            project: ProjectId::parse(r.get("project"))
+                .map_err(|e| StoreError::Other(e.to_string().into()))?,
+            env: rows::env_name(r, "env")?,
+            version: rows::version(r)?,
+            seq: r.get("pointer_seq"),
         })
-        .collect()
+    })
+    .collect()
 }

@@ -13,6 +13,7 @@
 //! - `outcomes`: outcome windows and accepted ids (through the writer, outside units of work).
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `keys`: the server's public signing keys.
+//! - `sealing`: the walk over every version and the rewrap of data keys (KEK rotation).
 //! - `rows`: decoding rows into domain records.
 //! - [`testing`]: raw SQL for tests that edit the database behind the server's back.
 
@@ -25,6 +26,7 @@ mod outcomes;
 mod prompt_page;
 mod rollouts;
 mod rows;
+mod sealing;
 pub mod testing;
 mod tokens;
 mod tx;
@@ -251,7 +253,7 @@ impl Store for SqliteStore {
         project: &ProjectId,
         name: &PromptName,
         version: Version,
-    ) -> StoreResult<VersionRecord> {
+    ) -> StoreResult<StoredVersion> {
         versions::get(&self.reader, project, name, Some(version)).await
     }
 
@@ -259,7 +261,7 @@ impl Store for SqliteStore {
         &self,
         project: &ProjectId,
         name: &PromptName,
-    ) -> StoreResult<VersionRecord> {
+    ) -> StoreResult<StoredVersion> {
         versions::get(&self.reader, project, name, None).await
     }
 
@@ -269,7 +271,7 @@ impl Store for SqliteStore {
         name: &PromptName,
         filter: &VersionFilter,
         page: &PageRequest<Version>,
-    ) -> StoreResult<Vec<VersionRecord>> {
+    ) -> StoreResult<Vec<StoredVersion>> {
         versions::list(&self.reader, project, name, filter, page).await
     }
 
@@ -278,7 +280,7 @@ impl Store for SqliteStore {
         project: &ProjectId,
         filter: &PromptFilter,
         page: &PageRequest<PromptName>,
-    ) -> StoreResult<Vec<PromptRecord>> {
+    ) -> StoreResult<Vec<PromptRecord<StoredContent>>> {
         versions::list_prompts(&self.reader, project, filter, page).await
     }
 
@@ -287,7 +289,7 @@ impl Store for SqliteStore {
         project: &ProjectId,
         query: &PromptQuery,
         page: OffsetPage,
-    ) -> StoreResult<PromptPage> {
+    ) -> StoreResult<PromptPage<StoredContent>> {
         prompt_page::prompt_page(&self.reader, project, query, page).await
     }
 
@@ -322,8 +324,20 @@ impl Store for SqliteStore {
         deploy::catalog(&self.reader, project, env, page).await
     }
 
-    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>> {
+    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
         deploy::load_deployed(&self.reader).await
+    }
+
+    async fn all_versions(
+        &self,
+        after: Option<&VersionKey>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ProjectId, StoredVersion)>> {
+        sealing::all_versions(&self.reader, after, limit).await
+    }
+
+    async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
+        sealing::reseal(&self.writer, batch).await
     }
 
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>> {

@@ -8,9 +8,12 @@
 use std::collections::BTreeMap;
 
 use promptreg_core::{EnvName, ProjectId, Version};
-use promptreg_store::{OffsetPage, PromptPage, PromptQuery, PromptRecord, StoreResult};
+use promptreg_store::{
+    OffsetPage, PromptPage, PromptQuery, PromptRecord, StoreResult, StoredContent,
+};
 use sqlx::{Row, SqlitePool};
 
+use crate::rows::VERSION_COLS;
 use crate::{db_err, rows};
 
 /// The filters as SQL over `prompts p` (and `versions v`, its latest version, when a tag is
@@ -49,15 +52,14 @@ pub(crate) async fn prompt_page(
     project: &ProjectId,
     query: &PromptQuery,
     page: OffsetPage,
-) -> StoreResult<PromptPage> {
+) -> StoreResult<PromptPage<StoredContent>> {
     let (matching, binds) = matching(query);
     // The primary key (project, name) gives the name order, so LIMIT/OFFSET walk the index
     // and only the page's rows are joined to their version.
     let sql = format!(
         "WITH matching AS ({matching}), \
               page AS (SELECT * FROM matching ORDER BY name LIMIT ? OFFSET ?) \
-         SELECT t.total, v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, \
-                v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq \
+         SELECT t.total, {VERSION_COLS} \
          FROM (SELECT COUNT(*) AS total FROM matching) t \
          LEFT JOIN page ON 1 = 1 \
          LEFT JOIN versions v ON v.project = page.project AND v.name = page.name \

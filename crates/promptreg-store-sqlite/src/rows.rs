@@ -1,9 +1,11 @@
 //! Decoding rows into domain records. A row that does not decode is corruption: `Other`.
 
 use chrono::{DateTime, Utc};
-use promptreg_core::{DeployKind, Digest, EnvName, ProjectId, PromptContent, PromptName, Version};
+use promptreg_core::{DeployKind, Digest, EnvName, ProjectId, PromptName, Version};
+use promptreg_store::codec::{self, SealedColumns};
 use promptreg_store::{
-    DeploymentRecord, Environment, StoreError, StoreResult, TokenKind, TokenRecord, VersionRecord,
+    DeploymentRecord, Environment, StoreError, StoreResult, StoredVersion, TokenKind, TokenRecord,
+    VersionRecord,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -55,18 +57,39 @@ fn digest(row: &SqliteRow, col: &str) -> StoreResult<Digest> {
     Digest::parse(&text(row, col)?).map_err(|e| corrupt(col, e))
 }
 
-/// Columns: name, version, digest, content, commit_message, metadata, parent, created_by, created_at,
-/// signature, ledger_seq.
-pub(crate) fn version(row: &SqliteRow) -> StoreResult<VersionRecord> {
-    let content: serde_json::Value =
-        serde_json::from_str(&text(row, "content")?).map_err(|e| corrupt("content", e))?;
+/// The columns [`version`] reads, of `versions v`.
+pub(crate) const VERSION_COLS: &str = "v.name, v.version, v.digest, v.prompt_type, v.content, \
+     v.sealed_alg, v.kek_id, v.wrapped_key, v.nonce, v.ciphertext, v.commit_message, v.metadata, \
+     v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
+
+fn opt<T>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(col).map_err(StoreError::other)
+}
+
+/// A version row ([`VERSION_COLS`]) with its content as stored.
+pub(crate) fn version(row: &SqliteRow) -> StoreResult<StoredVersion> {
+    let plain = opt::<String>(row, "content")?
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("content", e)))
+        .transpose()?;
+    let sealed = SealedColumns {
+        alg: opt(row, "sealed_alg")?,
+        kek_id: opt(row, "kek_id")?,
+        wrapped_key: opt(row, "wrapped_key")?,
+        nonce: opt(row, "nonce")?,
+        ciphertext: opt(row, "ciphertext")?,
+    };
+    let content = codec::from_columns(&text(row, "prompt_type")?, plain, sealed)
+        .map_err(|e| corrupt("content", e))?;
     let metadata =
         serde_json::from_str(&text(row, "metadata")?).map_err(|e| corrupt("metadata", e))?;
     Ok(VersionRecord {
         name: prompt_name(row, "name")?,
         version: version_col(row, "version")?,
         digest: digest(row, "digest")?,
-        content: PromptContent::from_stored(&content).map_err(|e| corrupt("content", e))?,
+        content,
         commit_message: row.try_get("commit_message").map_err(StoreError::other)?,
         metadata,
         parent: opt_version(row, "parent")?,

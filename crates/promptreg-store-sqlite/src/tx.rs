@@ -8,6 +8,8 @@ use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Ve
 use promptreg_store::*;
 use sqlx::{Sqlite, Transaction};
 
+use promptreg_store::codec;
+
 use crate::{db_err, rows, ts, versions, TOKEN_COLS};
 
 /// A write transaction in one project.
@@ -21,7 +23,7 @@ const DEPLOY_COLS: &str =
 
 #[async_trait]
 impl StoreTx for SqliteTx {
-    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>> {
+    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<StoredVersion>> {
         versions::get_on(&mut self.tx, &self.project, name, None).await
     }
 
@@ -29,11 +31,11 @@ impl StoreTx for SqliteTx {
         &mut self,
         name: &PromptName,
         version: Version,
-    ) -> StoreResult<Option<VersionRecord>> {
+    ) -> StoreResult<Option<StoredVersion>> {
         versions::get_on(&mut self.tx, &self.project, name, Some(version)).await
     }
 
-    async fn insert_version(&mut self, v: &VersionRecord) -> StoreResult<()> {
+    async fn insert_version(&mut self, v: &StoredVersion) -> StoreResult<()> {
         let created_at = ts(v.created_at);
         sqlx::query(
             "INSERT INTO prompts (project, name, latest_version, created_at) VALUES (?, ?, ?, ?)
@@ -47,18 +49,27 @@ impl StoreTx for SqliteTx {
         .await
         .map_err(db_err)?;
         let metadata = serde_json::to_string(&v.metadata).map_err(StoreError::other)?;
+        let content = codec::to_columns(&v.content);
+        let sealed = content.sealed;
         sqlx::query(
-            "INSERT INTO versions (project, name, version, digest, prompt_type, content, commit_message,
+            "INSERT INTO versions (project, name, version, digest, prompt_type, content,
+                                   sealed_alg, kek_id, wrapped_key, nonce, ciphertext, commit_message,
                                    metadata, parent, created_by, created_at, signature, ledger_seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                      (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = ?))",
         )
         .bind(self.project.as_str())
         .bind(v.name.as_str())
         .bind(v.version.get())
         .bind(v.digest.as_str())
-        .bind(v.content.prompt_type().as_str())
-        .bind(v.content.to_value().to_string())
+        .bind(content.prompt_type)
+        // A sealed row keeps JSON null: the column is NOT NULL since the first migration.
+        .bind(content.plain.as_ref().map_or_else(|| "null".into(), |c| c.to_string()))
+        .bind(sealed.map(|s| s.alg.as_str()))
+        .bind(sealed.map(|s| s.kek_id.as_str()))
+        .bind(sealed.map(|s| s.wrapped_key.as_slice()))
+        .bind(sealed.map(|s| s.nonce.as_slice()))
+        .bind(sealed.map(|s| s.ciphertext.as_slice()))
         .bind(&v.commit_message)
         .bind(metadata)
         .bind(v.parent.map(Version::get))

@@ -6,8 +6,7 @@ use sqlx::SqlitePool;
 
 use crate::{db_err, rows};
 
-const VERSION_COLS: &str =
-    "v.name, v.version, v.digest, v.content, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
+use crate::rows::VERSION_COLS;
 
 fn not_found(name: &PromptName, version: Option<Version>) -> StoreError {
     match version {
@@ -22,7 +21,7 @@ pub(crate) async fn get_on(
     project: &ProjectId,
     name: &PromptName,
     version: Option<Version>,
-) -> StoreResult<Option<VersionRecord>> {
+) -> StoreResult<Option<StoredVersion>> {
     let sql = match version {
         Some(_) => format!("SELECT {VERSION_COLS} FROM versions v WHERE v.project = ? AND v.name = ? AND v.version = ?"),
         None => format!(
@@ -49,7 +48,7 @@ pub(crate) async fn get(
     project: &ProjectId,
     name: &PromptName,
     version: Option<Version>,
-) -> StoreResult<VersionRecord> {
+) -> StoreResult<StoredVersion> {
     let mut conn = pool.acquire().await.map_err(db_err)?;
     get_on(&mut conn, project, name, version)
         .await?
@@ -68,7 +67,7 @@ pub(crate) async fn list(
     name: &PromptName,
     filter: &VersionFilter,
     page: &PageRequest<Version>,
-) -> StoreResult<Vec<VersionRecord>> {
+) -> StoreResult<Vec<StoredVersion>> {
     let mut sql = format!("SELECT {VERSION_COLS} FROM versions v WHERE v.project = ? AND v.name = ? AND v.version < ?");
     if filter.tag.is_some() {
         sql.push_str(&format!(" AND {TAG_MATCH}"));
@@ -100,7 +99,7 @@ pub(crate) async fn list_prompts(
     project: &ProjectId,
     filter: &PromptFilter,
     page: &PageRequest<PromptName>,
-) -> StoreResult<Vec<PromptRecord>> {
+) -> StoreResult<Vec<PromptRecord<StoredContent>>> {
     let mut sql = format!(
         "SELECT {VERSION_COLS} FROM prompts p JOIN versions v
            ON v.project = p.project AND v.name = p.name AND v.version = p.latest_version

@@ -7,7 +7,13 @@
 //!   and their delivery history.
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code), `Unavailable` (the database
 //!   cannot be reached), `StorageFull` and `Other`.
+//! - [`codec`]: the content columns of a version row (sealed or plaintext), mapped once for
+//!   every backend.
 //! - `conformance` (feature `conformance`): one suite of stories run against every backend.
+//!
+//! The store never holds a key: versions come in and go out with their content sealed by the
+//! server ([`StoredContent`]), and the store keeps the ciphertext, the wrapped data key and the
+//! KEK id in columns beside the plaintext ones (names, digests, metadata, signatures).
 //!
 //! Every change is a unit of work ([`Store::begin`] → [`StoreTx`] steps → commit) that appends
 //! its event to the project's log ([`StoreTx::append_event`], a dense `seq`), so the server
@@ -15,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod outcomes;
@@ -183,13 +190,13 @@ pub trait Store: Send + Sync + 'static {
         project: &ProjectId,
         name: &PromptName,
         version: Version,
-    ) -> StoreResult<VersionRecord>;
+    ) -> StoreResult<StoredVersion>;
     /// The newest version of a prompt.
     async fn latest_version(
         &self,
         project: &ProjectId,
         name: &PromptName,
-    ) -> StoreResult<VersionRecord>;
+    ) -> StoreResult<StoredVersion>;
     /// Versions newest first, below `page.after` (a version number), filtered.
     async fn list_versions(
         &self,
@@ -197,14 +204,14 @@ pub trait Store: Send + Sync + 'static {
         name: &PromptName,
         filter: &VersionFilter,
         page: &PageRequest<Version>,
-    ) -> StoreResult<Vec<VersionRecord>>;
+    ) -> StoreResult<Vec<StoredVersion>>;
     /// Prompts by name, after `page.after`, filtered.
     async fn list_prompts(
         &self,
         project: &ProjectId,
         filter: &PromptFilter,
         page: &PageRequest<PromptName>,
-    ) -> StoreResult<Vec<PromptRecord>>;
+    ) -> StoreResult<Vec<PromptRecord<StoredContent>>>;
     /// One page of the prompts matching `query`, by name, and how many match in all: what a
     /// page-number list needs without reading every prompt (the rows skipped are counted by
     /// the database, not loaded).
@@ -213,7 +220,7 @@ pub trait Store: Send + Sync + 'static {
         project: &ProjectId,
         query: &PromptQuery,
         page: OffsetPage,
-    ) -> StoreResult<PromptPage>;
+    ) -> StoreResult<PromptPage<StoredContent>>;
 
     /// One environment.
     async fn get_environment(&self, project: &ProjectId, env: &EnvName)
@@ -238,7 +245,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<CatalogRecord>>;
     /// Every live pointer of every project with the seq of the record that made it live, to
     /// build the resolve index at start-up.
-    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>>;
+    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>>;
+
+    /// Every version of every project in (project, prompt, version) order after `after`, at
+    /// most `limit`: what re-keying (a KEK rotation) walks.
+    async fn all_versions(
+        &self,
+        after: Option<&VersionKey>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ProjectId, StoredVersion)>>;
+    /// Writes new sealings in one transaction: for `from_kek: Some(id)`, only the wrapped key
+    /// and the KEK id change, and only if the row is still wrapped by `id` (a rewrap never
+    /// touches a ciphertext); for `from_kek: None`, a plaintext row is sealed (its plaintext
+    /// removed), only if it is still plaintext. Not a change of content, so no event. Returns
+    /// how many rows changed.
+    async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64>;
 
     /// Tokens of a project that are not revoked.
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>>;
@@ -338,18 +359,18 @@ pub enum TokenLookup {
 #[async_trait]
 pub trait StoreTx: Send {
     /// The newest version of a prompt, if it has any.
-    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<VersionRecord>>;
+    async fn latest_version(&mut self, name: &PromptName) -> StoreResult<Option<StoredVersion>>;
     /// One version, if it exists.
     async fn get_version(
         &mut self,
         name: &PromptName,
         version: Version,
-    ) -> StoreResult<Option<VersionRecord>>;
+    ) -> StoreResult<Option<StoredVersion>>;
     /// Inserts a version (creating the prompt with version 1) and makes it the prompt's latest.
     /// A backend may send it with the unit's next statement (one round trip for a version and
     /// its event), so a conflict (`already_exists`) may be reported by the next step or by
     /// `commit`; every later step sees the version.
-    async fn insert_version(&mut self, version: &VersionRecord) -> StoreResult<()>;
+    async fn insert_version(&mut self, version: &StoredVersion) -> StoreResult<()>;
 
     /// The rollout of a pointer that is not over, if any.
     async fn active_rollout(

@@ -1,14 +1,16 @@
 //! Records the store keeps and returns: domain types in, domain types out.
 
 use chrono::{DateTime, Utc};
+use promptreg_core::integrity::seal::SealedContent;
 use promptreg_core::{
-    ChangeEvent, DeployKind, Digest, EnvName, Metadata, ProjectId, PromptContent, PromptName, Role,
-    Version,
+    ChangeEvent, DeployKind, Digest, EnvName, Metadata, ProjectId, PromptContent, PromptName,
+    PromptType, Role, Version,
 };
 
-/// A stored, immutable version.
+/// An immutable version. `C` is its content: plaintext ([`PromptContent`]) where the server
+/// works with it, [`StoredContent`] where the store keeps it ([`StoredVersion`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct VersionRecord {
+pub struct VersionRecord<C = PromptContent> {
     /// Prompt.
     pub name: PromptName,
     /// Number.
@@ -16,7 +18,7 @@ pub struct VersionRecord {
     /// Content digest.
     pub digest: Digest,
     /// Content.
-    pub content: PromptContent,
+    pub content: C,
     /// Commit message.
     pub commit_message: Option<String>,
     /// Metadata.
@@ -35,6 +37,72 @@ pub struct VersionRecord {
     /// transaction); ignored on write, `None` for versions older than the ledger.
     pub ledger_seq: Option<i64>,
 }
+
+impl<C> VersionRecord<C> {
+    /// The same version with other content (sealed for the store, or opened after it).
+    pub fn with_content<D>(self, content: D) -> VersionRecord<D> {
+        VersionRecord {
+            name: self.name,
+            version: self.version,
+            digest: self.digest,
+            content,
+            commit_message: self.commit_message,
+            metadata: self.metadata,
+            parent: self.parent,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            signature: self.signature,
+            ledger_seq: self.ledger_seq,
+        }
+    }
+}
+
+/// A version as the store keeps it.
+pub type StoredVersion = VersionRecord<StoredContent>;
+
+/// A version's content as stored: sealed (encrypted at rest by the server), or plaintext in
+/// rows written before encryption at rest (read as they are).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredContent {
+    /// Plaintext (a row older than encryption at rest).
+    Plain(PromptContent),
+    /// Encrypted; only the type stays readable.
+    Sealed {
+        /// Text or chat (a plaintext column: the type rule needs it without the key).
+        prompt_type: PromptType,
+        /// The ciphertext and its wrapped data key.
+        sealed: SealedContent,
+    },
+}
+
+impl StoredContent {
+    /// Text or chat.
+    pub fn prompt_type(&self) -> PromptType {
+        match self {
+            StoredContent::Plain(c) => c.prompt_type(),
+            StoredContent::Sealed { prompt_type, .. } => *prompt_type,
+        }
+    }
+}
+
+/// One new wrapping (or first sealing) of a stored version's content, written by
+/// [`crate::Store::reseal`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reseal {
+    /// Tenant.
+    pub project: ProjectId,
+    /// Prompt.
+    pub name: PromptName,
+    /// Version.
+    pub version: Version,
+    /// The KEK id the row is wrapped by now; `None` for a plaintext row being sealed.
+    pub from_kek: Option<String>,
+    /// The new sealing (for a rewrap: the same nonce and ciphertext, a new wrapped key).
+    pub sealed: SealedContent,
+}
+
+/// Where a walk over every version stands: the last (project, prompt, version) read.
+pub type VersionKey = (ProjectId, PromptName, Version);
 
 /// Outcome of a publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,9 +153,9 @@ pub struct OffsetPage {
 
 /// One page of a counted prompt list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PromptPage {
+pub struct PromptPage<C = PromptContent> {
     /// The page's prompts, by name.
-    pub prompts: Vec<PromptRecord>,
+    pub prompts: Vec<PromptRecord<C>>,
     /// How many prompts match the filters (on every page).
     pub total: u64,
 }
@@ -110,11 +178,11 @@ impl<K> PageRequest<K> {
 
 /// A prompt and where it stands.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PromptRecord {
+pub struct PromptRecord<C = PromptContent> {
     /// Name.
     pub name: PromptName,
     /// Its newest version.
-    pub latest: VersionRecord,
+    pub latest: VersionRecord<C>,
     /// Environments it is deployed to, by environment name.
     pub deployed: Vec<(EnvName, Version)>,
 }
@@ -202,13 +270,13 @@ pub struct CatalogRecord {
 
 /// A live pointer with its version, for the resolve index.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeployedVersion {
+pub struct DeployedVersion<C = PromptContent> {
     /// Tenant.
     pub project: ProjectId,
     /// Environment.
     pub env: EnvName,
     /// The live version.
-    pub version: VersionRecord,
+    pub version: VersionRecord<C>,
     /// The seq of the pointer record that made it live (index updates never go backwards).
     pub seq: i64,
 }

@@ -1,5 +1,6 @@
-//! `promptreg keys list|rotate-signing`: the server's public signing keys, and a new signing
-//! key (admin). `keys list --output json` is the file `verify --trusted-keys` reads.
+//! `promptreg keys list|rotate-signing|rotate-kek`: the server's public signing keys, a new
+//! signing key, a new key-encryption key (admin). `keys list --output json` is the file
+//! `verify --trusted-keys` reads.
 
 use anyhow::Context as _;
 use promptreg_api::SigningKeyView;
@@ -20,6 +21,11 @@ enum KeysCommand {
     List,
     /// Make a new signing key and retire the current one (admin).
     RotateSigning,
+    /// Rotate the key-encryption key: a new KEK rewraps every version's data key (no
+    /// ciphertext changes; versions still stored in plaintext are sealed), then the old KEK
+    /// file is renamed `<file>.<id>.retired` and may be deleted. Fails (exit 1) when some
+    /// version could not be rewrapped: the old KEK then stays.
+    RotateKek,
 }
 
 /// Runs `keys`.
@@ -61,6 +67,41 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 return print_json(&key);
             }
             show(&key)
+        }
+        KeysCommand::RotateKek => {
+            let done = ctx
+                .client
+                .rotate_kek()
+                .await
+                .context("rotating the key-encryption key")?;
+            if ctx.json() {
+                print_json(&done)?;
+            } else {
+                outln!("rotated the key-encryption key: now {}", done.kek_id)?;
+                let retired = if done.retired.is_empty() {
+                    "none".to_owned()
+                } else {
+                    done.retired.join(", ")
+                };
+                out!(
+                    "{}",
+                    fields(&[
+                        ("rewrapped", done.rewrapped.to_string()),
+                        ("sealed", done.sealed.to_string()),
+                        ("retired", retired),
+                    ])
+                )?;
+            }
+            if done.unreadable.is_empty() {
+                return Ok(());
+            }
+            for line in &done.unreadable {
+                errln!("unreadable: {line}");
+            }
+            anyhow::bail!(
+                "{} version(s) could not be rewrapped; the old key-encryption key was kept",
+                done.unreadable.len()
+            )
         }
     }
 }

@@ -133,7 +133,8 @@ enum Command {
     Token(WithClient<token::Args>),
     /// Manage Langfuse-style key pairs (pk-…/sk-…, for the Langfuse-compatible routes).
     KeyPair(WithClient<key_pair::Args>),
-    /// List the server's public signing keys, or rotate its signing key.
+    /// The server's keys: list the public signing keys, rotate the signing key or the
+    /// key-encryption key (admin).
     Keys(WithClient<keys::Args>),
     /// Check the registry without trusting its database: digests, signatures, the ledger.
     Verify(WithClient<verify::Args>),

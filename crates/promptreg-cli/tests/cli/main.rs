@@ -12,6 +12,7 @@ mod helpers;
 mod crash;
 mod deploy;
 mod errors;
+mod kek;
 mod key_pairs;
 mod output;
 mod pipes;

@@ -43,6 +43,10 @@ async fn start(cluster_url: &str, user: &str, dir: &std::path::Path) -> ServerPr
         dir.join(user).into(),
         "--instance".into(),
         user.into(),
+        // Replicas on one database share the key-encryption key (each reads the other's
+        // sealed versions).
+        "--kek-file".into(),
+        dir.join("kek").into(),
     ];
     ServerProcess::start(&args, dir.join(format!("{user}.log"))).await
 }
@@ -63,6 +67,12 @@ async fn a_replica_whose_listen_connection_dies_says_so_and_resyncs() {
     let mut admin = PgConnection::connect(&cluster.url()).await.unwrap();
     sql(&mut admin, "CREATE ROLE replica_a LOGIN SUPERUSER").await;
     let dir = tempfile::tempdir().unwrap();
+    // 32 bytes in base64 (a fixed test key).
+    std::fs::write(
+        dir.path().join("kek"),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+    )
+    .unwrap();
     let b = start(&cluster.url(), "postgres", dir.path()).await;
     let a = start(&cluster.url(), "replica_a", dir.path()).await;
     let (a_api, b_api) = (

@@ -14,17 +14,21 @@
 //!   consistency proofs, and the verifiers a client runs.
 //! - [`note`]: C2SP signed notes and tlog checkpoints (the text format of Go's sumdb, Sigstore's
 //!   Rekor v2 and the transparency-log witnesses), Ed25519 only.
+//! - [`seal`]: envelope encryption of version content at rest (AES-256-GCM under a per-version
+//!   data key, wrapped by a key-encryption key), bound to its row by associated data.
 
 pub mod dsse;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod seal;
 pub mod statement;
 
 pub use dsse::{pae, Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE};
 pub use keys::{KeyRing, PublicKey, SigningKey};
 pub use merkle::{Hash, ProofError, Tree};
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+pub use seal::{Binding, DataKey, KeyEncryptionKey, SealError, SealedContent};
 pub use statement::{DeploymentPredicate, Statement, Subject, VersionPredicate};
 
 /// What can be wrong with a key, an envelope or a statement.

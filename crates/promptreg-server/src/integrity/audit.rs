@@ -1,13 +1,18 @@
 //! The audit run at start-up and on every full reload: the ledger trees are rebuilt from the
 //! event log, and every live pointer is checked against it. A pointer is served only when its
 //! version's content recomputes to the stored digest and the last pointer move in the ledger
-//! names the same record, version and digest; anything else is left out and reported.
+//! names the same record, version and digest; anything else is left out and reported. Sealed
+//! content is opened here, once per live version: a version that does not open (a ciphertext
+//! or wrapped key changed or swapped between rows, a KEK the server does not hold) is refused
+//! like one whose digest does not recompute.
 
 use std::collections::HashMap;
 
 use promptreg_core::integrity::merkle::{leaf_hash, Tree};
 use promptreg_core::{ChangeEvent, Digest, EnvName, EventRecord, ProjectId, PromptName, Version};
-use promptreg_store::{DeployedVersion, Store, StoreResult};
+use promptreg_store::{
+    DeployedVersion, Store, StoreResult, StoredContent, StoredVersion, VersionRecord,
+};
 
 use super::ledger::{is_legacy, leaf_of};
 use super::Finding;
@@ -41,11 +46,12 @@ type PointerKey = (ProjectId, EnvName, PromptName);
 /// together), and a pointer whose ledger move is newer was only read before a concurrent
 /// move (another replica's), which the change feed applies next.
 /// `heads` are the log heads read before the pointers: a move logged after them may have no
-/// pointer in `live` yet.
+/// pointer in `live` yet. `open` opens a version's sealed content (the message says why not).
 pub async fn audit(
     store: &dyn Store,
     heads: &HashMap<ProjectId, i64>,
-    live: Vec<DeployedVersion>,
+    live: Vec<DeployedVersion<StoredContent>>,
+    open: &(dyn Fn(&ProjectId, StoredVersion) -> Result<VersionRecord, String> + Sync),
 ) -> StoreResult<Audited> {
     let mut findings = Vec::new();
     let mut trees = HashMap::new();
@@ -57,7 +63,26 @@ pub async fn audit(
     let mut served = Vec::with_capacity(live.len());
     for d in live {
         let key = (d.project.clone(), d.env.clone(), d.version.name.clone());
-        match check(&d, moves.remove(&key)) {
+        let last = moves.remove(&key);
+        let d = match open(&d.project, d.version) {
+            Ok(version) => DeployedVersion {
+                project: d.project,
+                env: d.env,
+                version,
+                seq: d.seq,
+            },
+            Err(message) => {
+                let (project, env, name) = key;
+                findings.push(Finding {
+                    project,
+                    env: Some(env),
+                    name: Some(name),
+                    message,
+                });
+                continue;
+            }
+        };
+        match check(&d, last) {
             Verdict::Serve => served.push(d),
             Verdict::Superseded => {}
             Verdict::Refuse(message) => findings.push(Finding {

@@ -5,6 +5,8 @@
 //!   first start, or the operator's file), its registration in the store and its rotation.
 //! - [`ledger`]: one RFC 6962 tree per project whose leaves are the canonical event records,
 //!   fed in `seq` order by `Registry::apply`; signed checkpoints and proofs.
+//! - [`kek`]: the key-encryption key that wraps every version's data key (encryption at
+//!   rest): a file generated 0600 in the data directory, or the operator's; its rotation.
 //! - [`audit`]: the start-up (and resynchronisation) check of every live pointer against its
 //!   content digest and the last pointer move in the ledger.
 //!
@@ -13,12 +15,14 @@
 //! event, so the ledger leaf commits to the signature.
 
 pub mod audit;
+pub mod kek;
 pub mod keys;
 pub mod ledger;
 
 use parking_lot::Mutex;
 use promptreg_core::{EnvName, ProjectId, PromptName};
 
+pub use kek::Keyring;
 pub use keys::Signer;
 pub use ledger::Ledger;
 

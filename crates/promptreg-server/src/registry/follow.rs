@@ -96,7 +96,8 @@ impl Registry {
         let tokens = self.store.load_tokens().await?;
         let rollouts = self.store.load_active_rollouts().await?;
         let head_map: HashMap<ProjectId, i64> = heads.iter().cloned().collect();
-        let audited = crate::integrity::audit::audit(&*self.store, &head_map, live).await?;
+        let open = |project: &ProjectId, v| self.open(project, v);
+        let audited = crate::integrity::audit::audit(&*self.store, &head_map, live, &open).await?;
         let mut findings = audited.findings;
         let mut with_candidates = Vec::with_capacity(rollouts.len());
         for r in rollouts {
@@ -104,16 +105,15 @@ impl Registry {
                 .store
                 .get_version(&r.project, &r.name, r.candidate_version)
                 .await?;
-            if let Err(message) = super::verifies(&candidate, &r.candidate_digest) {
-                findings.push(crate::integrity::Finding {
+            match self.opened_as_announced(&r.project, candidate, &r.candidate_digest) {
+                Ok(candidate) => with_candidates.push((r, candidate)),
+                Err(message) => findings.push(crate::integrity::Finding {
                     project: r.project.clone(),
                     env: Some(r.env.clone()),
                     name: Some(r.name.clone()),
                     message: format!("rollout {}'s candidate: {message}", r.id),
-                });
-                continue;
+                }),
             }
-            with_candidates.push((r, candidate));
         }
         self.ledger.replace_all(audited.trees);
         self.findings.replace(findings);

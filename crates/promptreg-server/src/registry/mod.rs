@@ -19,6 +19,8 @@
 //! - [`dispatch`]: the webhook dispatcher (signed deliveries in log order, retries, leases).
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
 //! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
+//! - `sealing`: encryption at rest (content sealed before the store, opened once when read
+//!   back) and the KEK rotation.
 //! - `integrity`: signing in the write path; the ledger, its proofs and the keys as an
 //!   auditor reads them (the trees and the audit live in [`crate::integrity`]).
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
@@ -34,6 +36,7 @@ pub mod policy;
 mod publish;
 mod reads;
 mod rollouts;
+mod sealing;
 mod serve;
 mod tokens;
 mod webhooks;
@@ -50,6 +53,7 @@ pub use pointers::Moved;
 pub use policy::{Action, Policy, Resource, RolePolicy};
 pub use publish::Published;
 pub use rollouts::RolloutCommand;
+pub use sealing::KekRotation;
 pub use serve::{not_deployed, Served, Target};
 pub use tokens::IssuedToken;
 pub use webhooks::AbortTarget;
@@ -113,6 +117,8 @@ pub struct Registry {
     ledger: crate::integrity::Ledger,
     /// What did not verify.
     findings: crate::integrity::Findings,
+    /// The key-encryption keys that seal and open version content.
+    keyring: Arc<crate::integrity::Keyring>,
     /// Every public signing key, to check stored signatures with.
     keys: parking_lot::RwLock<promptreg_core::integrity::KeyRing>,
 }
@@ -153,6 +159,7 @@ impl Registry {
             signer: Arc::new(crate::integrity::Signer::ephemeral()),
             ledger: crate::integrity::Ledger::default(),
             findings: crate::integrity::Findings::default(),
+            keyring: Arc::new(crate::integrity::Keyring::ephemeral()),
             keys: Default::default(),
         }
     }
@@ -236,16 +243,18 @@ impl Registry {
                     Known::Live(v) => v,
                     _ => {
                         let read = self.store.get_version(project, name, *to_version).await?;
-                        if let Err(message) = verifies(&read, digest) {
-                            self.report(crate::integrity::Finding {
-                                project: project.clone(),
-                                env: Some(env.clone()),
-                                name: Some(name.clone()),
-                                message,
-                            });
-                            return Ok(());
+                        match self.opened_as_announced(project, read, digest) {
+                            Ok(v) => v,
+                            Err(message) => {
+                                self.report(crate::integrity::Finding {
+                                    project: project.clone(),
+                                    env: Some(env.clone()),
+                                    name: Some(name.clone()),
+                                    message,
+                                });
+                                return Ok(());
+                            }
                         }
-                        read
                     }
                 };
                 self.index.set_if_newer(project, env, live, *seq);
@@ -276,16 +285,18 @@ impl Registry {
                                 .store
                                 .get_version(project, name, *candidate_version)
                                 .await?;
-                            if let Err(message) = verifies(&read, candidate_digest) {
-                                self.report(crate::integrity::Finding {
-                                    project: project.clone(),
-                                    env: Some(env.clone()),
-                                    name: Some(name.clone()),
-                                    message: format!("rollout {rollout}'s candidate: {message}"),
-                                });
-                                return Ok(());
+                            match self.opened_as_announced(project, read, candidate_digest) {
+                                Ok(v) => v,
+                                Err(message) => {
+                                    self.report(crate::integrity::Finding {
+                                        project: project.clone(),
+                                        env: Some(env.clone()),
+                                        name: Some(name.clone()),
+                                        message: format!("rollout {rollout}'s candidate: {message}"),
+                                    });
+                                    return Ok(());
+                                }
                             }
-                            read
                         }
                     };
                     self.index.set_rollout(
@@ -345,6 +356,20 @@ impl Registry {
             return;
         }
         self.feed.applied_locally(event);
+    }
+}
+
+impl Registry {
+    /// A version read back from the store, opened, if it is the one an event announced.
+    pub(crate) fn opened_as_announced(
+        &self,
+        project: &promptreg_core::ProjectId,
+        v: promptreg_store::StoredVersion,
+        announced: &promptreg_core::Digest,
+    ) -> Result<VersionRecord, String> {
+        let v = self.open(project, v)?;
+        verifies(&v, announced)?;
+        Ok(v)
     }
 }
 

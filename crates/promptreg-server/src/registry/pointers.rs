@@ -2,7 +2,9 @@
 //! an environment; setting one is a deploy).
 
 use promptreg_core::deploy::{live_stack, plan_move, MoveRequest};
-use promptreg_core::{ChangeEvent, EnvName, EventRecord, PointerMove, PromptName, Version};
+use promptreg_core::{
+    ChangeEvent, EnvName, EventRecord, PointerMove, ProjectId, PromptName, Version,
+};
 use promptreg_store::{DeploymentRecord, Environment, StoreTx, VersionRecord};
 
 use super::{Action, Caller, Known, Registry, Resource, ServiceError, ServiceResult};
@@ -68,7 +70,9 @@ impl Registry {
         let mut tx = self.store.begin(&caller.project).await?;
         let environment = environment(&mut *tx, &env).await?;
         self.check(caller, Action::Deploy, pointer(&environment, &name))?;
-        let target = find_version(&mut *tx, &name, version).await?;
+        let target = self
+            .find_version(&mut *tx, &caller.project, &name, version)
+            .await?;
         let pending = self
             .plan_deploy(&mut *tx, caller, &environment, target, reason)
             .await?;
@@ -114,7 +118,9 @@ impl Registry {
                 changed: false,
             });
         };
-        let target = find_version(&mut *tx, &name, planned.to).await?;
+        let target = self
+            .find_version(&mut *tx, &caller.project, &name, planned.to)
+            .await?;
         let pending = self
             .record_move(&mut *tx, caller, &env, &history, planned, target, reason)
             .await?;
@@ -133,7 +139,9 @@ impl Registry {
     ) -> ServiceResult<(VersionRecord, Vec<Moved>)> {
         self.check(caller, Action::Read, Resource::Prompt(&name))?;
         let mut tx = self.store.begin(&caller.project).await?;
-        let target = find_version(&mut *tx, &name, version).await?;
+        let target = self
+            .find_version(&mut *tx, &caller.project, &name, version)
+            .await?;
         let mut pending = Vec::with_capacity(labels.len());
         for env in labels {
             let environment = self.label_environment(&mut *tx, caller, env).await?;
@@ -294,25 +302,31 @@ pub(crate) async fn environment(tx: &mut dyn StoreTx, env: &EnvName) -> ServiceR
         .ok_or_else(|| ServiceError::not_found(format!("environment '{env}' not found")))
 }
 
-/// A version that must exist; the message says whether the prompt or the version is missing.
-/// A stored version whose content no longer hashes to its digest (edited behind the server's
-/// back) is refused: it is never made live.
-pub(crate) async fn find_version(
-    tx: &mut dyn StoreTx,
-    name: &PromptName,
-    version: Version,
-) -> ServiceResult<VersionRecord> {
-    if let Some(v) = tx.get_version(name, version).await? {
-        super::verifies(&v, &v.digest).map_err(|message| {
-            ServiceError::conflict(
-                "integrity_error",
-                format!("prompt '{name}': {message}; it was changed in the database and will not be deployed"),
-            )
-        })?;
-        return Ok(v);
+impl Registry {
+    /// A version that must exist, its content opened; the message says whether the prompt or
+    /// the version is missing (or why its content does not open). A stored version whose
+    /// content no longer hashes to its digest (edited behind the server's back) is refused:
+    /// it is never made live.
+    pub(crate) async fn find_version(
+        &self,
+        tx: &mut dyn StoreTx,
+        project: &ProjectId,
+        name: &PromptName,
+        version: Version,
+    ) -> ServiceResult<VersionRecord> {
+        if let Some(v) = tx.get_version(name, version).await? {
+            let v = self.open_or_report(project, None, v)?;
+            super::verifies(&v, &v.digest).map_err(|message| {
+                ServiceError::conflict(
+                    "integrity_error",
+                    format!("prompt '{name}': {message}; it was changed in the database and will not be deployed"),
+                )
+            })?;
+            return Ok(v);
+        }
+        Err(match tx.latest_version(name).await? {
+            Some(_) => ServiceError::not_found(format!("prompt '{name}' has no version {version}")),
+            None => ServiceError::not_found(format!("prompt '{name}' not found")),
+        })
     }
-    Err(match tx.latest_version(name).await? {
-        Some(_) => ServiceError::not_found(format!("prompt '{name}' has no version {version}")),
-        None => ServiceError::not_found(format!("prompt '{name}' not found")),
-    })
 }

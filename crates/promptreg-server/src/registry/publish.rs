@@ -73,7 +73,8 @@ impl Registry {
                 let signed = self.sign_version(&caller.project, &record);
                 let signature_digest = signed.as_ref().map(|s| s.1.clone());
                 record.signature = signed.map(|s| s.0);
-                tx.insert_version(&record).await?;
+                tx.insert_version(&self.seal(&caller.project, &record)?)
+                    .await?;
                 let change = ChangeEvent::VersionCreated {
                     project: caller.project.clone(),
                     name: name.clone(),
@@ -85,7 +86,9 @@ impl Registry {
                 record.ledger_seq = Some(event.seq);
                 (record, Some(event))
             }
-            (PublishPlan::Unchanged, Some(latest)) => (latest, None),
+            (PublishPlan::Unchanged, Some(latest)) => {
+                (self.open_or_report(&caller.project, None, latest)?, None)
+            }
             (PublishPlan::Unchanged, None) => {
                 return Err(super::ServiceError::Internal(
                     "unchanged publish without a latest version".into(),

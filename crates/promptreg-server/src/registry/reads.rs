@@ -7,8 +7,8 @@ use std::sync::Arc;
 use promptreg_core::{EnvName, ProjectId, PromptName, Version};
 use promptreg_store::{
     CatalogRecord, DeploymentRecord, Environment, OffsetPage, PageRequest, PromptFilter,
-    PromptPage, PromptQuery, PromptRecord, RolloutFilter, RolloutRecord, Store, TokenRecord,
-    VersionFilter, VersionRecord,
+    PromptPage, PromptQuery, PromptRecord, RolloutFilter, RolloutRecord, Store, StoredContent,
+    TokenRecord, VersionFilter, VersionRecord,
 };
 
 use super::{Action, Caller, Registry, Resource, ServiceResult};
@@ -50,12 +50,14 @@ impl Reads<'_> {
         name: &PromptName,
         version: Version,
     ) -> ServiceResult<VersionRecord> {
-        Ok(self.store.get_version(self.project, name, version).await?)
+        let v = self.store.get_version(self.project, name, version).await?;
+        self.registry.open_or_report(self.project, None, v)
     }
 
     /// The newest version of a prompt.
     pub async fn latest(&self, name: &PromptName) -> ServiceResult<VersionRecord> {
-        Ok(self.store.latest_version(self.project, name).await?)
+        let v = self.store.latest_version(self.project, name).await?;
+        self.registry.open_or_report(self.project, None, v)
     }
 
     /// Versions newest first.
@@ -65,28 +67,45 @@ impl Reads<'_> {
         filter: &VersionFilter,
         page: &PageRequest<Version>,
     ) -> ServiceResult<Vec<VersionRecord>> {
-        Ok(self
-            .store
+        self.store
             .list_versions(self.project, name, filter, page)
-            .await?)
+            .await?
+            .into_iter()
+            .map(|v| self.registry.open_or_report(self.project, None, v))
+            .collect()
     }
 
-    /// Prompts by name.
+    /// Prompts by name. A summary needs no content (the type is a plaintext column), so
+    /// the latest versions stay sealed.
     pub async fn prompts(
         &self,
         filter: &PromptFilter,
         page: &PageRequest<PromptName>,
-    ) -> ServiceResult<Vec<PromptRecord>> {
+    ) -> ServiceResult<Vec<PromptRecord<StoredContent>>> {
         Ok(self.store.list_prompts(self.project, filter, page).await?)
     }
 
-    /// One page of the prompts matching `query`, by name, with the number that match.
+    /// One page of the prompts matching `query`, by name, with the number that match. The
+    /// latest versions are opened (their model configuration is listed): each comes back as
+    /// [`StoredContent::Plain`], or stays sealed when it does not open (reported, so that
+    /// one unreadable version does not take the list of every prompt down with it).
     pub async fn prompt_page(
         &self,
         query: &PromptQuery,
         page: OffsetPage,
-    ) -> ServiceResult<PromptPage> {
-        Ok(self.store.prompt_page(self.project, query, page).await?)
+    ) -> ServiceResult<PromptPage<StoredContent>> {
+        let mut page = self.store.prompt_page(self.project, query, page).await?;
+        for p in &mut page.prompts {
+            if let StoredContent::Sealed { .. } = &p.latest.content {
+                if let Ok(v) = self
+                    .registry
+                    .open_or_report(self.project, None, p.latest.clone())
+                {
+                    p.latest.content = StoredContent::Plain(v.content);
+                }
+            }
+        }
+        Ok(page)
     }
 
     /// One environment.

@@ -9,7 +9,7 @@ use promptreg_core::rollout::{self, machine, PointerTarget, RolloutSpec, Transit
 use promptreg_core::{EnvName, EventRecord, PromptName, Role, Version};
 use promptreg_store::{RolloutRecord, StoreTx, VersionRecord};
 
-use super::pointers::{environment, find_version, pointer, PendingMove};
+use super::pointers::{environment, pointer, PendingMove};
 use super::{Action, Caller, Known, Registry, ServiceError, ServiceResult};
 use crate::auth::Principal;
 
@@ -64,7 +64,9 @@ impl Registry {
         let mut tx = self.store.begin(&caller.project).await?;
         let environment = environment(&mut *tx, &env).await?;
         self.check(caller, Action::StartRollout, pointer(&environment, &name))?;
-        let target = find_version(&mut *tx, &name, candidate).await?;
+        let target = self
+            .find_version(&mut *tx, &caller.project, &name, candidate)
+            .await?;
         let history = tx.pointer_history(&env, &name).await?;
         let Some(&stable) = live_stack(history.iter().map(|r| (r.kind, r.to_version))).last()
         else {
@@ -85,7 +87,9 @@ impl Registry {
         if let Some(active) = tx.active_rollout(&env, &name).await? {
             return Err(in_progress(&active));
         }
-        let stable_version = find_version(&mut *tx, &name, stable).await?;
+        let stable_version = self
+            .find_version(&mut *tx, &caller.project, &name, stable)
+            .await?;
         let now = self.now();
         let (state, immediate) = machine::start(&spec, now);
         let mut record = RolloutRecord {
@@ -166,7 +170,14 @@ impl Registry {
             // An Inconclusive verdict was looked at: analysis counts start afresh.
             record.analysis = serde_json::json!({});
         }
-        let candidate = find_version(&mut *tx, &record.name, record.candidate_version).await?;
+        let candidate = self
+            .find_version(
+                &mut *tx,
+                &record.project,
+                &record.name,
+                record.candidate_version,
+            )
+            .await?;
         let mut effects = Effects::default();
         self.write_transition(
             &mut *tx,
@@ -223,7 +234,14 @@ impl Registry {
             return Ok(None);
         }
         record.analysis = analysis;
-        let candidate = find_version(&mut *tx, &record.name, record.candidate_version).await?;
+        let candidate = self
+            .find_version(
+                &mut *tx,
+                &record.project,
+                &record.name,
+                record.candidate_version,
+            )
+            .await?;
         let mut effects = Effects::default();
         for change in analysis_events {
             let event = tx.append_event(self.draft(&caller, None, change)).await?;
@@ -311,7 +329,9 @@ impl Registry {
                 PointerTarget::Stable => MoveRequest::Rollback(Some(record.stable_version)),
             };
             if let Some(planned) = plan_move(&stack, request)? {
-                let version = find_version(tx, &record.name, planned.to).await?;
+                let version = self
+                    .find_version(tx, &record.project, &record.name, planned.to)
+                    .await?;
                 let why = Some(format!(
                     "rollout {}: {}{}",
                     record.id,

@@ -1,6 +1,7 @@
 //! The one route table, its layers and the OpenAPI document generated from the handlers.
 
 mod environments;
+mod kek;
 mod langfuse;
 mod ledger;
 mod outcomes;
@@ -41,7 +42,7 @@ use crate::error::ApiError;
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::delete_webhook,
         webhooks::deliveries, webhooks::abort_hook,
         ledger::checkpoint, ledger::entries, ledger::inclusion, ledger::consistency, ledger::keys,
-        ledger::rotate_signing,
+        ledger::rotate_signing, kek::rotate_kek,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
@@ -162,7 +163,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/ledger/proofs/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
         .route("/v1/keys", get(ledger::keys))
-        .route("/v1/keys/signing/rotate", post(ledger::rotate_signing));
+        .route("/v1/keys/signing/rotate", post(ledger::rotate_signing))
+        .route("/v1/keys/kek/rotate", post(kek::rotate_kek));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -5,7 +5,8 @@ use promptreg_api::{
     VersionView,
 };
 use promptreg_store::{
-    CatalogRecord, DeploymentRecord, Environment, PromptRecord, TokenRecord, VersionRecord,
+    CatalogRecord, DeploymentRecord, Environment, PromptRecord, StoredContent, TokenRecord,
+    VersionRecord,
 };
 
 /// A version on the wire.
@@ -72,7 +73,7 @@ pub fn environment(e: Environment) -> EnvironmentView {
 }
 
 /// A prompt summary on the wire.
-pub fn prompt(p: PromptRecord) -> PromptSummary {
+pub fn prompt(p: PromptRecord<StoredContent>) -> PromptSummary {
     PromptSummary {
         latest_version: p.latest.version,
         latest_digest: p.latest.digest.to_string(),

@@ -35,6 +35,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         | ("get", "/v1/webhooks/{id}/deliveries") => Some("admin"),
         ("post", "/v1/hooks/abort") => Some("deployer"),
         ("post", "/v1/keys/signing/rotate") => Some("admin"),
+        ("post", "/v1/keys/kek/rotate") => Some("admin"),
         (
             "get",
             "/v1/prompts"

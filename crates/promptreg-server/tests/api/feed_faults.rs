@@ -106,10 +106,10 @@ impl Store for BrokenFeed {
         p: &ProjectId,
         n: &PromptName,
         v: Version,
-    ) -> StoreResult<VersionRecord> {
+    ) -> StoreResult<StoredVersion> {
         self.0.get_version(p, n, v).await
     }
-    async fn latest_version(&self, p: &ProjectId, n: &PromptName) -> StoreResult<VersionRecord> {
+    async fn latest_version(&self, p: &ProjectId, n: &PromptName) -> StoreResult<StoredVersion> {
         self.0.latest_version(p, n).await
     }
     async fn list_versions(
@@ -118,7 +118,7 @@ impl Store for BrokenFeed {
         n: &PromptName,
         f: &VersionFilter,
         pg: &PageRequest<Version>,
-    ) -> StoreResult<Vec<VersionRecord>> {
+    ) -> StoreResult<Vec<StoredVersion>> {
         self.0.list_versions(p, n, f, pg).await
     }
     async fn list_prompts(
@@ -126,7 +126,7 @@ impl Store for BrokenFeed {
         p: &ProjectId,
         f: &PromptFilter,
         pg: &PageRequest<PromptName>,
-    ) -> StoreResult<Vec<PromptRecord>> {
+    ) -> StoreResult<Vec<PromptRecord<StoredContent>>> {
         self.0.list_prompts(p, f, pg).await
     }
     async fn prompt_page(
@@ -134,7 +134,7 @@ impl Store for BrokenFeed {
         p: &ProjectId,
         q: &PromptQuery,
         pg: OffsetPage,
-    ) -> StoreResult<PromptPage> {
+    ) -> StoreResult<PromptPage<StoredContent>> {
         self.0.prompt_page(p, q, pg).await
     }
     async fn get_environment(&self, p: &ProjectId, e: &EnvName) -> StoreResult<Environment> {
@@ -160,8 +160,18 @@ impl Store for BrokenFeed {
     ) -> StoreResult<Vec<CatalogRecord>> {
         self.0.catalog(p, e, pg).await
     }
-    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>> {
+    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
         self.0.load_deployed().await
+    }
+    async fn all_versions(
+        &self,
+        after: Option<&VersionKey>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ProjectId, StoredVersion)>> {
+        self.0.all_versions(after, limit).await
+    }
+    async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
+        self.0.reseal(batch).await
     }
     async fn list_tokens(&self, p: &ProjectId) -> StoreResult<Vec<TokenRecord>> {
         self.0.list_tokens(p).await

@@ -116,6 +116,24 @@ impl TestApp {
         TestApp::with_router(self, promptreg_server::router(state, 64 * 1024))
     }
 
+    /// The same database behind a newly started server holding `keys` (a KEK file, say);
+    /// the error is why it does not start.
+    pub async fn restarted_with(&self, keys: promptreg_server::Keys) -> anyhow::Result<TestApp> {
+        let state = promptreg_server::state_with_keys(
+            self.store.clone(),
+            ADMIN,
+            "test",
+            promptreg_server::registry::RegistryOptions::default(),
+            promptreg_server::metrics::Metrics::default(),
+            keys,
+        )
+        .await?;
+        Ok(TestApp::with_router(
+            self,
+            promptreg_server::router(state, 64 * 1024),
+        ))
+    }
+
     /// Edits the database behind the server's back: `sqlite` on SQLite, `postgres` on
     /// PostgreSQL (foreign keys not enforced, as a person with write access could arrange).
     pub async fn tamper(&self, sqlite: &str, postgres: &str) -> u64 {

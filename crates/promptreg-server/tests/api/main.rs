@@ -13,6 +13,7 @@ mod contract;
 mod deploy;
 mod diff_bounds;
 mod differential;
+mod encryption;
 mod feed_faults;
 mod files;
 mod langfuse;

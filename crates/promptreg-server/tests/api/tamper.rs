@@ -99,9 +99,13 @@ async fn untouched_database_is_served_and_ready(app: &TestApp) {
 
 async fn a_changed_template_byte_is_not_served(app: &TestApp) {
     seed(app).await;
+    // The template is stored encrypted: a changed byte of its ciphertext.
     app.tamper(
-        "UPDATE versions SET content = replace(content, 'Hi', 'Ha') WHERE name = 't/a' AND version = 2",
-        "UPDATE versions SET content = replace(content::text, 'Hi', 'Ha')::jsonb WHERE name = 't/a' AND version = 2",
+        "UPDATE versions SET ciphertext = substr(ciphertext, 1, 4) \
+             || CASE WHEN substr(ciphertext, 5, 1) = x'00' THEN x'01' ELSE x'00' END \
+             || substr(ciphertext, 6) WHERE name = 't/a' AND version = 2",
+        "UPDATE versions SET ciphertext = set_byte(ciphertext, 4, get_byte(ciphertext, 4) # 1) \
+         WHERE name = 't/a' AND version = 2",
     )
     .await;
     let (restarted, a, b) = after_restart(app).await;
@@ -149,16 +153,43 @@ async fn a_deleted_newest_leaf_is_reported(app: &TestApp) {
     assert_refused(&restarted, "staging", "t/b").await;
 }
 
-async fn swapped_contents_are_not_served(app: &TestApp) {
+/// Swaps columns of `t/a` v1 and v2 (e.g. `ciphertext, nonce`).
+fn swap(columns: &[&str]) -> String {
+    let set = columns
+        .iter()
+        .map(|c| format!("{c} = (SELECT s.{c} FROM swap s WHERE s.version = 3 - versions.version)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "CREATE TEMP TABLE swap AS SELECT version, {} FROM versions WHERE name = 't/a'; \
+         UPDATE versions SET {set} WHERE name = 't/a' AND version IN (1, 2); \
+         DROP TABLE swap",
+        columns.join(", ")
+    )
+}
+
+async fn swapped_ciphertexts_are_not_served(app: &TestApp) {
     seed(app).await;
-    let sql = "CREATE TEMP TABLE swap AS SELECT version, content FROM versions WHERE name = 't/a'; \
-               UPDATE versions SET content = (SELECT s.content FROM swap s WHERE s.version = 3 - versions.version) \
-               WHERE name = 't/a' AND version IN (1, 2); \
-               DROP TABLE swap";
-    app.tamper(sql, sql).await;
+    let sql = swap(&["ciphertext", "nonce"]);
+    app.tamper(&sql, &sql).await;
     let (restarted, a, b) = after_restart(app).await;
     assert!(!a && b);
     assert_refused(&restarted, "production", "t/a").await;
+}
+
+async fn swapped_ciphertexts_and_wrapped_keys_are_not_served(app: &TestApp) {
+    seed(app).await;
+    let sql = swap(&["ciphertext", "nonce", "wrapped_key", "kek_id", "sealed_alg"]);
+    app.tamper(&sql, &sql).await;
+    let (restarted, a, b) = after_restart(app).await;
+    assert!(!a && b);
+    assert_refused(&restarted, "production", "t/a").await;
+    let ready = ready(&restarted).await;
+    assert!(
+        ready.message().contains("cannot be read"),
+        "the finding says the content does not open: {}",
+        ready.message()
+    );
 }
 
 async fn an_edited_history_row_does_not_stop_serving_the_true_pointer(app: &TestApp) {
@@ -240,7 +271,8 @@ both_backends!(
     a_moved_pointer_is_not_served,
     a_deleted_live_version_is_reported,
     a_deleted_newest_leaf_is_reported,
-    swapped_contents_are_not_served,
+    swapped_ciphertexts_are_not_served,
+    swapped_ciphertexts_and_wrapped_keys_are_not_served,
     an_edited_history_row_does_not_stop_serving_the_true_pointer,
     an_edited_leaf_changes_the_ledger_root,
 );

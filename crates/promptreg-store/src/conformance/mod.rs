@@ -14,6 +14,7 @@
 //! - `outcomes`: outcome windows per replica and accepted ids.
 //! - `webhooks`: subscriptions, their lease, cursor and delivery history.
 //! - `keys`: signing keys, and records' signatures and ledger positions.
+//! - `sealing`: sealed and plaintext content, the walk over every version, rewrapping.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -22,6 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use promptreg_core::integrity::seal::SealedContent;
 use promptreg_core::{
     ChangeEvent, DeployKind, EnvName, EventDraft, EventRecord, Metadata, ProjectId, PromptBody,
     PromptContent, PromptName, Version,
@@ -35,6 +37,7 @@ mod keys;
 mod misc;
 mod outcomes;
 mod prompt_page;
+mod sealing;
 mod versions;
 mod webhooks;
 
@@ -43,6 +46,7 @@ pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
 pub use prompt_page::*;
+pub use sealing::*;
 pub use versions::*;
 pub use webhooks::*;
 
@@ -94,6 +98,7 @@ macro_rules! conformance_suite {
             outcome_ids_round_trip_and_expire,
             webhooks_lease_deliver_and_delete,
             signing_keys_rotate_and_records_keep_signatures,
+            sealed_and_plaintext_versions_round_trip_and_reseal,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
@@ -138,19 +143,40 @@ pub(crate) fn at(s: i64) -> DateTime<Utc> {
     t0() + chrono::Duration::seconds(s) + chrono::Duration::microseconds(123_456)
 }
 
-/// Version `n` of `prompt` (its parent is `n - 1`), as the service layer would build it.
-pub(crate) fn record(prompt: &str, n: i64, template: &str, metadata: Metadata) -> VersionRecord {
-    let content = PromptContent::new(
+/// Plaintext content with `template`.
+pub(crate) fn content(template: &str) -> PromptContent {
+    PromptContent::new(
         PromptBody::Text(template.into()),
         Some(json!({"type": "object"})),
         Some(json!({"provider": "openai", "name": "gpt-4o", "params": {"temperature": 0.2}})),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A sealing as the server would write it; opaque to the store, so any bytes do (the
+/// "ciphertext" here is the template with every byte flipped).
+pub(crate) fn sealing(template: &str, kek: &str, n: u8) -> SealedContent {
+    SealedContent {
+        alg: "aes-256-gcm".into(),
+        kek_id: kek.into(),
+        wrapped_key: vec![n; 60],
+        nonce: vec![n ^ 0xff; 12],
+        ciphertext: template.bytes().map(|b| !b).collect(),
+    }
+}
+
+/// Version `n` of `prompt` (its parent is `n - 1`), as the service layer would build it:
+/// sealed by KEK `k1`.
+pub(crate) fn record(prompt: &str, n: i64, template: &str, metadata: Metadata) -> StoredVersion {
+    let plain = content(template);
     VersionRecord {
         name: name(prompt),
         version: v(n),
-        digest: content.digest(),
-        content,
+        digest: plain.digest(),
+        content: StoredContent::Sealed {
+            prompt_type: plain.prompt_type(),
+            sealed: sealing(template, "k1", u8::try_from(n % 200).unwrap()),
+        },
         commit_message: Some(format!("write {template}")),
         metadata,
         parent: Version::new(n - 1).ok(),
@@ -181,7 +207,7 @@ pub(crate) async fn publish(
     prompt: &str,
     template: &str,
     metadata: Metadata,
-) -> (VersionRecord, EventRecord) {
+) -> (StoredVersion, EventRecord) {
     let mut tx = store.begin(p).await.unwrap();
     let latest = tx.latest_version(&name(prompt)).await.unwrap();
     let n = latest.map_or(1, |l| l.version.get() + 1);
@@ -204,7 +230,7 @@ pub(crate) async fn publish(
 }
 
 /// [`publish`] in the default project with no metadata.
-pub(crate) async fn push(store: &dyn Store, prompt: &str, template: &str) -> VersionRecord {
+pub(crate) async fn push(store: &dyn Store, prompt: &str, template: &str) -> StoredVersion {
     publish(store, &project(), prompt, template, Metadata::default())
         .await
         .0

@@ -10,11 +10,16 @@ use promptreg_core::{DeployKind, Metadata};
 use super::{env, make_env, move_to, name, other, project, publish, push};
 use crate::*;
 
-fn names(page: &PromptPage) -> Vec<&str> {
+fn names(page: &PromptPage<StoredContent>) -> Vec<&str> {
     page.prompts.iter().map(|p| p.name.as_str()).collect()
 }
 
-async fn page(store: &dyn Store, query: &PromptQuery, offset: u64, limit: u32) -> PromptPage {
+async fn page(
+    store: &dyn Store,
+    query: &PromptQuery,
+    offset: u64,
+    limit: u32,
+) -> PromptPage<StoredContent> {
     store
         .prompt_page(&project(), query, OffsetPage { offset, limit })
         .await

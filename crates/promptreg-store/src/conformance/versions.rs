@@ -169,7 +169,7 @@ pub async fn versions_page_newest_first_and_filter(store: Arc<dyn Store>) {
     }
     let p = name("p");
     let numbers =
-        |records: Vec<VersionRecord>| records.iter().map(|r| r.version.get()).collect::<Vec<_>>();
+        |records: Vec<StoredVersion>| records.iter().map(|r| r.version.get()).collect::<Vec<_>>();
     let all = VersionFilter::default();
     let page1 = store
         .list_versions(&project(), &p, &all, &PageRequest::first(2))
@@ -250,7 +250,7 @@ pub async fn prompts_list_with_prefix_tag_and_deployments(store: Arc<dyn Store>)
     )
     .await;
 
-    let names = |list: &[PromptRecord]| {
+    let names = |list: &[PromptRecord<StoredContent>]| {
         list.iter()
             .map(|p| p.name.as_str().to_owned())
             .collect::<Vec<_>>()

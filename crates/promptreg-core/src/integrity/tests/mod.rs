@@ -9,6 +9,7 @@ mod merkle_probes;
 mod merkle_props;
 mod merkle_vectors;
 mod note;
+mod seal;
 mod statement;
 
 use super::keys::SigningKey;

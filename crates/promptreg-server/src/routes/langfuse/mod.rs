@@ -24,7 +24,9 @@ use axum::extract::State;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use promptreg_core::{EnvName, PromptName, Version};
-use promptreg_store::{OffsetPage, PromptPage, PromptQuery, PromptRecord, VersionRecord};
+use promptreg_store::{
+    OffsetPage, PromptPage, PromptQuery, PromptRecord, StoredContent, VersionRecord,
+};
 use serde::Deserialize;
 
 pub use write::{__path_create_prompt, __path_delete_prompt, __path_update_labels};
@@ -230,7 +232,7 @@ pub async fn list_prompts(
     }))
 }
 
-fn prompt_meta(p: PromptRecord) -> PromptMeta {
+fn prompt_meta(p: PromptRecord<StoredContent>) -> PromptMeta {
     let mut labels: Vec<String> = p.deployed.iter().map(|(e, _)| e.to_string()).collect();
     labels.sort();
     labels.dedup();
@@ -243,7 +245,11 @@ fn prompt_meta(p: PromptRecord) -> PromptMeta {
         labels,
         tags: p.latest.metadata.tags.clone(),
         last_updated_at: wire::timestamp(p.latest.created_at),
-        last_config: wire::config(&p.latest.content),
+        // Sealed only when it did not open (reported as an integrity error): no config then.
+        last_config: match &p.latest.content {
+            StoredContent::Plain(c) => wire::config(c),
+            StoredContent::Sealed { .. } => serde_json::Value::Object(Default::default()),
+        },
     }
 }
 

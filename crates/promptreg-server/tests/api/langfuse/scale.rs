@@ -162,11 +162,11 @@ impl Store for Counting {
         p: &ProjectId,
         n: &PromptName,
         v: Version,
-    ) -> StoreResult<VersionRecord> {
+    ) -> StoreResult<StoredVersion> {
         self.saw(1);
         self.0.get_version(p, n, v).await
     }
-    async fn latest_version(&self, p: &ProjectId, n: &PromptName) -> StoreResult<VersionRecord> {
+    async fn latest_version(&self, p: &ProjectId, n: &PromptName) -> StoreResult<StoredVersion> {
         self.saw(1);
         self.0.latest_version(p, n).await
     }
@@ -176,7 +176,7 @@ impl Store for Counting {
         n: &PromptName,
         f: &VersionFilter,
         pg: &PageRequest<Version>,
-    ) -> StoreResult<Vec<VersionRecord>> {
+    ) -> StoreResult<Vec<StoredVersion>> {
         let rows = self.0.list_versions(p, n, f, pg).await?;
         self.saw(rows.len());
         Ok(rows)
@@ -186,7 +186,7 @@ impl Store for Counting {
         p: &ProjectId,
         f: &PromptFilter,
         pg: &PageRequest<PromptName>,
-    ) -> StoreResult<Vec<PromptRecord>> {
+    ) -> StoreResult<Vec<PromptRecord<StoredContent>>> {
         let rows = self.0.list_prompts(p, f, pg).await?;
         self.saw(rows.len());
         Ok(rows)
@@ -196,7 +196,7 @@ impl Store for Counting {
         p: &ProjectId,
         q: &PromptQuery,
         pg: OffsetPage,
-    ) -> StoreResult<PromptPage> {
+    ) -> StoreResult<PromptPage<StoredContent>> {
         let page = self.0.prompt_page(p, q, pg).await?;
         self.saw(page.prompts.len());
         Ok(page)
@@ -224,8 +224,18 @@ impl Store for Counting {
     ) -> StoreResult<Vec<CatalogRecord>> {
         self.0.catalog(p, e, pg).await
     }
-    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion>> {
+    async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
         self.0.load_deployed().await
+    }
+    async fn all_versions(
+        &self,
+        after: Option<&VersionKey>,
+        limit: u32,
+    ) -> StoreResult<Vec<(ProjectId, StoredVersion)>> {
+        self.0.all_versions(after, limit).await
+    }
+    async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
+        self.0.reseal(batch).await
     }
     async fn list_tokens(&self, p: &ProjectId) -> StoreResult<Vec<TokenRecord>> {
         self.0.list_tokens(p).await
@@ -272,7 +282,8 @@ async fn fill(store: &dyn Store) {
             name: PromptName::parse(&format!("bulk/p{i:05}")).unwrap(),
             version: Version::new(1).unwrap(),
             digest: content.digest(),
-            content,
+            // A plaintext row, as written before encryption at rest.
+            content: StoredContent::Plain(content),
             commit_message: None,
             metadata: Default::default(),
             parent: None,
