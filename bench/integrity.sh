@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# promptreg integrity benchmark (issue 13): what signing every version and pointer move costs,
-# measured in one run against the same build with signing off (`serve --bench-unsigned`; the
-# ledger is the event log every change already appends, so it cannot be switched off).
+# promptreg integrity benchmark (issue 13): what signing every version and pointer move and
+# encrypting every version's content cost, measured in one run against the same build with
+# both off (`serve --bench-integrity-off`; the ledger is the event log every change already
+# appends, so it cannot be switched off).
 #
 # For SQLite (and PostgreSQL with PROMPTREG_BENCH_PG_URL) it measures publish at 1 and 8
 # connections, signed and unsigned, and prints the ratios; then, on SQLite, start-up time and
@@ -107,7 +108,7 @@ compare() {
     shift
     for mode in signed unsigned; do
         local extra=()
-        [[ $mode == unsigned ]] && extra=(--bench-unsigned)
+        [[ $mode == unsigned ]] && extra=(--bench-integrity-off)
         mkdir -p "$TMP/$backend-$mode"
         serve "$backend-$mode" "$port" --data-dir "$TMP/$backend-$mode" "$@" "${extra[@]}"
         for c in 1 8; do
@@ -175,7 +176,7 @@ cat <<REPORT
 
 ## Integrity benchmark ($(date -u +%Y-%m-%d), ${DURATION}s runs)
 
-| publish | signed | unsigned (\`--bench-unsigned\`) | signed / unsigned |
+| publish | signing + encryption on | off (\`--bench-integrity-off\`) | on / off |
 | --- | --- | --- | --- |
 $(printf '%s\n' "${ROWS[@]}")
 

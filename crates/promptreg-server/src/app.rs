@@ -82,8 +82,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             true,
         )?,
     };
-    if config.bench_unsigned {
-        tracing::warn!("--bench-unsigned: versions and moves are stored WITHOUT signatures");
+    if config.bench_integrity_off {
+        tracing::warn!(
+            "--bench-integrity-off: versions and moves are stored WITHOUT signatures or encryption"
+        );
         signer = signer.unsigned();
     }
     let keyring = match &config.kek_file {
@@ -111,6 +113,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
     let mut options = config.service.registry_options();
     options.render = config.render_limits();
+    options.seal_content = !config.bench_integrity_off;
     let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
     state_with_keys(store, &admin, &instance, options, metrics, keys).await
 }

@@ -77,6 +77,7 @@ impl ServiceConfig {
                 ..Default::default()
             },
             ledger_name: self.ledger_name.clone(),
+            seal_content: true,
         }
     }
 }
@@ -120,9 +121,10 @@ pub struct Config {
     /// generated (mode 0600) on first start. Replicas sharing a database must share this file.
     #[arg(long, env = "PROMPTREG_KEK_FILE")]
     pub kek_file: Option<PathBuf>,
-    /// Benchmarks only: store versions and moves unsigned, to measure what signing costs.
+    /// Benchmarks only: store versions and moves unsigned and their content unencrypted, to
+    /// measure what signing and encryption cost against the same build.
     #[arg(long, hide = true)]
-    pub bench_unsigned: bool,
+    pub bench_integrity_off: bool,
     /// The admin token; generated into `<data-dir>/admin-token` on first start when unset.
     #[arg(long, env = "PROMPTREG_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -187,7 +189,7 @@ impl std::fmt::Debug for Config {
             )
             .field("signing_key_file", &self.signing_key_file)
             .field("kek_file", &self.kek_file)
-            .field("bench_unsigned", &self.bench_unsigned)
+            .field("bench_integrity_off", &self.bench_integrity_off)
             .field("render_limits", &self.render_limits())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("idle_timeout_secs", &self.idle_timeout_secs)
@@ -213,7 +215,7 @@ impl Config {
             admin_token: None,
             signing_key_file: None,
             kek_file: None,
-            bench_unsigned: false,
+            bench_integrity_off: false,
             render_max_output_bytes: RenderLimits::default().max_output_bytes,
             render_max_fuel: RenderLimits::default().max_fuel,
             render_max_size_argument: RenderLimits::default().max_size_argument,

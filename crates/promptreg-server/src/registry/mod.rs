@@ -84,6 +84,8 @@ pub struct RegistryOptions {
     /// The ledger's name: the signed-note key name of checkpoints, and the prefix of each
     /// project's log origin (`<name>/<project>`).
     pub ledger_name: String,
+    /// Whether version content is encrypted at rest (off only to measure what it costs).
+    pub seal_content: bool,
 }
 
 impl Default for RegistryOptions {
@@ -94,6 +96,7 @@ impl Default for RegistryOptions {
             render: promptreg_core::render::RenderLimits::default(),
             outcomes: crate::outcomes::OutcomeOptions::default(),
             ledger_name: "promptreg".into(),
+            seal_content: true,
         }
     }
 }
