@@ -31,8 +31,13 @@ if [[ ! -x $VENV/bin/schemathesis ]] || ! cat "$REQ" "$CON" | cmp -s - "$VENV/in
     cat "$REQ" "$CON" >"$VENV/installed.txt"
 fi
 
-cargo build --quiet -p promptreg-cli
-BIN=$TARGET/debug/promptreg
+# PROMPTREG_BIN: fuzz an already built binary (a release build, say) instead of building one.
+if [[ -n ${PROMPTREG_BIN:-} ]]; then
+    BIN=$PROMPTREG_BIN
+else
+    cargo build --quiet -p promptreg-cli
+    BIN=$TARGET/debug/promptreg
+fi
 
 TMP=$(mktemp -d)
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
