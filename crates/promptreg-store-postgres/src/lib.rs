@@ -15,6 +15,8 @@
 //! - `outcomes`: outcome windows (one row per replica) and accepted ids' batches.
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `keys`: the server's public signing keys.
+//! - `import`: the SQL of the import steps (an export restored into an empty project) and its
+//!   one reload notification.
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -29,6 +31,7 @@ mod deploy;
 mod environments;
 mod error;
 mod events;
+mod import;
 mod keys;
 mod listen;
 mod outcomes;

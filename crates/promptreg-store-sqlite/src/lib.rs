@@ -13,6 +13,7 @@
 //! - `outcomes`: outcome windows and accepted ids (through the writer, outside units of work).
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `keys`: the server's public signing keys.
+//! - `import`: the SQL of the import steps (an export restored into an empty project).
 //! - `rows`: decoding rows into domain records.
 //! - [`testing`]: raw SQL for tests that edit the database behind the server's back.
 
@@ -20,6 +21,7 @@
 
 mod deploy;
 mod events;
+mod import;
 mod keys;
 mod outcomes;
 mod prompt_page;

@@ -14,6 +14,7 @@
 //! - `outcomes`: outcome windows per replica and accepted ids.
 //! - `webhooks`: subscriptions, their lease, cursor and delivery history.
 //! - `keys`: signing keys, and records' signatures and ledger positions.
+//! - `import`: the import steps (counting, clearing, replaying a log verbatim).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -31,6 +32,7 @@ use serde_json::json;
 use crate::*;
 
 mod deploy;
+mod import;
 mod keys;
 mod misc;
 mod outcomes;
@@ -39,6 +41,7 @@ mod versions;
 mod webhooks;
 
 pub use deploy::*;
+pub use import::*;
 pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
@@ -94,6 +97,7 @@ macro_rules! conformance_suite {
             outcome_ids_round_trip_and_expire,
             webhooks_lease_deliver_and_delete,
             signing_keys_rotate_and_records_keep_signatures,
+            an_import_replays_a_log_verbatim,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
