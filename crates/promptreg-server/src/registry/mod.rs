@@ -21,6 +21,7 @@
 //! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
 //! - `integrity`: signing in the write path; the ledger, its proofs and the keys as an
 //!   auditor reads them (the trees and the audit live in [`crate::integrity`]).
+//! - `recovery`: the export's signature and the import of a bundle into an empty project.
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 pub mod controller;
@@ -33,6 +34,7 @@ mod pointers;
 pub mod policy;
 mod publish;
 mod reads;
+mod recovery;
 mod rollouts;
 mod serve;
 mod tokens;
@@ -49,6 +51,7 @@ pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
 pub use policy::{Action, Policy, Resource, RolePolicy};
 pub use publish::Published;
+pub use recovery::{ExportSigned, Imported};
 pub use rollouts::RolloutCommand;
 pub use serve::{not_deployed, Served, Target};
 pub use tokens::IssuedToken;
