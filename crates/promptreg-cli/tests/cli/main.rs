@@ -16,6 +16,7 @@ mod key_pairs;
 mod output;
 mod pipes;
 mod push;
+mod recovery;
 mod roles;
 mod rollouts;
 mod serve;
