@@ -405,3 +405,57 @@ async fn bad_bundles_are_refused_and_change_nothing() {
     source.finish().await;
     to.finish().await;
 }
+
+/// Two replicas on one PostgreSQL database: an import through one is reloaded by the other
+/// (which had applied the first start's log), so both serve the restored ledger and pointers.
+#[tokio::test]
+async fn a_replica_reloads_after_an_import_through_another() {
+    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
+        eprintln!("SKIPPED a_replica_reloads_after_an_import_through_another: PROMPTREG_TEST_PG_URL is not set");
+        return;
+    };
+    let (store, cleanup) = promptreg_store_postgres::testing::fresh(&url)
+        .await
+        .unwrap();
+    let store = std::sync::Arc::new(store);
+    let a = promptreg_server::testing::spawn_with_store(store.clone())
+        .await
+        .unwrap();
+    let b = promptreg_server::testing::spawn_with_store(store)
+        .await
+        .unwrap();
+    let source = Started::new(Backend::Sqlite).await.unwrap();
+    populate(&source.server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b.json");
+    let bundle = bundle.to_str().unwrap();
+    admin(&source.server, &["export", "--bundle", bundle])
+        .await
+        .ok();
+    assert_eq!(client(&b).checkpoint().await.unwrap().tree_size, 3);
+
+    admin(&a, &["import", "--bundle", bundle]).await.ok();
+    let want = client(&source.server).checkpoint().await.unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let seen = client(&b).checkpoint().await.unwrap();
+        if (seen.tree_size, &seen.root_hash) == (want.tree_size, &want.root_hash) {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the other replica still says {seen:?}, not {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        resolve(&b, "greeting", "staging").await,
+        resolve(&source.server, "greeting", "staging").await
+    );
+    let out = admin(&b, &["verify"]).await.ok();
+    assert!(out.starts_with("verified"), "{out}");
+    source.finish().await;
+    a.stop().await;
+    b.stop().await;
+    cleanup.await;
+}
