@@ -98,6 +98,22 @@ async fn the_recovery_drill_reproduces_the_registry() {
     let bundle = dir.path().join("registry.bundle.json");
     let bundle = bundle.to_str().unwrap();
 
+    // What an operator keeps off-site: a checkpoint saved earlier, the keys, the bundle.
+    let note = dir.path().join("checkpoint.note");
+    let note = note.to_str().unwrap();
+    admin(&source.server, &["verify", "--save-checkpoint", note])
+        .await
+        .ok();
+    admin(
+        &source.server,
+        &["deploy", "support/triage", "1", "--env", "staging"],
+    )
+    .await
+    .ok();
+    let keys = admin(&source.server, &["keys", "list", "-o", "json"])
+        .await
+        .ok();
+    let keys = write_file(&dir, "keys.json", &keys);
     let out = admin(&source.server, &["export", "--bundle", bundle])
         .await
         .ok();
@@ -105,17 +121,31 @@ async fn the_recovery_drill_reproduces_the_registry() {
         out.starts_with("exported promptreg/default at tree size"),
         "{out}"
     );
-    let out = admin(&source.server, &["verify", "--bundle", bundle])
+    let offline = [
+        "--bundle",
+        bundle,
+        "--trusted-keys",
+        &keys,
+        "--since-checkpoint",
+        note,
+    ];
+    let out = admin(&source.server, &[&["verify"], &offline[..]].concat())
         .await
         .ok();
     assert!(out.starts_with("verified"), "{out}");
 
-    let out = admin(&to.server, &["import", "--bundle", bundle])
+    let out = admin(
+        &to.server,
+        &["import", "--bundle", bundle, "--trusted-keys", &keys],
+    )
+    .await
+    .ok();
+    assert!(out.contains("3 versions, 6 deployment records"), "{out}");
+    let out = admin(&to.server, &["verify", "--since-checkpoint", note])
         .await
         .ok();
-    assert!(out.contains("3 versions, 5 deployment records"), "{out}");
-    let out = admin(&to.server, &["verify"]).await.ok();
     assert!(out.starts_with("verified"), "{out}");
+    assert!(out.contains("extends the checkpoint of size"), "{out}");
 
     let before = client(&source.server).checkpoint().await.unwrap();
     let after = client(&to.server).checkpoint().await.unwrap();
@@ -134,7 +164,7 @@ async fn the_recovery_drill_reproduces_the_registry() {
             live += 1;
         }
     }
-    assert_eq!(live, 3, "every live pointer was compared");
+    assert_eq!(live, 4, "every live pointer was compared");
     let restored = fetch_snapshot(&client(&to.server)).await.unwrap();
     assert_eq!(restored.versions, snapshot.versions);
     assert_eq!(restored.history, snapshot.history);

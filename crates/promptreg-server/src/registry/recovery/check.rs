@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use promptreg_api::{snapshot_digest, Bundle, Snapshot};
+use promptreg_api::{snapshot_digest, Bundle, Snapshot, BUNDLE_FORMAT};
 use promptreg_core::integrity::merkle::{leaf_hash, Hash, Tree};
 use promptreg_core::integrity::note::{open_checkpoint, NoteVerifier};
 use promptreg_core::integrity::statement::open_export;
@@ -50,6 +50,12 @@ pub(super) struct Checked {
 
 /// Checks the bundle's signature, the checkpoint and the leaves, for an import into `project`.
 pub(super) fn bundle(bundle: &Bundle, project: &ProjectId) -> Result<Checked, ServiceError> {
+    if bundle.format != BUNDLE_FORMAT {
+        return Err(refuse(
+            "bundle",
+            format!("format {:?}, expected {BUNDLE_FORMAT:?}", bundle.format),
+        ));
+    }
     let snapshot = bundle.snapshot().map_err(|e| refuse("snapshot", e))?;
     let (ring, keys) = key_ring(&snapshot)?;
     signature(bundle, &snapshot, &ring)?;
