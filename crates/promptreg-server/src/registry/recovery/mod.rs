@@ -42,7 +42,7 @@ pub struct Imported {
     pub tree_size: u64,
     /// The restored (and signed) root.
     pub root: Hash,
-    /// Versions, deployment records, environments and keys written.
+    /// Versions written.
     pub versions: usize,
     /// Deployment records.
     pub deployments: usize,
