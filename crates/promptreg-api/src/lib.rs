@@ -10,6 +10,7 @@
 //! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
 //! - [`webhooks`]: webhook subscriptions, their deliveries, the inbound abort hook.
 //! - [`ledger`]: checkpoints, ledger entries, inclusion and consistency proofs, signing keys.
+//! - [`snapshot`]: a project as plain data (what `verify` checks), export bundles, import.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -22,6 +23,7 @@ pub mod ledger;
 pub mod outcomes;
 pub mod resolve;
 pub mod rollouts;
+pub mod snapshot;
 pub mod tokens;
 pub mod versions;
 pub mod webhooks;
@@ -34,6 +36,7 @@ pub use ledger::*;
 pub use outcomes::*;
 pub use resolve::*;
 pub use rollouts::*;
+pub use snapshot::*;
 pub use tokens::*;
 pub use versions::*;
 pub use webhooks::*;

@@ -10,6 +10,7 @@
 //!   ETag cache, and [`render_local`], which renders offline after checking the digest.
 //!
 //! - [`ledger`]: signing keys, the ledger's checkpoint, entries and proofs.
+//! - `recovery`: the export signature and the import of a bundle.
 //! - [`verify`]: `promptreg verify`'s checks, pure over a [`verify::Snapshot`] of the
 //!   registry, plus the server's proofs when online.
 //!
@@ -38,6 +39,7 @@ pub mod verify;
 mod builder;
 mod deploy;
 mod kek;
+mod recovery;
 mod resolve;
 mod rollouts;
 mod tokens;

@@ -16,6 +16,8 @@
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `keys`: the server's public signing keys.
 //! - `sealing`: the walk over every version and the rewrap of data keys (KEK rotation).
+//! - `import`: the SQL of the import steps (an export restored into an empty project) and its
+//!   one reload notification.
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -30,6 +32,7 @@ mod deploy;
 mod environments;
 mod error;
 mod events;
+mod import;
 mod keys;
 mod listen;
 mod outcomes;

@@ -121,6 +121,9 @@ impl Subscription {
         if let Ok(event) = EventRecord::from_bytes(payload.as_bytes()) {
             return StoreNotice::Event(event);
         }
+        if serde_json::from_str::<crate::import::Reload>(payload).is_ok() {
+            return StoreNotice::Reload;
+        }
         let Ok(Announced { project, seq }) = serde_json::from_str::<Announced>(payload) else {
             // Not ours (or from another version): something may have been missed.
             tracing::warn!(

@@ -343,6 +343,33 @@ impl StoreTx for PgTx {
         Ok(events::logged(draft, &prefix, seq)?)
     }
 
+    async fn count_rows(&mut self) -> StoreResult<promptreg_store::ProjectCounts> {
+        self.flush().await?;
+        Ok(crate::import::count_rows(&mut self.tx, &self.project).await?)
+    }
+
+    async fn clear_for_import(&mut self) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(crate::import::clear(&mut self.tx, &self.channel, &self.project).await?)
+    }
+
+    async fn import_signing_key(
+        &mut self,
+        key: &promptreg_store::SigningKeyRecord,
+    ) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(crate::import::signing_key(&mut self.tx, key).await?)
+    }
+
+    async fn import_event(
+        &mut self,
+        entry: &promptreg_store::LogEntry,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(crate::import::event(&mut self.tx, &self.project, entry, at).await?)
+    }
+
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
         self.flush().await?;
         self.tx.commit().await.map_err(Error::from)?;

@@ -92,6 +92,29 @@ async fn append(
     record
 }
 
+/// An import's restored log is announced once, as a reload (catching up by `seq` would
+/// splice two logs), and only when it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_is_announced_as_a_reload() {
+    with_store("an_import_is_announced_as_a_reload", |a, _| async move {
+        let b = PgStore::connect_with(a.connect_options()).await.unwrap();
+        let p = ProjectId::default();
+        let mut stream = a.subscribe().await.unwrap().expect("a subscription");
+        assert_eq!(next(&mut stream).await, Some(StoreNotice::Resync));
+        let mut dropped = b.begin(&p).await.unwrap();
+        dropped.clear_for_import().await.unwrap();
+        drop(dropped);
+        let mut tx = b.begin(&p).await.unwrap();
+        tx.clear_for_import().await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(next(&mut stream).await, Some(StoreNotice::Reload));
+        let first = append(&b, &p, "t1", None).await;
+        assert_eq!(next(&mut stream).await, Some(StoreNotice::Event(first)));
+        b.close().await;
+    })
+    .await;
+}
+
 /// Writers of one project wait for each other from `begin` to commit; writers of another
 /// project do not wait for them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `keys`: the server's public signing keys.
 //! - `sealing`: the walk over every version and the rewrap of data keys (KEK rotation).
+//! - `import`: the SQL of the import steps (an export restored into an empty project).
 //! - `rows`: decoding rows into domain records.
 //! - [`testing`]: raw SQL for tests that edit the database behind the server's back.
 
@@ -21,6 +22,7 @@
 
 mod deploy;
 mod events;
+mod import;
 mod keys;
 mod outcomes;
 mod prompt_page;

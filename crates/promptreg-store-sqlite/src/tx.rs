@@ -264,6 +264,22 @@ impl StoreTx for SqliteTx {
         Ok(record)
     }
 
+    async fn count_rows(&mut self) -> StoreResult<ProjectCounts> {
+        crate::import::count_rows(&mut self.tx, &self.project).await
+    }
+
+    async fn clear_for_import(&mut self) -> StoreResult<()> {
+        crate::import::clear(&mut self.tx, &self.project).await
+    }
+
+    async fn import_signing_key(&mut self, key: &SigningKeyRecord) -> StoreResult<()> {
+        crate::import::signing_key(&mut self.tx, key).await
+    }
+
+    async fn import_event(&mut self, entry: &LogEntry, at: DateTime<Utc>) -> StoreResult<()> {
+        crate::import::event(&mut self.tx, &self.project, entry, at).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await.map_err(db_err)
     }

@@ -55,6 +55,9 @@ pub enum StoreNotice {
     /// The subscription is down (the database or the connection to it is gone): this process
     /// cannot know it is current until the next `Resync`.
     Lost,
+    /// A project's log was replaced (an import): catching up by `seq` would mix two logs, so
+    /// reload everything.
+    Reload,
 }
 
 /// Why a store call failed.
@@ -417,6 +420,26 @@ pub trait StoreTx: Send {
     /// Appends an event to the project's log at the next `seq` (and, on a shared database,
     /// queues its notification for commit).
     async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord>;
+
+    // --- Import (restoring an export into an empty project; `registry/import` in the server).
+
+    /// Counts what the project holds, for the import's emptiness rule.
+    async fn count_rows(&mut self) -> StoreResult<ProjectCounts>;
+    /// Deletes the project's environments and its whole event log (what a first start writes,
+    /// which an import replaces) and, on a shared database, queues a [`StoreNotice::Reload`]
+    /// for commit. Fails (foreign keys) while a deployment names an environment.
+    async fn clear_for_import(&mut self) -> StoreResult<()>;
+    /// Registers a public signing key as given, unless its id is known (then nothing changes).
+    async fn import_signing_key(&mut self, key: &SigningKeyRecord) -> StoreResult<()>;
+    /// Appends a stored log entry exactly as given (seq, kind, time, body bytes), without a
+    /// notification of its own (see [`StoreTx::clear_for_import`]); `Conflict` when its seq is
+    /// taken. Rows inserted before it in the unit of work get its seq as their `ledger_seq`
+    /// when it is the next one, as with [`StoreTx::append_event`].
+    async fn import_event(
+        &mut self,
+        entry: &LogEntry,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
     /// Commits everything.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

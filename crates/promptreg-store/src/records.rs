@@ -359,3 +359,23 @@ pub struct LogEntry {
     /// The stored body: the record's RFC 8785 canonical JSON.
     pub body: String,
 }
+
+/// What a project holds, counted (an import goes only into a project without versions,
+/// deployments, rollouts, tokens, webhooks or changes other than created environments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectCounts {
+    /// Versions.
+    pub versions: i64,
+    /// Deployment records.
+    pub deployments: i64,
+    /// Rollouts.
+    pub rollouts: i64,
+    /// Tokens and key pairs, revoked ones included.
+    pub tokens: i64,
+    /// Webhooks.
+    pub webhooks: i64,
+    /// Environments.
+    pub environments: i64,
+    /// Log entries of any other kind than `environment_created`.
+    pub other_events: i64,
+}

@@ -6,8 +6,10 @@ mod catalog;
 mod deploy;
 mod diff;
 mod env;
+mod export;
 mod get;
 mod history;
+mod import;
 mod key_pair;
 mod keys;
 mod list;
@@ -138,6 +140,10 @@ enum Command {
     Keys(WithClient<keys::Args>),
     /// Check the registry without trusting its database: digests, signatures, the ledger.
     Verify(WithClient<verify::Args>),
+    /// Write the project to one signed bundle, for disaster recovery (admin).
+    Export(WithClient<export::Args>),
+    /// Restore a bundle into an empty registry, after verifying it (admin).
+    Import(WithClient<import::Args>),
 }
 
 impl Cli {
@@ -162,6 +168,8 @@ impl Cli {
             Command::KeyPair(c) => c.run(key_pair::run).await,
             Command::Keys(c) => c.run(keys::run).await,
             Command::Verify(c) => c.run(verify::run).await,
+            Command::Export(c) => c.run(export::run).await,
+            Command::Import(c) => c.run(import::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

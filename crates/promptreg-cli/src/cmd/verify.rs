@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use promptreg_api::CheckpointView;
-use promptreg_client::verify::{verify, verify_online, Report, Snapshot, Trust};
+use promptreg_client::verify::{
+    fetch_snapshot, verify_bundle, verify_online, BundleFile, Report, Trust,
+};
 
 use super::{Ctx, UsageError};
 use crate::output::print_json;
@@ -28,25 +30,36 @@ pub struct Args {
     /// `--since-checkpoint`; written only when everything verifies.
     #[arg(long, value_name = "FILE")]
     save_checkpoint: Option<PathBuf>,
-    /// Verify a snapshot file (`promptreg-snapshot/v1` JSON) instead of the server.
+    /// Verify an export bundle (`promptreg export`: its own signature, then the snapshot in
+    /// it) or a bare snapshot file (`promptreg-snapshot/v1` JSON) instead of the server.
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
 }
 
-/// The registry did not verify: exit 1 after the report.
+/// Something did not verify: exit 1 after the report. The text says what and how many.
 #[derive(Debug)]
-pub struct Failed(pub usize);
+pub struct Failed(pub String);
+
+impl Failed {
+    /// `<what> does not verify: <n> failure(s)<tail>`.
+    pub fn new(what: &str, failures: usize, tail: &str) -> Self {
+        let s = if failures == 1 { "" } else { "s" };
+        Failed(format!(
+            "{what} does not verify: {failures} failure{s}{tail}"
+        ))
+    }
+}
 
 impl fmt::Display for Failed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = if self.0 == 1 { "" } else { "s" };
-        write!(f, "the registry does not verify: {} failure{s}", self.0)
+        f.write_str(&self.0)
     }
 }
 
 impl std::error::Error for Failed {}
 
-fn read(path: &Path, flag: &str) -> anyhow::Result<String> {
+/// Reads a file named by a flag (unreadable: a usage error).
+pub(super) fn read(path: &Path, flag: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("{flag} {}: {e}", path.display())).into())
 }
@@ -68,25 +81,30 @@ fn checkpoint_note(path: &Path) -> anyhow::Result<String> {
     Ok(view.note)
 }
 
-/// Runs `verify`.
-pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    let mut trust = match &args.trusted_keys {
+/// The keys of `--trusted-keys FILE`, or the served (listed) ones.
+pub(super) fn trust(trusted_keys: Option<&Path>) -> anyhow::Result<Trust> {
+    Ok(match trusted_keys {
         Some(path) => Trust::pinned_json(&read(path, "--trusted-keys")?)
             .map_err(|e| UsageError(format!("--trusted-keys {}: {e}", path.display())))?,
         None => Trust::served(),
-    };
+    })
+}
+
+/// Runs `verify`.
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let mut trust = trust(args.trusted_keys.as_deref())?;
     if let Some(path) = &args.since_checkpoint {
         trust = trust.since(checkpoint_note(path)?);
     }
     let (snapshot, report) = match &args.bundle {
         Some(path) => {
-            let snapshot = Snapshot::from_json(&read(path, "--bundle")?)
+            let file = BundleFile::from_json(&read(path, "--bundle")?)
                 .map_err(|e| UsageError(format!("--bundle {}: {e}", path.display())))?;
-            let report = verify(&snapshot, &trust);
-            (snapshot, report)
+            let report = verify_bundle(&file, &trust);
+            (file.snapshot().clone(), report)
         }
         None => {
-            let snapshot = Snapshot::fetch(&ctx.client)
+            let snapshot = fetch_snapshot(&ctx.client)
                 .await
                 .context("reading the registry")?;
             let report = verify_online(&ctx.client, &snapshot, &trust)
@@ -100,7 +118,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         if args.save_checkpoint.is_some() {
             errln!("warning: the checkpoint was not saved: it did not verify");
         }
-        return Err(Failed(report.failures.len()).into());
+        return Err(Failed::new("the registry", report.failures.len(), "").into());
     }
     if let Some(path) = &args.save_checkpoint {
         std::fs::write(path, &snapshot.checkpoint.note)
@@ -109,7 +127,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print(ctx: &Ctx, report: &Report) -> anyhow::Result<()> {
+/// Prints a report: warnings on stderr, then the failures and a summary (or the JSON).
+pub(super) fn print(ctx: &Ctx, report: &Report) -> anyhow::Result<()> {
     for warning in &report.warnings {
         errln!("warning: {warning}");
     }

@@ -17,6 +17,7 @@ mod key_pairs;
 mod output;
 mod pipes;
 mod push;
+mod recovery;
 mod roles;
 mod rollouts;
 mod serve;

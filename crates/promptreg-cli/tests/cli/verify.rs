@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use promptreg_api::{CreateVersion, DeployRequest};
-use promptreg_client::verify::Snapshot;
+use promptreg_client::verify::fetch_snapshot;
 use promptreg_client::Client;
 use promptreg_core::integrity::SigningKey;
 use promptreg_core::{EnvName, PromptBody, PromptContent, PromptName, Version};
@@ -462,7 +462,7 @@ async fn a_saved_checkpoint_catches_a_shrunk_ledger(registry: &mut Registry) {
 async fn a_bundle_file_is_verified_offline(registry: &mut Registry) {
     let registry = &*registry;
     seed(registry).await;
-    let snapshot = Snapshot::fetch(&registry.client()).await.unwrap();
+    let snapshot = fetch_snapshot(&registry.client()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, value: &Value| {
         let path = dir.path().join(name);
@@ -582,7 +582,7 @@ async fn verify_time_for_10_000_versions() {
     eprintln!("seeded 10,000 versions in {:.1?}", started.elapsed());
 
     let started = Instant::now();
-    let snapshot = Snapshot::fetch(&client).await.unwrap();
+    let snapshot = fetch_snapshot(&client).await.unwrap();
     let fetched = started.elapsed();
     let started = Instant::now();
     let trust = promptreg_client::verify::Trust::served();

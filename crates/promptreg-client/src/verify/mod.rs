@@ -14,10 +14,13 @@
 //! - `environments`: each `environment_created` leaf has its row, made by the leaf's actor.
 //! - `proofs` ([`verify_online`] only): the server's inclusion and consistency proofs verify
 //!   against the signed roots.
+//! - `bundle` ([`verify_bundle`] only): an export bundle's signature is by a trusted key and
+//!   names the snapshot's digest, project, tree size and root.
 //!
 //! Every failure names the table row it concerns ([`Finding`]); versions and moves written
 //! before signing existed are warnings, not failures.
 
+mod bundle;
 mod environments;
 mod ledger;
 mod moves;
@@ -31,10 +34,12 @@ use promptreg_api::KeysView;
 use promptreg_core::integrity::PublicKey;
 use serde::Deserialize;
 
-pub use report::{Checked, Finding, Report};
-pub use snapshot::{
+pub use bundle::BundleFile;
+pub use promptreg_api::{
     EnvironmentCatalog, LedgerLeaf, PointerHistory, Snapshot, SnapshotError, SNAPSHOT_FORMAT,
 };
+pub use report::{Checked, Finding, Report};
+pub use snapshot::fetch_snapshot;
 
 use crate::{Client, ClientError};
 
@@ -148,7 +153,20 @@ impl Trust {
 
 /// Runs every check that needs only the data.
 pub fn verify(snapshot: &Snapshot, trust: &Trust) -> Report {
-    let (mut report, _) = audit(snapshot, trust);
+    let mut report = Report::default();
+    audit(snapshot, trust, &mut report);
+    report.finish();
+    report
+}
+
+/// Checks a `--bundle` file: an export bundle's own signature (by a trusted key, over this
+/// snapshot, for its project, tree size and root), then everything [`verify`] checks.
+pub fn verify_bundle(file: &BundleFile, trust: &Trust) -> Report {
+    let mut report = Report::default();
+    if let BundleFile::Signed(bundle, snapshot) = file {
+        bundle::check(bundle, snapshot, trust, &mut report);
+    }
+    audit(file.snapshot(), trust, &mut report);
     report.finish();
     report
 }
@@ -160,25 +178,25 @@ pub async fn verify_online(
     snapshot: &Snapshot,
     trust: &Trust,
 ) -> Result<Report, ClientError> {
-    let (mut report, ledger) = audit(snapshot, trust);
+    let mut report = Report::default();
+    let ledger = audit(snapshot, trust, &mut report);
     proofs::check(client, &ledger, &mut report).await?;
     report.finish();
     Ok(report)
 }
 
-fn audit(snapshot: &Snapshot, trust: &Trust) -> (Report, ledger::Ledger) {
-    let mut report = Report::default();
+fn audit(snapshot: &Snapshot, trust: &Trust, report: &mut Report) -> ledger::Ledger {
     if snapshot.format != SNAPSHOT_FORMAT {
         report.fail_whole(
             "snapshot",
             format!("format {:?}, expected {SNAPSHOT_FORMAT:?}", snapshot.format),
         );
     }
-    let ledger = ledger::check(snapshot, trust, &mut report);
-    versions::check(snapshot, &ledger, &mut report);
-    moves::check(snapshot, &ledger, &mut report);
-    environments::check(snapshot, &ledger, &mut report);
-    (report, ledger)
+    let ledger = ledger::check(snapshot, trust, report);
+    versions::check(snapshot, &ledger, report);
+    moves::check(snapshot, &ledger, report);
+    environments::check(snapshot, &ledger, report);
+    ledger
 }
 
 #[cfg(test)]

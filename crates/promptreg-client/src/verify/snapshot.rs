@@ -1,135 +1,48 @@
-//! [`Snapshot`]: everything a verification reads, as plain data, so that the same checks run
-//! on a live server (after [`Snapshot::fetch`]) and on a file (an export bundle).
+//! Reading a [`Snapshot`] (everything a verification reads, as plain data; the type is a wire
+//! type of `promptreg-api`, shared with the server's import) from a live server, so that the
+//! same checks run on a server and on a file (an export bundle).
 
 use std::collections::BTreeSet;
 
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use promptreg_api::{
-    CatalogEntry, CheckpointView, DeploymentView, EnvironmentView, SigningKeyView, VersionView,
+    CheckpointView, EnvironmentCatalog, LedgerLeaf, PointerHistory, Snapshot, VersionView,
+    SNAPSHOT_FORMAT,
 };
 use promptreg_core::{EnvName, PromptName};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::ledger::MAX_ENTRIES;
 use crate::{all_pages, Client, ClientError, PromptFilter, VersionFilter};
 
-/// The `format` of a version-1 snapshot.
-pub const SNAPSHOT_FORMAT: &str = "promptreg-snapshot/v1";
-
-/// How many times [`Snapshot::fetch`] reads again when the registry changed while it read.
+/// How many times [`fetch_snapshot`] reads again when the registry changed while it read.
 const FETCH_ATTEMPTS: usize = 3;
 /// Requests in flight at once while fetching versions and histories.
 const CONCURRENCY: usize = 8;
 
-/// One leaf of the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LedgerLeaf {
-    /// The leaf index (event `seq - 1`).
-    pub index: u64,
-    /// The change record; its RFC 8785 canonical JSON is the leaf's bytes.
-    pub leaf: Value,
-}
-
-/// Every move of one pointer, oldest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PointerHistory {
-    /// The environment.
-    pub env: String,
-    /// The prompt.
-    pub name: String,
-    /// The deployment records, by `seq`.
-    pub moves: Vec<DeploymentView>,
-}
-
-/// What is live in one environment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EnvironmentCatalog {
-    /// The environment.
-    pub env: String,
-    /// Its live pointers, by prompt name.
-    pub entries: Vec<CatalogEntry>,
-}
-
-/// A project's registry as an auditor reads it: keys, the signed checkpoint, every ledger
-/// leaf, every version with its content, every environment, every pointer's history and the
-/// live catalog. Serialised as `{"format": "promptreg-snapshot/v1", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// Always [`SNAPSHOT_FORMAT`] for this layout.
-    pub format: String,
-    /// The public signing keys the registry lists (retired ones included).
-    pub keys: Vec<SigningKeyView>,
-    /// The signed checkpoint the leaves add up to.
-    pub checkpoint: CheckpointView,
-    /// Leaves `0..checkpoint.tree_size`, in order.
-    pub leaves: Vec<LedgerLeaf>,
-    /// Every environment.
-    pub environments: Vec<EnvironmentView>,
-    /// Every version of every prompt, by name then version.
-    pub versions: Vec<VersionView>,
-    /// Every pointer's deployment records.
-    pub history: Vec<PointerHistory>,
-    /// What is live, per environment.
-    pub catalog: Vec<EnvironmentCatalog>,
-}
-
-/// Why a snapshot file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// Not JSON, or not a snapshot's fields.
-    #[error("not a promptreg snapshot: {0}")]
-    Malformed(String),
-    /// Another format (or version of it).
-    #[error("snapshot format {found:?} is not supported (expected {SNAPSHOT_FORMAT:?})")]
-    Format {
-        /// What the file says.
-        found: String,
-    },
-}
-
-impl Snapshot {
-    /// Reads a snapshot's JSON, refusing other formats before reading any other field.
-    pub fn from_json(text: &str) -> Result<Self, SnapshotError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| SnapshotError::Malformed(e.to_string()))?;
-        match value.get("format").and_then(Value::as_str) {
-            Some(SNAPSHOT_FORMAT) => {}
-            found => {
-                return Err(SnapshotError::Format {
-                    found: found.unwrap_or("(none)").to_owned(),
-                })
-            }
+/// Reads the caller's project from the server. The checkpoint is read before and after
+/// everything else; when it moved (a write happened meanwhile), everything is read again, so
+/// the rows and the leaves describe one state of the registry.
+pub async fn fetch_snapshot(client: &Client) -> Result<Snapshot, ClientError> {
+    let mut last_sizes = (0, 0);
+    for _ in 0..FETCH_ATTEMPTS {
+        let before = client.checkpoint().await?;
+        let snapshot = fetch_once(client, before).await?;
+        let after = client.checkpoint().await?;
+        if after.tree_size == snapshot.checkpoint.tree_size
+            && after.root_hash == snapshot.checkpoint.root_hash
+        {
+            return Ok(snapshot);
         }
-        serde_json::from_value(value).map_err(|e| SnapshotError::Malformed(e.to_string()))
+        last_sizes = (snapshot.checkpoint.tree_size, after.tree_size);
     }
-
-    /// Reads the caller's project from the server. The checkpoint is read before and after
-    /// everything else; when it moved (a write happened meanwhile), everything is read again,
-    /// so the rows and the leaves describe one state of the registry.
-    pub async fn fetch(client: &Client) -> Result<Self, ClientError> {
-        let mut last_sizes = (0, 0);
-        for _ in 0..FETCH_ATTEMPTS {
-            let before = client.checkpoint().await?;
-            let snapshot = fetch_once(client, before).await?;
-            let after = client.checkpoint().await?;
-            if after.tree_size == snapshot.checkpoint.tree_size
-                && after.root_hash == snapshot.checkpoint.root_hash
-            {
-                return Ok(snapshot);
-            }
-            last_sizes = (snapshot.checkpoint.tree_size, after.tree_size);
-        }
-        Err(ClientError::Decode {
-            status: 200,
-            message: format!(
-                "the registry kept changing while it was read (its ledger grew from {} to {} \
-                 leaves during the last of {FETCH_ATTEMPTS} attempts); verify again when it is \
-                 quieter",
-                last_sizes.0, last_sizes.1
-            ),
-        })
-    }
+    Err(ClientError::Decode {
+        status: 200,
+        message: format!(
+            "the registry kept changing while it was read (its ledger grew from {} to {} \
+             leaves during the last of {FETCH_ATTEMPTS} attempts); try again when it is quieter",
+            last_sizes.0, last_sizes.1
+        ),
+    })
 }
 
 /// One read of everything, against the checkpoint `checkpoint`.

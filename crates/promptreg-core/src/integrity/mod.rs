@@ -8,8 +8,8 @@
 //!   keys. Verification is strict (`verify_strict`: no small-order keys, no malleable signatures).
 //! - [`dsse`]: DSSE v1.0.2 envelopes (what cosign and in-toto sign): the signature covers
 //!   `PAE(payloadType, payload)`, and verification hands back the exact bytes it verified.
-//! - [`statement`]: in-toto Statement v1 with promptreg's two predicates, a published version
-//!   and a pointer move.
+//! - [`statement`]: in-toto Statement v1 with promptreg's predicates: a published version, a
+//!   pointer move and an export.
 //! - [`merkle`]: RFC 6962 / RFC 9162 hashing, an append-only hash tree with inclusion and
 //!   consistency proofs, and the verifiers a client runs.
 //! - [`note`]: C2SP signed notes and tlog checkpoints (the text format of Go's sumdb, Sigstore's
@@ -29,7 +29,7 @@ pub use keys::{KeyRing, PublicKey, SigningKey};
 pub use merkle::{Hash, ProofError, Tree};
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 pub use seal::{Binding, DataKey, KeyEncryptionKey, SealError, SealedContent};
-pub use statement::{DeploymentPredicate, Statement, Subject, VersionPredicate};
+pub use statement::{DeploymentPredicate, ExportPredicate, Statement, Subject, VersionPredicate};
 
 /// What can be wrong with a key, an envelope or a statement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

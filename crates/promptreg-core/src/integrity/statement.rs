@@ -1,8 +1,8 @@
-//! in-toto Statement v1 with promptreg's two predicates: a published version and a pointer
-//! move (deploy or rollback).
+//! in-toto Statement v1 with promptreg's predicates: a published version, a pointer move
+//! (deploy or rollback), and an export (the server's word on a snapshot of a project).
 //!
-//! The subject names the thing (`<project>/<name>@<version>`, `<project>/<env>/<name>#<seq>`)
-//! and carries the content digest; the predicate says who did what when. Opening a statement
+//! The subject names the thing (`<project>/<name>@<version>`, `<project>/<env>/<name>#<seq>`,
+//! `<project>/snapshot@<tree size>`) and carries its digest; the predicate says who did what when. Opening a statement
 //! checks the payload type, the statement and predicate types, and that the subject's name is
 //! the one its own predicate implies, so a signed version 3 cannot be presented as version 4.
 
@@ -24,6 +24,8 @@ pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const VERSION_PREDICATE: &str = "https://promptreg.dev/attestation/prompt-version/v1";
 /// The predicate type of a pointer move (deploy or rollback).
 pub const DEPLOYMENT_PREDICATE: &str = "https://promptreg.dev/attestation/deployment/v1";
+/// The predicate type of an export bundle's signature.
+pub const EXPORT_PREDICATE: &str = "https://promptreg.dev/attestation/export/v1";
 
 /// An in-toto statement: subjects (name and digests) and a typed predicate about them.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -95,6 +97,27 @@ pub struct DeploymentPredicate {
     pub at: DateTime<Utc>,
 }
 
+/// The claim that the subject (the SHA-256 of a snapshot's RFC 8785 canonical JSON) is an
+/// export of the project whose ledger had `root_hash` at `tree_size` leaves.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ExportPredicate {
+    /// The tenant.
+    pub project: ProjectId,
+    /// The ledger's size the snapshot covers.
+    pub tree_size: u64,
+    /// Base64 RFC 6962 root of the ledger at that size (the server's own tree).
+    pub root_hash: String,
+    /// When the server signed.
+    pub exported_at: DateTime<Utc>,
+}
+
+impl ExportPredicate {
+    /// The subject name: `<project>/snapshot@<tree size>`.
+    pub fn subject_name(&self) -> String {
+        format!("{}/snapshot@{}", self.project, self.tree_size)
+    }
+}
+
 impl VersionPredicate {
     /// The subject name: `<project>/<name>@<version>`.
     pub fn subject_name(&self) -> String {
@@ -131,7 +154,19 @@ impl Predicate for DeploymentPredicate {
     }
 }
 
+impl Predicate for ExportPredicate {
+    const TYPE: &'static str = EXPORT_PREDICATE;
+    fn subject_name(&self) -> String {
+        ExportPredicate::subject_name(self)
+    }
+}
+
 impl Statement {
+    /// The statement that the snapshot with digest `digest` is the export `p` describes.
+    pub fn for_export(digest: &Digest, p: &ExportPredicate) -> Self {
+        Statement::about(digest, p)
+    }
+
     /// The statement that the version with content `digest` was published as `p` says.
     pub fn for_version(digest: &Digest, p: &VersionPredicate) -> Self {
         Statement::about(digest, p)
@@ -241,5 +276,13 @@ pub fn open_deployment(
     envelope: &Envelope,
     ring: &KeyRing,
 ) -> Result<(Statement, DeploymentPredicate), IntegrityError> {
+    open(envelope, ring)
+}
+
+/// [`open`] for an export bundle's signature.
+pub fn open_export(
+    envelope: &Envelope,
+    ring: &KeyRing,
+) -> Result<(Statement, ExportPredicate), IntegrityError> {
     open(envelope, ring)
 }

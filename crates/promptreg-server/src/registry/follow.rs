@@ -285,6 +285,13 @@ impl Registry {
                     tracing::warn!(error = %e, "change feed: catch-up after reconnect failed");
                 }
             }
+            StoreNotice::Reload => {
+                // A project's log was replaced (an import): start over from the store.
+                tracing::info!("change feed: a project was restored; reloading");
+                if let Err(e) = self.load().await {
+                    tracing::warn!(error = %e, "change feed: reload after a restore failed");
+                }
+            }
             StoreNotice::Lost => {
                 tracing::warn!(
                     "change feed lost: this replica is not ready until it resynchronises"

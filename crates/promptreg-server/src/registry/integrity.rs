@@ -249,7 +249,7 @@ impl Registry {
     }
 
     /// Reads the public keys again (after a rotation here or on another replica).
-    async fn reload_keys(&self) -> ServiceResult<()> {
+    pub(super) async fn reload_keys(&self) -> ServiceResult<()> {
         // This process's own key always counts, even before it is registered.
         let mut keys = vec![self.signer.current().public()];
         for k in self.store.list_signing_keys().await? {

@@ -23,6 +23,7 @@
 //!   back) and the KEK rotation.
 //! - `integrity`: signing in the write path; the ledger, its proofs and the keys as an
 //!   auditor reads them (the trees and the audit live in [`crate::integrity`]).
+//! - `recovery`: the export's signature and the import of a bundle into an empty project.
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 pub mod controller;
@@ -35,6 +36,7 @@ mod pointers;
 pub mod policy;
 mod publish;
 mod reads;
+mod recovery;
 mod rollouts;
 mod sealing;
 mod serve;
@@ -52,6 +54,7 @@ pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
 pub use policy::{Action, Policy, Resource, RolePolicy};
 pub use publish::Published;
+pub use recovery::{ExportSigned, Imported};
 pub use rollouts::RolloutCommand;
 pub use sealing::KekRotation;
 pub use serve::{not_deployed, Served, Target};

@@ -48,6 +48,10 @@ pub enum Action {
     ReadLedger,
     /// Rotate the server's signing key.
     RotateKeys,
+    /// Have the server sign an export of the project (disaster recovery).
+    Export,
+    /// Restore an export into the (empty) project.
+    Import,
 }
 
 /// What it acts on.
@@ -107,7 +111,9 @@ impl RolePolicy {
             | Action::ManageTokens
             | Action::SkipAnalysis
             | Action::ManageWebhooks
-            | Action::RotateKeys => Role::Admin,
+            | Action::RotateKeys
+            | Action::Export
+            | Action::Import => Role::Admin,
         }
     }
 }
@@ -163,6 +169,8 @@ fn describe(action: Action) -> &'static str {
         Action::ManageWebhooks => "manage webhooks",
         Action::ReadLedger => "read the ledger",
         Action::RotateKeys => "rotate signing keys",
+        Action::Export => "export the registry",
+        Action::Import => "import a bundle",
     }
 }
 

@@ -6,6 +6,7 @@ mod langfuse;
 mod ledger;
 mod outcomes;
 mod prompts;
+mod recovery;
 mod resolve;
 mod rollouts;
 mod service;
@@ -43,6 +44,7 @@ use crate::error::ApiError;
         webhooks::deliveries, webhooks::abort_hook,
         ledger::checkpoint, ledger::entries, ledger::inclusion, ledger::consistency, ledger::keys,
         ledger::rotate_signing, kek::rotate_kek,
+        recovery::sign_export, recovery::import,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
@@ -164,7 +166,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
         .route("/v1/keys", get(ledger::keys))
         .route("/v1/keys/signing/rotate", post(ledger::rotate_signing))
-        .route("/v1/keys/kek/rotate", post(kek::rotate_kek));
+        .route("/v1/keys/kek/rotate", post(kek::rotate_kek))
+        .route("/v1/export/sign", post(recovery::sign_export))
+        .route(
+            "/v1/import",
+            post(recovery::import).layer(DefaultBodyLimit::max(recovery::MAX_IMPORT_BYTES)),
+        );
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -36,6 +36,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/hooks/abort") => Some("deployer"),
         ("post", "/v1/keys/signing/rotate") => Some("admin"),
         ("post", "/v1/keys/kek/rotate") => Some("admin"),
+        ("post", "/v1/export/sign" | "/v1/import") => Some("admin"),
         (
             "get",
             "/v1/prompts"
@@ -91,6 +92,13 @@ fn body(method: &str, path: &str) -> Option<Value> {
             json!({"candidate": 2, "strategy": {"canary": {"steps": [{"pause": {}}]}}})
         }
         ("post", "/v1/webhooks") => json!({"url": "http://127.0.0.1:9/hook"}),
+        ("post", "/v1/export/sign") => {
+            json!({"digest": format!("sha256:{}", "0".repeat(64)), "tree_size": 1})
+        }
+        // Parses as a bundle, so the policy answers first; the admin gets 422 (no snapshot).
+        ("post", "/v1/import") => {
+            json!({"format": "promptreg-bundle/v1", "snapshot": {}, "signature": {}})
+        }
         // Names no rollout that exists: allowed roles get 404, the others 403.
         ("post", "/v1/hooks/abort") => json!({"rollout": "no-such-rollout"}),
         _ => return None,

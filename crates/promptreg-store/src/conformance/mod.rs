@@ -15,6 +15,7 @@
 //! - `webhooks`: subscriptions, their lease, cursor and delivery history.
 //! - `keys`: signing keys, and records' signatures and ledger positions.
 //! - `sealing`: sealed and plaintext content, the walk over every version, rewrapping.
+//! - `import`: the import steps (counting, clearing, replaying a log verbatim).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -33,6 +34,7 @@ use serde_json::json;
 use crate::*;
 
 mod deploy;
+mod import;
 mod keys;
 mod misc;
 mod outcomes;
@@ -42,6 +44,7 @@ mod versions;
 mod webhooks;
 
 pub use deploy::*;
+pub use import::*;
 pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
@@ -99,6 +102,7 @@ macro_rules! conformance_suite {
             webhooks_lease_deliver_and_delete,
             signing_keys_rotate_and_records_keep_signatures,
             sealed_and_plaintext_versions_round_trip_and_reseal,
+            an_import_replays_a_log_verbatim,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {

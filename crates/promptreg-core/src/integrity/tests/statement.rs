@@ -157,3 +157,35 @@ fn another_statement_under_the_same_signature_is_refused() {
     let err = open_version(&env, &ring).unwrap_err();
     assert!(matches!(err, IntegrityError::BadSignature { .. }), "{err}");
 }
+
+#[test]
+fn an_export_statement_names_the_snapshot_and_opens_only_as_an_export() {
+    use crate::integrity::statement::{open_export, EXPORT_PREDICATE};
+    use crate::integrity::ExportPredicate;
+    let p = ExportPredicate {
+        project: ProjectId::parse("acme").unwrap(),
+        tree_size: 12,
+        root_hash: "cm9vdA==".into(),
+        exported_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 7).unwrap(),
+    };
+    let snapshot = Digest::of_bytes(b"{\"format\":\"promptreg-snapshot/v1\"}");
+    let st = Statement::for_export(&snapshot, &p);
+    assert_eq!(st.predicate_type, EXPORT_PREDICATE);
+    assert_eq!(st.subject[0].name, "acme/snapshot@12");
+    let key = super::test_key(5);
+    let ring = KeyRing::new(vec![key.public()]);
+    let envelope = st.sign(&key);
+    let (opened, predicate) = open_export(&envelope, &ring).unwrap();
+    assert_eq!(predicate, p);
+    assert!(opened.verify_subject(&snapshot).is_ok());
+    assert!(opened.verify_subject(&content()).is_err());
+    assert!(matches!(
+        open_version(&envelope, &ring),
+        Err(IntegrityError::StatementType { .. })
+    ));
+    let foreign = KeyRing::new(vec![super::test_key(6).public()]);
+    assert!(matches!(
+        open_export(&envelope, &foreign),
+        Err(IntegrityError::Untrusted { .. })
+    ));
+}
