@@ -11,8 +11,9 @@
 # The database is filled directly with bulk SQL (sqlite3 CLI), not through the API: a server
 # first starts on an empty data dir (migrations, first environments, one real version whose
 # stored content is the pattern for all others), is stopped, and the versions, deployment
-# records and pointers are inserted in one transaction. Digests are well-formed but not the
-# content's hash (nothing at start-up or in resolve recomputes them).
+# records, pointers and ledger events are inserted in one transaction. Every version holds
+# the pattern's content (so its digest is right), and the ledger gets one event per version
+# and per move, as the start-up audit requires (it serves nothing that does not verify).
 #
 # Environment (all optional):
 #   SCALE_PROMPTS      the large catalogue's prompts      (default 100000)
@@ -106,24 +107,43 @@ CREATE TEMP TABLE n AS
   WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $n - 1) SELECT i FROM n;
 CREATE TEMP TABLE k AS
   WITH RECURSIVE k(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM k WHERE v < $VERSIONS) SELECT v FROM k;
-CREATE TEMP TABLE pat AS SELECT content, created_at FROM versions WHERE name = 'pattern';
+CREATE TEMP TABLE pat AS SELECT content, digest, created_at FROM versions WHERE name = 'pattern';
 INSERT INTO prompts (project, name, latest_version, created_at)
   SELECT 'default', printf('scale/p%d', i), $VERSIONS, (SELECT created_at FROM pat) FROM n;
 INSERT INTO versions (project, name, version, digest, prompt_type, content, commit_message,
                       metadata, parent, created_by, created_at)
-  SELECT 'default', printf('scale/p%d', i), v, printf('sha256:%064x', i * 1000 + v), 'text',
-         replace((SELECT content FROM pat), 'MARKER', printf('p%d v%d', i, v)),
+  SELECT 'default', printf('scale/p%d', i), v, (SELECT digest FROM pat), 'text',
+         (SELECT content FROM pat),
          'bulk', '{}', CASE WHEN v > 1 THEN v - 1 END, 'bench', (SELECT created_at FROM pat)
   FROM n, k ORDER BY 2, 3;
 INSERT INTO deployments (project, env, name, seq, from_version, to_version, digest, actor,
                          reason, at, kind)
   SELECT 'default', e.env, printf('scale/p%d', i), 1, NULL, e.v,
-         printf('sha256:%064x', i * 1000 + e.v), 'bench', NULL, (SELECT created_at FROM pat),
+         (SELECT digest FROM pat), 'bench', NULL, (SELECT created_at FROM pat),
          'deploy'
   FROM n, (SELECT 'production' AS env, $VERSIONS AS v UNION ALL
            SELECT 'staging', $VERSIONS - 1) e;
 INSERT INTO pointers (project, env, name, version, seq, updated_at)
   SELECT project, env, name, to_version, 1, at FROM deployments WHERE name LIKE 'scale/%';
+-- The ledger: one event per version and per move, after the events already logged, so the
+-- start-up audit finds every pointer's last move (it serves nothing that does not verify).
+CREATE TEMP TABLE ev AS
+  SELECT name, version AS v, NULL AS env, 0 AS k FROM versions WHERE name LIKE 'scale/%'
+  UNION ALL SELECT name, to_version, env, 1 FROM deployments WHERE name LIKE 'scale/%';
+INSERT INTO event_log (project, seq, kind, at, body)
+  SELECT 'default', (SELECT MAX(seq) FROM event_log) + ROW_NUMBER() OVER (ORDER BY k, name, env, v),
+         CASE k WHEN 0 THEN 'version_created' ELSE 'pointer_moved' END,
+         (SELECT created_at FROM pat),
+         json_object('actor', 'bench', 'at', (SELECT created_at FROM pat),
+           'change', CASE k
+             WHEN 0 THEN json_object('digest', (SELECT digest FROM pat), 'event', 'version_created',
+                                     'name', name, 'project', 'default', 'version', v)
+             ELSE json_object('digest', (SELECT digest FROM pat), 'env', env, 'event', 'pointer_moved',
+                              'from_version', NULL, 'kind', 'deploy', 'name', name,
+                              'project', 'default', 'seq', 1, 'to_version', v) END,
+           'project', 'default',
+           'seq', (SELECT MAX(seq) FROM event_log) + ROW_NUMBER() OVER (ORDER BY k, name, env, v))
+  FROM ev;
 COMMIT;
 SQL
     log "filled in $(($(now_ms) - t0)) ms ($(du -sh "$dir" | cut -f1))"

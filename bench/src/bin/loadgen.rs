@@ -99,6 +99,10 @@ struct Args {
     /// Print the result as a single JSON line instead of text.
     #[arg(long)]
     json: bool,
+    /// Stop after this many requests in all (0: run for the whole duration). For filling a
+    /// server with an exact number of writes; use with `--warmup 0`.
+    #[arg(long, default_value_t = 0)]
+    requests: u64,
 }
 
 /// How the request body is produced.
@@ -131,6 +135,9 @@ struct Ctx {
     measure_start: Instant,
     /// End of the measured interval; the tasks stop here.
     end: Instant,
+    /// Requests to send in all (0: no limit), and how many were started.
+    limit: u64,
+    started: AtomicU64,
 }
 
 impl Ctx {
@@ -163,6 +170,16 @@ impl Ctx {
     }
 
     /// Whether an exchange between `start` and `done` falls in the measured interval.
+    /// Takes one request from the `--requests` budget; false once it is spent.
+    fn take(&self) -> bool {
+        self.limit == 0 || self.started.fetch_add(1, Ordering::Relaxed) < self.limit
+    }
+
+    /// Whether the `--requests` budget is spent.
+    fn spent(&self) -> bool {
+        self.limit != 0 && self.started.load(Ordering::Relaxed) >= self.limit
+    }
+
     fn in_window(&self, start: Instant, done: Instant) -> bool {
         start >= self.measure_start && done <= self.end
     }
@@ -251,6 +268,9 @@ async fn request_loop(
             // the caller reconnects, and `connects` in the summary shows it.
             return;
         }
+        if !ctx.take() {
+            return;
+        }
         let req = ctx.request(c);
         let start = Instant::now();
         let resp = match sender.send_request(req).await {
@@ -297,7 +317,7 @@ async fn request_loop(
 async fn run_connection(ctx: Arc<Ctx>, c: usize) -> anyhow::Result<Stats> {
     let mut stats = Stats::new()?;
     let mut end = pin!(tokio::time::sleep_until(ctx.end));
-    while Instant::now() < ctx.end {
+    while Instant::now() < ctx.end && !ctx.spent() {
         let connected = tokio::select! {
             biased;
             () = &mut end => break,
@@ -407,6 +427,8 @@ async fn build_ctx(args: &Args, measure_start: Instant, end: Instant) -> anyhow:
         expect_status: args.expect_status,
         measure_start,
         end,
+        limit: args.requests,
+        started: AtomicU64::new(0),
     })
 }
 

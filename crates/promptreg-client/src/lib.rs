@@ -9,7 +9,11 @@
 //! - `resolve` (the [`Client::resolve`] family): conditional `GET /v1/resolve` with an in-memory
 //!   ETag cache, and [`render_local`], which renders offline after checking the digest.
 //!
-//! Route groups live in `versions`, `deploy`, `resolve`, `rollouts` and `tokens`; each adds an
+//! - [`ledger`]: signing keys, the ledger's checkpoint, entries and proofs.
+//! - [`verify`]: `promptreg verify`'s checks, pure over a [`verify::Snapshot`] of the
+//!   registry, plus the server's proofs when online.
+//!
+//! Route groups live in `versions`, `deploy`, `resolve`, `rollouts`, `tokens` and `ledger`; each adds an
 //! `impl Client` block, so this file only holds construction and the request plumbing.
 //!
 //! ```no_run
@@ -27,7 +31,9 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod ledger;
 pub mod paging;
+pub mod verify;
 
 mod builder;
 mod deploy;

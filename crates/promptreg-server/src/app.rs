@@ -84,7 +84,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let mut options = config.service.registry_options();
     options.render = config.render_limits();
     let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
-    let signer = match &config.signing_key_file {
+    let mut signer = match &config.signing_key_file {
         Some(path) => Signer::open(path, false)?,
         None => Signer::open(
             &config
@@ -93,6 +93,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             true,
         )?,
     };
+    if config.bench_unsigned {
+        tracing::warn!("--bench-unsigned: versions and moves are stored WITHOUT signatures");
+        signer = signer.unsigned();
+    }
     let keyring = match &config.kek_file {
         Some(path) => Keyring::open(path, false)?,
         None => Keyring::open(

@@ -120,6 +120,9 @@ pub struct Config {
     /// generated (mode 0600) on first start. Replicas sharing a database must share this file.
     #[arg(long, env = "PROMPTREG_KEK_FILE")]
     pub kek_file: Option<PathBuf>,
+    /// Benchmarks only: store versions and moves unsigned, to measure what signing costs.
+    #[arg(long, hide = true)]
+    pub bench_unsigned: bool,
     /// The admin token; generated into `<data-dir>/admin-token` on first start when unset.
     #[arg(long, env = "PROMPTREG_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -184,6 +187,7 @@ impl std::fmt::Debug for Config {
             )
             .field("signing_key_file", &self.signing_key_file)
             .field("kek_file", &self.kek_file)
+            .field("bench_unsigned", &self.bench_unsigned)
             .field("render_limits", &self.render_limits())
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("idle_timeout_secs", &self.idle_timeout_secs)
@@ -209,6 +213,7 @@ impl Config {
             admin_token: None,
             signing_key_file: None,
             kek_file: None,
+            bench_unsigned: false,
             render_max_output_bytes: RenderLimits::default().max_output_bytes,
             render_max_fuel: RenderLimits::default().max_fuel,
             render_max_size_argument: RenderLimits::default().max_size_argument,

@@ -134,6 +134,35 @@ where
     rows.iter().map(|row| parse(row.try_get("body")?)).collect()
 }
 
+/// Log entries of a project with `seq > after`, as stored.
+pub(crate) async fn entries<'e, E>(
+    executor: E,
+    project: &ProjectId,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<promptreg_store::LogEntry>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let rows = sqlx::query(
+        "SELECT seq, kind, body FROM event_log WHERE project = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(project.as_str())
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(executor)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(promptreg_store::LogEntry {
+                seq: row.try_get("seq")?,
+                kind: row.try_get("kind")?,
+                body: row.try_get("body")?,
+            })
+        })
+        .collect()
+}
+
 /// One event, if it is in the log.
 pub(crate) async fn one<'e, E>(executor: E, project: &str, seq: i64) -> Result<Option<EventRecord>>
 where

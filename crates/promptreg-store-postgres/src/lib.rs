@@ -298,6 +298,15 @@ impl Store for PgStore {
         Ok(events::after(&self.pool, project, after, limit).await?)
     }
 
+    async fn log_entries(
+        &self,
+        project: &ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<promptreg_store::LogEntry>> {
+        Ok(events::entries(&self.pool, project, after, limit).await?)
+    }
+
     async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>> {
         Ok(events::heads(&self.pool).await?)
     }

@@ -1,7 +1,7 @@
 //! Reading the event log (appending is a [`StoreTx`](promptreg_store::StoreTx) step, `tx.rs`).
 
 use promptreg_core::{EventRecord, ProjectId};
-use promptreg_store::{StoreError, StoreResult};
+use promptreg_store::{LogEntry, StoreError, StoreResult};
 use sqlx::{Row, SqlitePool};
 
 use crate::db_err;
@@ -28,6 +28,32 @@ pub(crate) async fn after(
             EventRecord::from_bytes(body.as_bytes()).map_err(StoreError::other)
         })
         .collect()
+}
+
+/// Log entries of a project after `after`, as stored.
+pub(crate) async fn entries(
+    pool: &SqlitePool,
+    project: &ProjectId,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<LogEntry>> {
+    let rows = sqlx::query(
+        "SELECT seq, kind, body FROM event_log WHERE project = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(project.as_str())
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .iter()
+        .map(|r| LogEntry {
+            seq: r.get("seq"),
+            kind: r.get("kind"),
+            body: r.get("body"),
+        })
+        .collect())
 }
 
 /// The last seq of every project's log.

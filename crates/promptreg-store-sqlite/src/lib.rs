@@ -365,6 +365,15 @@ impl Store for SqliteStore {
         events::after(&self.reader, project, after, limit).await
     }
 
+    async fn log_entries(
+        &self,
+        project: &ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<LogEntry>> {
+        events::entries(&self.reader, project, after, limit).await
+    }
+
     async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>> {
         events::heads(&self.reader).await
     }

@@ -278,6 +278,14 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<EventRecord>>;
+    /// Entries of a project's log after `after`, oldest first, exactly as stored (the ledger
+    /// hashes these bytes; nothing is parsed).
+    async fn log_entries(
+        &self,
+        project: &ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<LogEntry>>;
     /// The last `seq` of every project's log (projects with no event are absent).
     async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>>;
     /// Changes committed by *other* processes sharing the database, when the backend can push

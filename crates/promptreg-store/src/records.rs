@@ -348,3 +348,14 @@ pub struct SigningKeyRecord {
     /// When a newer key replaced it.
     pub retired_at: Option<DateTime<Utc>>,
 }
+
+/// One entry of a project's event log as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Position in the log.
+    pub seq: i64,
+    /// The event's kind (`version_created`, `pointer_moved`, ...).
+    pub kind: String,
+    /// The stored body: the record's RFC 8785 canonical JSON.
+    pub body: String,
+}

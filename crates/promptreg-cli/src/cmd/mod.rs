@@ -9,6 +9,7 @@ mod env;
 mod get;
 mod history;
 mod key_pair;
+mod keys;
 mod list;
 mod push;
 mod render;
@@ -18,6 +19,7 @@ mod rollback;
 mod rollout;
 mod serve;
 mod token;
+mod verify;
 mod versions;
 
 use std::fmt;
@@ -65,7 +67,7 @@ pub struct ClientArgs {
     ca_cert: Option<std::path::PathBuf>,
 
     /// Output format: readable text, or the server's JSON (errors too, on stderr).
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
 }
 
@@ -131,6 +133,10 @@ enum Command {
     Token(WithClient<token::Args>),
     /// Manage Langfuse-style key pairs (pk-…/sk-…, for the Langfuse-compatible routes).
     KeyPair(WithClient<key_pair::Args>),
+    /// List the server's public signing keys, or rotate its signing key.
+    Keys(WithClient<keys::Args>),
+    /// Check the registry without trusting its database: digests, signatures, the ledger.
+    Verify(WithClient<verify::Args>),
 }
 
 impl Cli {
@@ -153,6 +159,8 @@ impl Cli {
             Command::Env(c) => c.run(env::run).await,
             Command::Token(c) => c.run(token::run).await,
             Command::KeyPair(c) => c.run(key_pair::run).await,
+            Command::Keys(c) => c.run(keys::run).await,
+            Command::Verify(c) => c.run(verify::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -11,8 +11,9 @@
 //! is the server's code for a refusal (`not_found`, `forbidden`, …, with its HTTP `status`), or
 //! one of the CLI's own: `usage`, `untrusted_certificate`, `unreachable`, `timeout`,
 //! `transport`, `bad_response`, `digest_mismatch`, `invalid_content`, `render_failed`,
-//! `cli_error` (anything else, such as a prompt file that does not validate). Warnings (`warning: …`) may precede it on stderr as
-//! text; the envelope is always the last line.
+//! `verification_failed` (`promptreg verify` found failures, listed in its report),
+//! `cli_error` (anything else, such as a prompt file that does not validate). Warnings
+//! (`warning: …`) may precede it on stderr as text; the envelope is always the last line.
 
 use std::process::ExitCode;
 
@@ -76,10 +77,11 @@ pub fn report(err: &anyhow::Error, how: &Reporting) -> ExitCode {
 pub fn report_usage(err: &clap::Error) -> ExitCode {
     let json = {
         let args: Vec<String> = std::env::args().collect();
-        args.iter().any(|a| a == "--output=json")
+        args.iter()
+            .any(|a| a == "--output=json" || a == "-ojson" || a == "-o=json")
             || args
                 .windows(2)
-                .any(|w| w[0] == "--output" && w[1] == "json")
+                .any(|w| matches!(w[0].as_str(), "--output" | "-o") && w[1] == "json")
     };
     if !err.use_stderr() || !json {
         // Prints (ignoring a closed pipe) and exits with clap's code.
@@ -105,6 +107,19 @@ fn classify(err: &anyhow::Error, how: &Reporting) -> Failure {
             refusal: false,
             context: Vec::new(),
             exit: 2,
+        };
+    }
+    if let Some(failed) = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<super::verify::Failed>())
+    {
+        return Failure {
+            code: "verification_failed".to_owned(),
+            status: None,
+            message: failed.to_string(),
+            refusal: false,
+            context: Vec::new(),
+            exit: 1,
         };
     }
     let client = err.chain().find_map(|e| e.downcast_ref::<ClientError>());

@@ -20,3 +20,4 @@ mod roles;
 mod rollouts;
 mod serve;
 mod tls;
+mod verify;

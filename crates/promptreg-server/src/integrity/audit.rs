@@ -8,13 +8,13 @@
 
 use std::collections::HashMap;
 
-use promptreg_core::integrity::merkle::Tree;
-use promptreg_core::{ChangeEvent, Digest, EnvName, ProjectId, PromptName, Version};
+use promptreg_core::integrity::merkle::{leaf_hash, Tree};
+use promptreg_core::{ChangeEvent, Digest, EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    DeployedVersion, Store, StoreError, StoreResult, StoredContent, StoredVersion, VersionRecord,
+    DeployedVersion, Store, StoreResult, StoredContent, StoredVersion, VersionRecord,
 };
 
-use super::ledger::leaf_of;
+use super::ledger::{is_legacy, leaf_of};
 use super::Finding;
 
 /// Events read per query while rebuilding a tree.
@@ -115,7 +115,11 @@ pub async fn audit(
     })
 }
 
-/// Reads a project's log in order into a tree, noting each pointer's last move.
+/// Reads a project's log in order into a tree, noting each pointer's last move. Leaves are
+/// the stored bytes, which the write path stores as the record's canonical JSON; only the
+/// pointer moves are parsed, and the log's first entries, which were carried over from
+/// before the ledger existed and may not be canonical, are canonicalised. (Parsing and
+/// re-serialising every entry would triple the start-up time of a large registry.)
 async fn replay(
     store: &dyn Store,
     project: &ProjectId,
@@ -132,46 +136,59 @@ async fn replay(
         message,
     };
     loop {
-        let events = match store.events_after(project, after, BATCH).await {
-            Ok(events) => events,
-            Err(StoreError::Other(e)) => {
-                findings.push(finding(format!(
-                    "the event log does not decode after seq {after}: {e}"
-                )));
-                return Ok(tree);
-            }
-            Err(e) => return Err(e),
-        };
-        for event in &events {
-            if event.seq != after + 1 {
+        let entries = store.log_entries(project, after, BATCH).await?;
+        for entry in &entries {
+            if entry.seq != after + 1 {
                 findings.push(finding(format!(
                     "the event log has no entry at seq {} (rows deleted): the ledger is broken there",
                     after + 1
                 )));
             }
-            after = event.seq;
-            tree.push(leaf_of(event));
-            if let ChangeEvent::PointerMoved {
-                env,
-                name,
-                seq,
-                to_version,
-                digest,
+            after = entry.seq;
+            let legacy = is_legacy(&entry.body);
+            let record = if legacy || entry.kind == "pointer_moved" {
+                match EventRecord::from_bytes(entry.body.as_bytes()) {
+                    Ok(record) => Some(record),
+                    Err(e) => {
+                        findings.push(finding(format!(
+                            "event_log row seq {} does not decode: {e}",
+                            entry.seq
+                        )));
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            tree.push(match (&record, legacy) {
+                (Some(record), true) => leaf_of(record),
+                _ => leaf_hash(entry.body.as_bytes()),
+            });
+            if let Some(EventRecord {
+                change:
+                    ChangeEvent::PointerMoved {
+                        env,
+                        name,
+                        seq,
+                        to_version,
+                        digest,
+                        ..
+                    },
                 ..
-            } = &event.change
+            }) = record
             {
                 moves.insert(
-                    (project.clone(), env.clone(), name.clone()),
+                    (project.clone(), env, name.clone()),
                     LastMove {
-                        log_seq: event.seq,
-                        seq: *seq,
-                        to_version: *to_version,
-                        digest: digest.clone(),
+                        log_seq: entry.seq,
+                        seq,
+                        to_version,
+                        digest,
                     },
                 );
             }
         }
-        if events.len() < BATCH as usize {
+        if entries.len() < BATCH as usize {
             break;
         }
     }

@@ -52,6 +52,8 @@ pub struct Signer {
     current: RwLock<Arc<SigningKey>>,
     /// Where the key lives (`None`: an ephemeral key, for tests).
     path: Option<PathBuf>,
+    /// Whether versions and moves are signed (off only to measure what signing costs).
+    enabled: bool,
 }
 
 impl Signer {
@@ -60,7 +62,15 @@ impl Signer {
         Self {
             current: RwLock::new(Arc::new(key)),
             path,
+            enabled: true,
         }
+    }
+
+    /// The same signer, but versions and moves are stored unsigned (benchmarks measure the
+    /// cost of signing against this; checkpoints are still signed).
+    pub fn unsigned(mut self) -> Self {
+        self.enabled = false;
+        self
     }
 
     /// A fresh random key kept only in memory (tests and throw-away servers).
@@ -96,7 +106,10 @@ impl Signer {
 
     /// Signs an in-toto statement: the DSSE envelope as stored (RFC 8785 JSON) and its digest
     /// (what the ledger leaf records).
-    pub fn sign(&self, statement: &Statement) -> (String, Digest) {
+    pub fn sign(&self, statement: &Statement) -> Option<(String, Digest)> {
+        if !self.enabled {
+            return None;
+        }
         let envelope = Envelope::sign(
             IN_TOTO_PAYLOAD_TYPE,
             &statement.canonical_bytes(),
@@ -105,7 +118,7 @@ impl Signer {
         // Compact serde JSON of the envelope is its RFC 8785 form (sorted keys, strings only).
         let text = serde_json::to_string(&envelope).unwrap_or_default();
         let digest = Digest::of_bytes(text.as_bytes());
-        (text, digest)
+        Some((text, digest))
     }
 
     /// The store record of the current key, first used at `at`.

@@ -59,6 +59,30 @@ pub fn leaf_of(record: &EventRecord) -> Hash {
     leaf_hash(&record.canonical_bytes())
 }
 
+/// How log entries carried over from before the ledger begin (their actor was not recorded;
+/// their stored JSON may not be canonical).
+const LEGACY_PREFIX: &str = "{\"actor\":\"unrecorded\"";
+
+/// Whether a stored entry was carried over from before the ledger (then it is parsed and
+/// canonicalised; every later entry is stored canonical and hashed as stored).
+pub fn is_legacy(body: &str) -> bool {
+    body.starts_with(LEGACY_PREFIX)
+}
+
+/// A stored log entry's leaf bytes and hash: the stored bytes, which the write path stores
+/// as the record's canonical JSON, or, for an entry carried over from before the ledger,
+/// its record's canonical JSON.
+pub fn leaf_of_stored(body: &str) -> (String, Hash) {
+    if is_legacy(body) {
+        if let Ok(record) = EventRecord::from_bytes(body.as_bytes()) {
+            let bytes = record.canonical_bytes();
+            let hash = leaf_hash(&bytes);
+            return (String::from_utf8_lossy(&bytes).into_owned(), hash);
+        }
+    }
+    (body.to_owned(), leaf_hash(body.as_bytes()))
+}
+
 impl Ledger {
     /// Appends an event's leaf when it is the next of its project (held back until the gap
     /// before it is filled; ignored when already there).

@@ -2,8 +2,11 @@
 
 use promptreg_core::integrity::merkle::{Hash, ProofError};
 use promptreg_core::integrity::note::{Checkpoint, NoteSigner};
-use promptreg_core::integrity::statement::{DeploymentPredicate, Statement, VersionPredicate};
-use promptreg_core::{Digest, EventRecord, ProjectId};
+use promptreg_core::integrity::statement::{
+    open_version, DeploymentPredicate, Statement, VersionPredicate,
+};
+use promptreg_core::integrity::{Envelope, KeyRing, PublicKey};
+use promptreg_core::{Digest, ProjectId};
 use promptreg_store::{DeploymentRecord, SigningKeyRecord, VersionRecord};
 
 use super::{Action, Caller, Registry, Resource, ServiceError, ServiceResult};
@@ -29,8 +32,8 @@ pub struct SignedCheckpoint {
 pub struct LedgerEntry {
     /// The leaf index (`seq - 1`).
     pub index: u64,
-    /// The event record the leaf is the canonical JSON of.
-    pub record: EventRecord,
+    /// The leaf's bytes: the change record's canonical JSON, as stored.
+    pub leaf: String,
     /// `SHA-256(0x00 || canonical JSON)`.
     pub leaf_hash: Hash,
 }
@@ -49,7 +52,11 @@ fn proof_error(e: ProofError) -> ServiceError {
 
 impl Registry {
     /// The DSSE envelope over a new version's statement, and the envelope's digest.
-    pub(crate) fn sign_version(&self, project: &ProjectId, v: &VersionRecord) -> (String, Digest) {
+    pub(crate) fn sign_version(
+        &self,
+        project: &ProjectId,
+        v: &VersionRecord,
+    ) -> Option<(String, Digest)> {
         let predicate = VersionPredicate {
             project: project.clone(),
             name: v.name.clone(),
@@ -65,7 +72,7 @@ impl Registry {
     }
 
     /// The DSSE envelope over a pointer move's statement.
-    pub(crate) fn sign_move(&self, project: &ProjectId, r: &DeploymentRecord) -> String {
+    pub(crate) fn sign_move(&self, project: &ProjectId, r: &DeploymentRecord) -> Option<String> {
         let predicate = DeploymentPredicate {
             project: project.clone(),
             env: r.env.clone(),
@@ -80,7 +87,7 @@ impl Registry {
         };
         self.signer
             .sign(&Statement::for_deployment(&r.digest, &predicate))
-            .0
+            .map(|(text, _)| text)
     }
 
     /// The note signer of the current key (checkpoints are signed by the same key as
@@ -139,35 +146,39 @@ impl Registry {
         }
         let limit = limit.clamp(1, MAX_ENTRIES);
         let after = i64::try_from(start).unwrap_or(i64::MAX);
-        let records = self
+        let stored = self
             .store
-            .events_after(&caller.project, after, limit)
+            .log_entries(&caller.project, after, limit)
             .await?;
-        let mut entries = Vec::with_capacity(records.len());
-        for record in records {
-            let index = u64::try_from(record.seq - 1).unwrap_or_default();
+        let mut entries = Vec::with_capacity(stored.len());
+        for entry in stored {
+            let index = u64::try_from(entry.seq - 1).unwrap_or_default();
             if index >= size {
                 break;
             }
-            let leaf_hash = super::super::integrity::ledger::leaf_of(&record);
+            let (leaf, leaf_hash) = crate::integrity::ledger::leaf_of_stored(&entry.body);
             if self.ledger.leaf(&caller.project, index) != Some(leaf_hash) {
-                // The row changed after this process read it: never hand out a leaf that
-                // the tree (and so every proof) disagrees with.
+                // The row changed after this process read it (or rows before it were
+                // deleted): never hand out a leaf that the tree, and so every proof,
+                // disagrees with.
                 let finding = crate::integrity::Finding {
                     project: caller.project.clone(),
                     env: None,
                     name: None,
                     message: format!(
                         "event_log row seq {} no longer hashes to ledger leaf {index}",
-                        record.seq
+                        entry.seq
                     ),
                 };
                 self.report(finding.clone());
-                return Err(ServiceError::Internal(finding.to_string().into()));
+                return Err(ServiceError::conflict(
+                    "integrity_error",
+                    format!("{finding}: the stored log was changed; run `promptreg verify`"),
+                ));
             }
             entries.push(LedgerEntry {
                 index,
-                record,
+                leaf,
                 leaf_hash,
             });
         }
@@ -229,10 +240,73 @@ impl Registry {
         Ok(self.store.list_signing_keys().await?)
     }
 
-    /// Registers the current signing key (start-up; nothing changes when it is known).
+    /// Registers the current signing key (start-up; nothing changes when it is known) and
+    /// loads every public key, to check signatures with.
     pub async fn register_signing_key(&self) -> ServiceResult<()> {
         let record = self.signer.record(self.now());
-        Ok(self.store.add_signing_key(&record, None).await?)
+        self.store.add_signing_key(&record, None).await?;
+        self.reload_keys().await
+    }
+
+    /// Reads the public keys again (after a rotation here or on another replica).
+    async fn reload_keys(&self) -> ServiceResult<()> {
+        // This process's own key always counts, even before it is registered.
+        let mut keys = vec![self.signer.current().public()];
+        for k in self.store.list_signing_keys().await? {
+            match PublicKey::from_base64(&k.public_key) {
+                Ok(key) => keys.push(key),
+                Err(e) => {
+                    tracing::error!(key_id = %k.key_id, error = %e, "a stored signing key does not parse")
+                }
+            }
+        }
+        *self.keys.write() = KeyRing::new(keys);
+        Ok(())
+    }
+
+    /// Before a version is made live: its signature (when it has one) must verify with a
+    /// known key and name its digest, so content and digest edited together in the database
+    /// are not deployed either.
+    pub(crate) async fn check_signature(
+        &self,
+        project: &ProjectId,
+        v: &VersionRecord,
+    ) -> ServiceResult<()> {
+        let Some(text) = &v.signature else {
+            return Ok(()); // written before signing existed
+        };
+        let refuse = |why: String| {
+            ServiceError::conflict(
+                "integrity_error",
+                format!(
+                    "prompt '{}' version {}: its signature does not verify ({why}); it was changed in the database and will not be deployed",
+                    v.name, v.version
+                ),
+            )
+        };
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|e| refuse(format!("not an envelope: {e}")))?;
+        let known = envelope
+            .signatures
+            .iter()
+            .any(|s| self.keys.read().get(&s.keyid).is_some());
+        if !known {
+            self.reload_keys().await?;
+        }
+        let ring = self.keys.read().clone();
+        let (statement, predicate) =
+            open_version(&envelope, &ring).map_err(|e| refuse(e.to_string()))?;
+        statement
+            .verify_subject(&v.digest)
+            .map_err(|e| refuse(e.to_string()))?;
+        if &predicate.project != project
+            || predicate.name != v.name
+            || predicate.version != v.version
+            || predicate.metadata_digest != v.metadata.digest()
+        {
+            return Err(refuse("it was made for another version or metadata".into()));
+        }
+        Ok(())
     }
 
     /// Replaces the signing key with a new one and retires the old one (which stays listed:
@@ -249,6 +323,7 @@ impl Registry {
             .map_err(|e| ServiceError::Internal(Box::new(e)))?;
         let record = crate::integrity::keys::record(&new, self.now());
         self.store.add_signing_key(&record, Some(&old)).await?;
+        self.reload_keys().await?;
         tracing::info!(key_id = %record.key_id, retired = %old, "rotated the signing key");
         Ok(record)
     }

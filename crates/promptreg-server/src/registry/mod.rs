@@ -119,6 +119,8 @@ pub struct Registry {
     findings: crate::integrity::Findings,
     /// The key-encryption keys that seal and open version content.
     keyring: Arc<crate::integrity::Keyring>,
+    /// Every public signing key, to check stored signatures with.
+    keys: parking_lot::RwLock<promptreg_core::integrity::KeyRing>,
 }
 
 /// What the writer of a change already knows about its result, so a local change needs no
@@ -158,6 +160,7 @@ impl Registry {
             ledger: crate::integrity::Ledger::default(),
             findings: crate::integrity::Findings::default(),
             keyring: Arc::new(crate::integrity::Keyring::ephemeral()),
+            keys: Default::default(),
         }
     }
 

@@ -257,7 +257,8 @@ impl Registry {
             signature: None,
             ledger_seq: None,
         };
-        record.signature = Some(self.sign_move(&caller.project, &record));
+        self.check_signature(&caller.project, &target).await?;
+        record.signature = self.sign_move(&caller.project, &record);
         tx.insert_deployment(&record).await?;
         let event = tx
             .append_event(self.draft(caller, reason, record.event(&caller.project)))
@@ -303,7 +304,9 @@ pub(crate) async fn environment(tx: &mut dyn StoreTx, env: &EnvName) -> ServiceR
 
 impl Registry {
     /// A version that must exist, its content opened; the message says whether the prompt or
-    /// the version is missing (or why its content does not open).
+    /// the version is missing (or why its content does not open). A stored version whose
+    /// content no longer hashes to its digest (edited behind the server's back) is refused:
+    /// it is never made live.
     pub(crate) async fn find_version(
         &self,
         tx: &mut dyn StoreTx,
@@ -312,7 +315,14 @@ impl Registry {
         version: Version,
     ) -> ServiceResult<VersionRecord> {
         if let Some(v) = tx.get_version(name, version).await? {
-            return self.open_or_report(project, None, v);
+            let v = self.open_or_report(project, None, v)?;
+            super::verifies(&v, &v.digest).map_err(|message| {
+                ServiceError::conflict(
+                    "integrity_error",
+                    format!("prompt '{name}': {message}; it was changed in the database and will not be deployed"),
+                )
+            })?;
+            return Ok(v);
         }
         Err(match tx.latest_version(name).await? {
             Some(_) => ServiceError::not_found(format!("prompt '{name}' has no version {version}")),

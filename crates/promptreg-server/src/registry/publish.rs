@@ -71,7 +71,8 @@ impl Registry {
                     ledger_seq: None,
                 };
                 let signed = self.sign_version(&caller.project, &record);
-                record.signature = Some(signed.0);
+                let signature_digest = signed.as_ref().map(|s| s.1.clone());
+                record.signature = signed.map(|s| s.0);
                 tx.insert_version(&self.seal(&caller.project, &record)?)
                     .await?;
                 let change = ChangeEvent::VersionCreated {
@@ -79,7 +80,7 @@ impl Registry {
                     name: name.clone(),
                     version,
                     digest,
-                    signature: Some(signed.1),
+                    signature: signature_digest,
                 };
                 let event = tx.append_event(self.draft(caller, None, change)).await?;
                 record.ledger_seq = Some(event.seq);

@@ -65,7 +65,7 @@ pub async fn entries(
         .into_iter()
         .map(|e| LedgerEntryView {
             index: e.index,
-            leaf: serde_json::to_value(&e.record).unwrap_or_default(),
+            leaf: serde_json::from_str(&e.leaf).unwrap_or(serde_json::Value::String(e.leaf)),
             leaf_hash: b64(&e.leaf_hash),
         })
         .collect();

@@ -246,6 +246,14 @@ impl Store for BrokenFeed {
     async fn prune_outcome_ids(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.0.prune_outcome_ids(before).await
     }
+    async fn log_entries(
+        &self,
+        project: &ProjectId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<promptreg_store::LogEntry>> {
+        self.0.log_entries(project, after, limit).await
+    }
     async fn list_signing_keys(&self) -> StoreResult<Vec<promptreg_store::SigningKeyRecord>> {
         self.0.list_signing_keys().await
     }

@@ -17,6 +17,7 @@ mod feed_faults;
 mod files;
 mod langfuse;
 mod ledger;
+mod ledger_replicas;
 mod metrics;
 mod nul_input;
 mod outcomes;

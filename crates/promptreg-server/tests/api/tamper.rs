@@ -225,7 +225,46 @@ async fn an_edited_leaf_changes_the_ledger_root(app: &TestApp) {
     assert_ne!(proof.body["from_root"], before.body["root_hash"]);
 }
 
+/// The running server never deploys an edited version: content edited alone fails its
+/// digest, content and digest edited together fail the signature.
+async fn an_edited_version_is_never_deployed(app: &TestApp) {
+    seed(app).await;
+    assert_eq!(
+        app.push("t/c", "Original").await.status,
+        StatusCode::CREATED
+    );
+    app.tamper(
+        "UPDATE versions SET content = replace(content, 'Original', 'Tampered') WHERE name = 't/c'",
+        "UPDATE versions SET content = replace(content::text, 'Original', 'Tampered')::jsonb WHERE name = 't/c'",
+    )
+    .await;
+    let a = app.deploy("production", "t/c", 1).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert_eq!(a.code(), "integrity_error");
+    assert!(a.message().contains("t/c"), "{}", a.message());
+
+    // Content and digest together: the digest recomputes, the signature does not.
+    let tampered = app.push("t/d", "Tampered").await.body["digest"].clone();
+    assert_eq!(
+        app.push("t/c2", "Original").await.status,
+        StatusCode::CREATED
+    );
+    let sqlite = format!(
+        "UPDATE versions SET content = (SELECT content FROM versions WHERE name = 't/d'), \
+         digest = '{}' WHERE name = 't/c2'",
+        tampered.as_str().unwrap()
+    );
+    app.tamper(&sqlite, &sqlite).await;
+    let a = app.deploy("production", "t/c2", 1).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert_eq!(a.code(), "integrity_error");
+    assert!(a.message().contains("signature"), "{}", a.message());
+    let live = app.get("/v1/resolve/t%2Fc2?env=production").await;
+    assert_eq!(live.status, StatusCode::NOT_FOUND);
+}
+
 both_backends!(
+    an_edited_version_is_never_deployed,
     untouched_database_is_served_and_ready,
     a_changed_template_byte_is_not_served,
     a_changed_digest_is_not_served,

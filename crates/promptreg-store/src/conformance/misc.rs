@@ -144,6 +144,14 @@ pub async fn the_event_log_is_dense_and_round_trips(store: Arc<dyn Store>) {
         all,
         [first.clone(), expected[0].clone(), expected[1].clone()]
     );
+    // As stored, each entry is its record's canonical JSON, byte for byte (the ledger's leaf).
+    let raw = store.log_entries(&project(), 1, 100).await.unwrap();
+    assert_eq!(raw.len(), 2);
+    for (entry, record) in raw.iter().zip(&expected) {
+        assert_eq!(entry.seq, record.seq);
+        assert_eq!(entry.kind, record.change.kind());
+        assert_eq!(entry.body.as_bytes(), record.canonical_bytes().as_slice());
+    }
     for (read, written) in all.iter().zip([&first, &expected[0], &expected[1]]) {
         assert_eq!(read.canonical_bytes(), written.canonical_bytes());
     }
