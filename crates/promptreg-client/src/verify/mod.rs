@@ -33,7 +33,8 @@ use serde::Deserialize;
 
 pub use report::{Checked, Finding, Report};
 pub use snapshot::{
-    EnvironmentCatalog, LedgerLeaf, PointerHistory, Snapshot, SnapshotError, SNAPSHOT_FORMAT,
+    EnvironmentCatalog, LedgerLeaf, PointerHistory, Snapshot, SnapshotError, WithheldVersion,
+    SNAPSHOT_FORMAT,
 };
 
 use crate::{Client, ClientError};
