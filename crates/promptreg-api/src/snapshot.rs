@@ -62,10 +62,28 @@ pub struct Snapshot {
     pub environments: Vec<EnvironmentView>,
     /// Every version of every prompt, by name then version.
     pub versions: Vec<VersionView>,
+    /// Versions the server would not serve, by name then version (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<WithheldVersion>,
     /// Every pointer's deployment records.
     pub history: Vec<PointerHistory>,
     /// What is live, per environment.
     pub catalog: Vec<EnvironmentCatalog>,
+}
+
+/// A version the server would not serve (`GET` answered an error naming it, such as 409
+/// `integrity_error` for content that no longer opens): the row exists, its fields are not
+/// known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WithheldVersion {
+    /// The prompt.
+    pub name: String,
+    /// The version.
+    pub version: promptreg_core::Version,
+    /// The error code the server answered.
+    pub code: String,
+    /// The server's message.
+    pub message: String,
 }
 
 /// Why a snapshot or bundle cannot be read.

@@ -36,7 +36,8 @@ use serde::Deserialize;
 
 pub use bundle::BundleFile;
 pub use promptreg_api::{
-    EnvironmentCatalog, LedgerLeaf, PointerHistory, Snapshot, SnapshotError, SNAPSHOT_FORMAT,
+    EnvironmentCatalog, LedgerLeaf, PointerHistory, Snapshot, SnapshotError, WithheldVersion,
+    SNAPSHOT_FORMAT,
 };
 pub use report::{Checked, Finding, Report};
 pub use snapshot::fetch_snapshot;

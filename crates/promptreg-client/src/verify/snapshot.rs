@@ -2,14 +2,14 @@
 //! type of `promptreg-api`, shared with the server's import) from a live server, so that the
 //! same checks run on a server and on a file (an export bundle).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use promptreg_api::{
     CheckpointView, EnvironmentCatalog, LedgerLeaf, PointerHistory, Snapshot, VersionView,
-    SNAPSHOT_FORMAT,
+    WithheldVersion, SNAPSHOT_FORMAT,
 };
-use promptreg_core::{EnvName, PromptName};
+use promptreg_core::{EnvName, PromptName, Version};
 
 use crate::ledger::MAX_ENTRIES;
 use crate::{all_pages, Client, ClientError, PromptFilter, VersionFilter};
@@ -67,7 +67,11 @@ async fn fetch_once(client: &Client, checkpoint: CheckpointView) -> Result<Snaps
     // gone: reading them shows they are).
     let all = PromptFilter::default();
     let summaries = all_pages(|p| client.list_prompts(&all, p)).await?;
-    let mut names: BTreeSet<String> = summaries.iter().map(|s| s.name.to_string()).collect();
+    // Each prompt's highest version number, as listed or as the ledger records it.
+    let mut names: BTreeMap<String, Version> = summaries
+        .iter()
+        .map(|s| (s.name.to_string(), s.latest_version))
+        .collect();
     let mut pointers: BTreeSet<(String, String)> = BTreeSet::new();
     for s in &summaries {
         for d in &s.environments {
@@ -84,7 +88,11 @@ async fn fetch_once(client: &Client, checkpoint: CheckpointView) -> Result<Snaps
         let name = change["name"].as_str().map(str::to_owned);
         match (change["event"].as_str(), name) {
             (Some("version_created"), Some(name)) => {
-                names.insert(name);
+                let version = serde_json::from_value::<Version>(change["version"].clone());
+                let highest = names.entry(name).or_insert(Version::FIRST);
+                if let Ok(v) = version {
+                    *highest = (*highest).max(v);
+                }
             }
             (Some("pointer_moved"), Some(name)) => {
                 if let Some(env) = change["env"].as_str() {
@@ -95,17 +103,23 @@ async fn fetch_once(client: &Client, checkpoint: CheckpointView) -> Result<Snaps
         }
     }
 
-    let versions: Vec<Vec<VersionView>> = stream::iter(names)
-        .filter_map(|name| async move { PromptName::parse(&name).ok() })
-        .map(|name| async move {
-            let filter = VersionFilter::default();
-            absent_is_empty(all_pages(|p| client.list_versions(&name, &filter, p)).await)
-        })
+    let versions: Vec<PromptVersions> = stream::iter(names)
+        .filter_map(
+            |(name, highest)| async move { Some((PromptName::parse(&name).ok()?, highest)) },
+        )
+        .map(|(name, highest)| async move { prompt_versions(client, &name, highest).await })
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
-    let mut versions: Vec<VersionView> = versions.into_iter().flatten().collect();
+    let (mut versions, mut withheld): (Vec<VersionView>, Vec<WithheldVersion>) = versions
+        .into_iter()
+        .fold((Vec::new(), Vec::new()), |(mut v, mut w), p| {
+            v.extend(p.served);
+            w.extend(p.withheld);
+            (v, w)
+        });
     versions.sort_by(|a, b| (a.name.as_str(), a.version).cmp(&(b.name.as_str(), b.version)));
+    withheld.sort_by(|a, b| (a.name.as_str(), a.version).cmp(&(b.name.as_str(), b.version)));
 
     let history: Vec<PointerHistory> = stream::iter(pointers)
         .filter_map(|(env, name)| async move {
@@ -131,9 +145,61 @@ async fn fetch_once(client: &Client, checkpoint: CheckpointView) -> Result<Snaps
         leaves,
         environments,
         versions,
+        withheld,
         history,
         catalog,
     })
+}
+
+/// One prompt's versions as read.
+struct PromptVersions {
+    served: Vec<VersionView>,
+    withheld: Vec<WithheldVersion>,
+}
+
+/// Every version of a prompt: its list, or, when the server refuses the list because a
+/// version in it does not verify (409), each version from 1 to `highest` on its own, so
+/// that the refused ones are known by number and the others are still checked.
+async fn prompt_versions(
+    client: &Client,
+    name: &PromptName,
+    highest: Version,
+) -> Result<PromptVersions, ClientError> {
+    let filter = VersionFilter::default();
+    match all_pages(|p| client.list_versions(name, &filter, p)).await {
+        Err(ClientError::Api { status: 409, .. }) => {}
+        listed => {
+            return Ok(PromptVersions {
+                served: absent_is_empty(listed)?,
+                withheld: Vec::new(),
+            })
+        }
+    }
+    let mut read = PromptVersions {
+        served: Vec::new(),
+        withheld: Vec::new(),
+    };
+    for number in 1..=highest.get() {
+        let Ok(version) = Version::try_from(number) else {
+            continue;
+        };
+        match client.get_version(name, version).await {
+            Ok(v) => read.served.push(v),
+            Err(ClientError::Api { status: 404, .. }) => {}
+            Err(ClientError::Api {
+                status: 409 | 410,
+                code,
+                message,
+            }) => read.withheld.push(WithheldVersion {
+                name: name.to_string(),
+                version,
+                code,
+                message,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(read)
 }
 
 /// Leaves `0..size`, page by page (a page starts after the last leaf read, so a leaf the

@@ -94,6 +94,7 @@ fn snapshot(envs: &[&str], signer: &SigningKey) -> Snapshot {
         leaves,
         environments,
         versions: Vec::new(),
+        withheld: Vec::new(),
         history: Vec::new(),
         catalog: Vec::new(),
     }
@@ -179,4 +180,25 @@ fn an_environment_row_missing_or_by_another_actor_is_named() {
             "environments row (staging): missing, but ledger leaf 1 records its creation",
         ]
     );
+}
+
+#[test]
+fn a_version_the_server_refuses_is_a_failure_naming_its_row() {
+    let mut s = snapshot(&["development"], &key(1));
+    s.withheld.push(WithheldVersion {
+        name: "t/a".into(),
+        version: promptreg_core::Version::FIRST,
+        code: "integrity_error".into(),
+        message: "prompt 't/a' version 1 cannot be read".into(),
+    });
+    let report = verify(&s, &Trust::served());
+    assert_eq!(
+        lines(&report),
+        vec![
+            "versions row (prompt 't/a', version 1): the server refuses to serve it \
+             (integrity_error): prompt 't/a' version 1 cannot be read",
+        ]
+    );
+    let text = serde_json::to_string(&s).unwrap();
+    assert_eq!(Snapshot::from_json(&text).unwrap(), s);
 }

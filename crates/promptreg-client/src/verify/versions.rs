@@ -1,6 +1,7 @@
 //! Version rows: the content recomputes to the stored digest, the signature verifies and says
 //! what the row says, and the ledger's `version_created` leaf names the same version, digest
-//! and signature; every such leaf has its row.
+//! and signature; every such leaf has its row. A version the server refuses to serve (its
+//! content no longer opens) is a failure naming its row.
 
 use std::collections::BTreeSet;
 
@@ -51,6 +52,17 @@ pub(super) fn check(snapshot: &Snapshot, ledger: &Ledger, report: &mut Report) {
         let leaf = ledger.versions.get(&(name.to_owned(), v.version));
         signature(v, stored.as_ref(), leaf, ledger, report);
         in_ledger(v, stored.as_ref(), leaf, ledger, report);
+    }
+    for w in &snapshot.withheld {
+        if !seen.insert((w.name.clone(), w.version)) {
+            report.fail(version_row(&w.name, w.version), "listed twice");
+            continue;
+        }
+        report.checked.versions += 1;
+        report.fail(
+            version_row(&w.name, w.version),
+            format!("the server refuses to serve it ({}): {}", w.code, w.message),
+        );
     }
     for ((name, version), leaf) in &ledger.versions {
         if !seen.contains(&(name.clone(), *version)) {

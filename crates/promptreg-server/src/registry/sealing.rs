@@ -93,7 +93,9 @@ impl Registry {
     }
 
     /// [`Registry::open`] for a read or a write that needs the content: a version that does
-    /// not open is reported (`/readyz`, `/metrics`, the log) and answered as an internal error.
+    /// not open is reported (`/readyz`, `/metrics`, the log) and answered 409
+    /// `integrity_error` naming the prompt and version, so that a client (`promptreg verify`)
+    /// can say which row it concerns.
     pub(crate) fn open_or_report(
         &self,
         project: &ProjectId,
@@ -108,7 +110,13 @@ impl Registry {
                 name: Some(name.clone()),
                 message: message.clone(),
             });
-            ServiceError::Internal(format!("prompt '{name}': {message}").into())
+            ServiceError::conflict(
+                "integrity_error",
+                format!(
+                    "prompt '{name}' {message}; it was changed in the database and is not \
+                     served"
+                ),
+            )
         })
     }
 

@@ -122,8 +122,10 @@ async fn a_version_that_does_not_open_is_reported_and_nothing_else_fails(app: &T
                WHERE name = 't/a' AND version = 1";
     assert_eq!(app.tamper(sql, sql).await, 1);
     let broken = app.get("/v1/prompts/t%2Fa/versions/1").await;
-    assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(!broken.message().contains("one"), "{}", broken.body);
+    assert_eq!(broken.status, StatusCode::CONFLICT);
+    assert_eq!(broken.code(), "integrity_error");
+    assert!(broken.message().contains("t/a"), "{}", broken.body);
+    assert!(!broken.message().contains("one"), "no content in the message: {}", broken.body);
     // Everything else answers.
     assert_eq!(
         app.get("/v1/prompts/t%2Fb/versions/1").await.status,

@@ -108,6 +108,14 @@ impl TestApp {
         })
     }
 
+    /// The backend under this app.
+    pub fn backend(&self) -> Backend {
+        match self.raw {
+            RawStore::Sqlite(_) => Backend::Sqlite,
+            RawStore::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// The same database behind a newly started server (which loads and audits it).
     pub async fn restarted(&self) -> TestApp {
         let state = promptreg_server::state_for_store(self.store.clone(), ADMIN)

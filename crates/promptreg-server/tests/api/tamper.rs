@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp};
 
 /// `t/a` v1 then v2 live in production (two moves), `t/b` v1 live in staging (the newest
 /// event of the log).
@@ -225,8 +225,8 @@ async fn an_edited_leaf_changes_the_ledger_root(app: &TestApp) {
     assert_ne!(proof.body["from_root"], before.body["root_hash"]);
 }
 
-/// The running server never deploys an edited version: content edited alone fails its
-/// digest, content and digest edited together fail the signature.
+/// The running server never deploys an edited version: content edited alone does not open
+/// (or fails its digest), content and digest edited together fail the signature.
 async fn an_edited_version_is_never_deployed(app: &TestApp) {
     seed(app).await;
     assert_eq!(
@@ -234,33 +234,98 @@ async fn an_edited_version_is_never_deployed(app: &TestApp) {
         StatusCode::CREATED
     );
     app.tamper(
-        "UPDATE versions SET content = replace(content, 'Original', 'Tampered') WHERE name = 't/c'",
-        "UPDATE versions SET content = replace(content::text, 'Original', 'Tampered')::jsonb WHERE name = 't/c'",
+        "UPDATE versions SET ciphertext = substr(ciphertext, 1, 4) \
+             || CASE WHEN substr(ciphertext, 5, 1) = x'00' THEN x'01' ELSE x'00' END \
+             || substr(ciphertext, 6) WHERE name = 't/c'",
+        "UPDATE versions SET ciphertext = set_byte(ciphertext, 4, get_byte(ciphertext, 4) # 1) \
+         WHERE name = 't/c'",
     )
     .await;
     let a = app.deploy("production", "t/c", 1).await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     assert_eq!(a.code(), "integrity_error");
-    assert!(a.message().contains("t/c"), "{}", a.message());
+    assert!(
+        a.message().contains("prompt 't/c' version 1"),
+        "{}",
+        a.message()
+    );
+    // Reads name the version too, rather than failing as an internal error.
+    for path in ["/v1/prompts/t%2Fc/versions/1", "/v1/prompts/t%2Fc/versions"] {
+        let read = app.get(path).await;
+        assert_eq!(read.status, StatusCode::CONFLICT, "{path}: {}", read.body);
+        assert_eq!(read.code(), "integrity_error");
+        assert!(
+            read.message().contains("prompt 't/c' version 1"),
+            "{}",
+            read.message()
+        );
+    }
 
-    // Content and digest together: the digest recomputes, the signature does not.
-    let tampered = app.push("t/d", "Tampered").await.body["digest"].clone();
+    // Content and digest together, as someone holding the KEK could seal them: the row now
+    // holds another sealing of `t/c2` version 1 (made by a second registry with the same
+    // KEK), which opens and hashes to its digest, but the signature is of the original.
     assert_eq!(
         app.push("t/c2", "Original").await.status,
         StatusCode::CREATED
     );
-    let sqlite = format!(
-        "UPDATE versions SET content = (SELECT content FROM versions WHERE name = 't/d'), \
-         digest = '{}' WHERE name = 't/c2'",
-        tampered.as_str().unwrap()
+    let other = TestApp::new(app.backend()).await.unwrap();
+    assert_eq!(
+        other.push("t/c2", "Tampered").await.status,
+        StatusCode::CREATED
     );
-    app.tamper(&sqlite, &sqlite).await;
+    let name = promptreg_core::PromptName::parse("t/c2").unwrap();
+    let forged = other
+        .store
+        .get_version(
+            &promptreg_core::ProjectId::default(),
+            &name,
+            promptreg_core::Version::FIRST,
+        )
+        .await
+        .unwrap();
+    other.finish().await;
+    let set = |backend| sealed_columns(&forged, backend);
+    app.tamper(
+        &format!(
+            "UPDATE versions SET {} WHERE name = 't/c2'",
+            set(Backend::Sqlite)
+        ),
+        &format!(
+            "UPDATE versions SET {} WHERE name = 't/c2'",
+            set(Backend::Postgres)
+        ),
+    )
+    .await;
     let a = app.deploy("production", "t/c2", 1).await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     assert_eq!(a.code(), "integrity_error");
     assert!(a.message().contains("signature"), "{}", a.message());
     let live = app.get("/v1/resolve/t%2Fc2?env=production").await;
     assert_eq!(live.status, StatusCode::NOT_FOUND);
+}
+
+/// `SET` assignments that give a row `v`'s digest and sealed content.
+fn sealed_columns(v: &promptreg_store::StoredVersion, backend: Backend) -> String {
+    let promptreg_store::StoredContent::Sealed { sealed, .. } = &v.content else {
+        panic!("not sealed: {v:?}");
+    };
+    let bytes = |b: &[u8]| {
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        match backend {
+            Backend::Sqlite => format!("x'{hex}'"),
+            Backend::Postgres => format!("'\\x{hex}'::bytea"),
+        }
+    };
+    format!(
+        "digest = '{}', ciphertext = {}, nonce = {}, wrapped_key = {}, kek_id = '{}', \
+         sealed_alg = '{}'",
+        v.digest,
+        bytes(&sealed.ciphertext),
+        bytes(&sealed.nonce),
+        bytes(&sealed.wrapped_key),
+        sealed.kek_id,
+        sealed.alg
+    )
 }
 
 both_backends!(
