@@ -248,19 +248,11 @@ impl Registry {
                 let live = match known {
                     Known::Live(v) => v,
                     _ => {
-                        let read = self.store.get_version(project, name, *to_version).await?;
-                        match self.opened_as_announced(project, read, digest) {
-                            Ok(v) => v,
-                            Err(message) => {
-                                self.report(crate::integrity::Finding {
-                                    project: project.clone(),
-                                    env: Some(env.clone()),
-                                    name: Some(name.clone()),
-                                    message,
-                                });
-                                return Ok(());
-                            }
-                        }
+                        let read = self
+                            .read_announced(project, env, name, *to_version, digest, "")
+                            .await?;
+                        let Some(v) = read else { return Ok(()) };
+                        v
                     }
                 };
                 self.index.set_if_newer(project, env, live, *seq);
@@ -287,22 +279,19 @@ impl Registry {
                     let candidate = match known {
                         Known::Candidate(v) => v,
                         _ => {
+                            let what = format!("rollout {rollout}'s candidate: ");
                             let read = self
-                                .store
-                                .get_version(project, name, *candidate_version)
+                                .read_announced(
+                                    project,
+                                    env,
+                                    name,
+                                    *candidate_version,
+                                    candidate_digest,
+                                    &what,
+                                )
                                 .await?;
-                            match self.opened_as_announced(project, read, candidate_digest) {
-                                Ok(v) => v,
-                                Err(message) => {
-                                    self.report(crate::integrity::Finding {
-                                        project: project.clone(),
-                                        env: Some(env.clone()),
-                                        name: Some(name.clone()),
-                                        message: format!("rollout {rollout}'s candidate: {message}"),
-                                    });
-                                    return Ok(());
-                                }
-                            }
+                            let Some(v) = read else { return Ok(()) };
+                            v
                         }
                     };
                     self.index.set_rollout(
@@ -338,6 +327,34 @@ impl Registry {
             ChangeEvent::TokenRevoked { id, .. } => self.tokens.remove(id),
         }
         Ok(())
+    }
+
+    /// Reads back the version a change from the log announced, opened; `None` (and an
+    /// integrity finding prefixed with `what`) when it does not open or is not the version the
+    /// event recorded: it is then not served.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_announced(
+        &self,
+        project: &promptreg_core::ProjectId,
+        env: &promptreg_core::EnvName,
+        name: &promptreg_core::PromptName,
+        version: promptreg_core::Version,
+        digest: &promptreg_core::Digest,
+        what: &str,
+    ) -> ServiceResult<Option<VersionRecord>> {
+        let read = self.store.get_version(project, name, version).await?;
+        match self.opened_as_announced(project, read, digest) {
+            Ok(v) => Ok(Some(v)),
+            Err(message) => {
+                self.report(crate::integrity::Finding {
+                    project: project.clone(),
+                    env: Some(env.clone()),
+                    name: Some(name.clone()),
+                    message: format!("{what}{message}"),
+                });
+                Ok(None)
+            }
+        }
     }
 
     /// Applies a change this process committed, and counts it (only here, so that a change

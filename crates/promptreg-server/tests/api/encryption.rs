@@ -125,7 +125,11 @@ async fn a_version_that_does_not_open_is_reported_and_nothing_else_fails(app: &T
     assert_eq!(broken.status, StatusCode::CONFLICT);
     assert_eq!(broken.code(), "integrity_error");
     assert!(broken.message().contains("t/a"), "{}", broken.body);
-    assert!(!broken.message().contains("one"), "no content in the message: {}", broken.body);
+    assert!(
+        !broken.message().contains("one"),
+        "no content in the message: {}",
+        broken.body
+    );
     // Everything else answers.
     assert_eq!(
         app.get("/v1/prompts/t%2Fb/versions/1").await.status,
