@@ -26,9 +26,11 @@ pub struct CheckpointView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct LedgerEntriesQuery {
     /// First leaf index (default 0).
-    pub start: Option<u64>,
-    /// Leaves to return (default 100, at most 1,000).
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub start: Option<i64>,
+    /// Leaves to return (default 100, 1 to 1,000).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
 }
 
 /// One leaf: the canonical change record and its hash.
@@ -56,9 +58,11 @@ pub struct LedgerEntries {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct InclusionQuery {
     /// Leaf index.
-    pub index: u64,
+    #[param(minimum = 0)]
+    pub index: i64,
     /// Tree size to prove against (default: the current size).
-    pub tree_size: Option<u64>,
+    #[param(minimum = 0)]
+    pub tree_size: Option<i64>,
 }
 
 /// An inclusion proof.
@@ -80,9 +84,11 @@ pub struct InclusionProofView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct ConsistencyQuery {
     /// The older tree size.
-    pub from: u64,
+    #[param(minimum = 0)]
+    pub from: i64,
     /// The newer tree size (default: the current size).
-    pub to: Option<u64>,
+    #[param(minimum = 0)]
+    pub to: Option<i64>,
 }
 
 /// A consistency proof.

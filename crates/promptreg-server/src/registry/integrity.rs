@@ -144,7 +144,7 @@ impl Registry {
                 "start {start} is past the ledger's size {size}"
             )));
         }
-        let limit = limit.clamp(1, MAX_ENTRIES);
+        let limit = limit.min(MAX_ENTRIES);
         let after = i64::try_from(start).unwrap_or(i64::MAX);
         let stored = self
             .store

@@ -16,6 +16,11 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::AppQuery;
 
+/// A query number that must not be negative (the document declares `minimum: 0`).
+fn count(name: &str, value: i64) -> Result<u64, ApiError> {
+    u64::try_from(value).map_err(|_| ApiError::bad_request(format!("{name} must not be negative")))
+}
+
 fn b64(hash: &[u8; 32]) -> String {
     B64.encode(hash)
 }
@@ -57,10 +62,16 @@ pub async fn entries(
     caller: Caller,
     AppQuery(q): AppQuery<LedgerEntriesQuery>,
 ) -> Result<Json<LedgerEntries>, ApiError> {
-    let (entries, tree_size) = state
-        .registry
-        .ledger_entries(&caller, q.start.unwrap_or(0), q.limit.unwrap_or(100))
-        .await?;
+    let start = count("start", q.start.unwrap_or(0))?;
+    let limit = match q.limit.unwrap_or(100) {
+        n @ 1..=1000 => n as u32,
+        n => {
+            return Err(ApiError::bad_request(format!(
+                "limit must be 1 to 1000, not {n}"
+            )))
+        }
+    };
+    let (entries, tree_size) = state.registry.ledger_entries(&caller, start, limit).await?;
     let entries = entries
         .into_iter()
         .map(|e| LedgerEntryView {
@@ -80,15 +91,14 @@ pub async fn inclusion(
     caller: Caller,
     AppQuery(q): AppQuery<InclusionQuery>,
 ) -> Result<Json<InclusionProofView>, ApiError> {
+    let index = count("index", q.index)?;
     let tree_size = match q.tree_size {
-        Some(size) => size,
+        Some(size) => count("tree_size", size)?,
         None => state.registry.checkpoint(&caller)?.checkpoint.size,
     };
-    let (leaf, hashes, root) = state
-        .registry
-        .inclusion_proof(&caller, q.index, tree_size)?;
+    let (leaf, hashes, root) = state.registry.inclusion_proof(&caller, index, tree_size)?;
     Ok(Json(InclusionProofView {
-        index: q.index,
+        index,
         tree_size,
         leaf_hash: b64(&leaf),
         hashes: hashes.iter().map(b64).collect(),
@@ -104,13 +114,14 @@ pub async fn consistency(
     caller: Caller,
     AppQuery(q): AppQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProofView>, ApiError> {
+    let from = count("from", q.from)?;
     let to = match q.to {
-        Some(size) => size,
+        Some(size) => count("to", size)?,
         None => state.registry.checkpoint(&caller)?.checkpoint.size,
     };
-    let (hashes, from_root, to_root) = state.registry.consistency_proof(&caller, q.from, to)?;
+    let (hashes, from_root, to_root) = state.registry.consistency_proof(&caller, from, to)?;
     Ok(Json(ConsistencyProofView {
-        from: q.from,
+        from,
         to,
         hashes: hashes.iter().map(b64).collect(),
         from_root: b64(&from_root),

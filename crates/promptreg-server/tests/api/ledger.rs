@@ -213,6 +213,12 @@ async fn proof_requests_past_the_tree_are_refused(app: &TestApp) {
         "/v1/ledger/proofs/inclusion?index=-1".to_owned(),
         "/v1/ledger/proofs/inclusion?index=abc".to_owned(),
         "/v1/ledger/proofs/consistency".to_owned(),
+        "/v1/ledger/entries?limit=0".to_owned(),
+        "/v1/ledger/entries?limit=1001".to_owned(),
+        "/v1/ledger/entries?start=-1".to_owned(),
+        "/v1/ledger/entries?limit=4294967296".to_owned(),
+        "/v1/ledger/proofs/inclusion?index=0&tree_size=9223372036854775808".to_owned(),
+        "/v1/ledger/proofs/consistency?from=-2".to_owned(),
     ] {
         let a = app.get(&path).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}: {}", a.body);
