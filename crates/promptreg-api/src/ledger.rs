@@ -24,6 +24,7 @@ pub struct CheckpointView {
 
 /// Query of `GET /v1/ledger/entries`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerEntriesQuery {
     /// First leaf index (default 0).
     #[param(minimum = 0)]
@@ -56,6 +57,7 @@ pub struct LedgerEntries {
 
 /// Query of `GET /v1/ledger/proofs/inclusion`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// Leaf index.
     #[param(minimum = 0)]
@@ -82,6 +84,7 @@ pub struct InclusionProofView {
 
 /// Query of `GET /v1/ledger/proofs/consistency`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// The older tree size.
     #[param(minimum = 0)]

@@ -52,6 +52,7 @@ pub struct Page<T> {
 
 /// Paging query parameters accepted by every list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1-500, default 50.
     pub limit: Option<String>,

@@ -97,6 +97,7 @@ pub struct OutcomeResult {
 
 /// Query of `GET /v1/prompts/{name}/versions/{version}/outcomes`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutcomesQuery {
     /// Environment (default `production`).
     pub env: Option<String>,

@@ -20,6 +20,7 @@ use crate::paging::{page, page_request, ListKind};
 
 /// Filters of the prompt list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PromptQuery {
     /// Page size, 1-500.
     pub limit: Option<String>,
@@ -89,6 +90,7 @@ pub async fn get_prompt(
 
 /// Diff query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     /// Older version (default: the one before `to`).
     pub from: Option<String>,

@@ -23,6 +23,7 @@ use crate::request_id;
 
 /// Resolve query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResolveQuery {
     /// Environment (default `production`).
     pub env: Option<String>,

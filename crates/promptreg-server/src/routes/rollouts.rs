@@ -120,6 +120,7 @@ pub async fn list_for_pointer(
 
 /// Query of `GET /v1/rollouts`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RolloutsQuery {
     /// Only rollouts in this state (`progressing`, `paused`, `promoted`, `aborted`, `rolled_back`).
     pub status: Option<String>,

@@ -54,6 +54,7 @@ pub async fn create_version(
 
 /// Filters of the version list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
     /// Page size, 1-500.
     pub limit: Option<String>,

@@ -101,6 +101,7 @@ async fn full_row(state: &AppState, caller: &Caller, v: VersionRecord) -> LfResu
 
 /// Which version to fetch.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GetQuery {
     /// A version number.
     pub version: Option<String>,
@@ -156,6 +157,7 @@ pub async fn get_prompt(
 
 /// Filters and paging of the prompt list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this prompt.
     pub name: Option<String>,
