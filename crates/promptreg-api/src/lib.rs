@@ -10,6 +10,7 @@
 //! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
 //! - [`webhooks`]: webhook subscriptions, their deliveries, the inbound abort hook.
 //! - [`ledger`]: checkpoints, ledger entries, inclusion and consistency proofs, signing keys.
+//! - [`lifecycle`]: lifecycle rules and pruning.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -19,6 +20,7 @@
 pub mod deploy;
 pub mod error;
 pub mod ledger;
+pub mod lifecycle;
 pub mod outcomes;
 pub mod resolve;
 pub mod rollouts;
@@ -31,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
 pub use ledger::*;
+pub use lifecycle::*;
 pub use outcomes::*;
 pub use resolve::*;
 pub use rollouts::*;

@@ -16,6 +16,7 @@
 //! - `webhooks`: the SQL of webhooks (steps, the dispatcher's progress, reads).
 //! - `keys`: the server's public signing keys.
 //! - `sealing`: the walk over every version and the rewrap of data keys (KEK rotation).
+//! - `retention`: lifecycle rules, what the rules read, and the prune.
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -34,6 +35,7 @@ mod keys;
 mod listen;
 mod outcomes;
 mod prompt_page;
+mod retention;
 mod rollouts;
 mod rows;
 mod sealing;
@@ -267,6 +269,13 @@ impl Store for PgStore {
 
     async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
         Ok(sealing::reseal(self, batch).await?)
+    }
+
+    async fn lifecycle(
+        &self,
+        project: &ProjectId,
+    ) -> StoreResult<Option<promptreg_store::LifecycleRecord>> {
+        Ok(retention::lifecycle(&self.pool, project).await?)
     }
 
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {

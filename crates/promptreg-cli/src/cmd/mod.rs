@@ -10,6 +10,7 @@ mod get;
 mod history;
 mod key_pair;
 mod keys;
+mod lifecycle;
 mod list;
 mod push;
 mod render;
@@ -137,6 +138,11 @@ enum Command {
     Keys(WithClient<keys::Args>),
     /// Check the registry without trusting its database: digests, signatures, the ledger.
     Verify(WithClient<verify::Args>),
+    /// Show or set the project's lifecycle rules (which old versions may be pruned).
+    Lifecycle(WithClient<lifecycle::Args>),
+    /// Prune the versions the lifecycle rules let go (admin): their content is dropped, a
+    /// tombstone stays.
+    Prune(WithClient<lifecycle::PruneArgs>),
 }
 
 impl Cli {
@@ -161,6 +167,8 @@ impl Cli {
             Command::KeyPair(c) => c.run(key_pair::run).await,
             Command::Keys(c) => c.run(keys::run).await,
             Command::Verify(c) => c.run(verify::run).await,
+            Command::Lifecycle(c) => c.run(lifecycle::run).await,
+            Command::Prune(c) => c.run(lifecycle::prune).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

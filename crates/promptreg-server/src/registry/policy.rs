@@ -48,6 +48,8 @@ pub enum Action {
     ReadLedger,
     /// Rotate the server's signing key.
     RotateKeys,
+    /// Set the project's lifecycle rules and prune versions by them.
+    ManageLifecycle,
 }
 
 /// What it acts on.
@@ -107,7 +109,8 @@ impl RolePolicy {
             | Action::ManageTokens
             | Action::SkipAnalysis
             | Action::ManageWebhooks
-            | Action::RotateKeys => Role::Admin,
+            | Action::RotateKeys
+            | Action::ManageLifecycle => Role::Admin,
         }
     }
 }
@@ -163,6 +166,7 @@ fn describe(action: Action) -> &'static str {
         Action::ManageWebhooks => "manage webhooks",
         Action::ReadLedger => "read the ledger",
         Action::RotateKeys => "rotate signing keys",
+        Action::ManageLifecycle => "set lifecycle rules or prune versions",
     }
 }
 

@@ -3,6 +3,7 @@
 mod environments;
 mod langfuse;
 mod ledger;
+mod lifecycle;
 mod outcomes;
 mod prompts;
 mod resolve;
@@ -42,6 +43,7 @@ use crate::error::ApiError;
         webhooks::deliveries, webhooks::abort_hook,
         ledger::checkpoint, ledger::entries, ledger::inclusion, ledger::consistency, ledger::keys,
         ledger::rotate_signing,
+        lifecycle::get, lifecycle::set, lifecycle::prune,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
@@ -162,7 +164,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/ledger/proofs/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
         .route("/v1/keys", get(ledger::keys))
-        .route("/v1/keys/signing/rotate", post(ledger::rotate_signing));
+        .route("/v1/keys/signing/rotate", post(ledger::rotate_signing))
+        .route("/v1/lifecycle", get(lifecycle::get).put(lifecycle::set))
+        .route("/v1/prune", post(lifecycle::prune));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -35,6 +35,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         | ("get", "/v1/webhooks/{id}/deliveries") => Some("admin"),
         ("post", "/v1/hooks/abort") => Some("deployer"),
         ("post", "/v1/keys/signing/rotate") => Some("admin"),
+        ("put", "/v1/lifecycle") | ("post", "/v1/prune") => Some("admin"),
         (
             "get",
             "/v1/prompts"
@@ -58,6 +59,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/ledger/entries"
             | "/v1/ledger/proofs/inclusion"
             | "/v1/ledger/proofs/consistency"
+            | "/v1/lifecycle"
             | "/api/public/v2/prompts"
             | "/api/public/v2/prompts/{name}"
             | "/api/public/projects",
@@ -90,6 +92,8 @@ fn body(method: &str, path: &str) -> Option<Value> {
             json!({"candidate": 2, "strategy": {"canary": {"steps": [{"pause": {}}]}}})
         }
         ("post", "/v1/webhooks") => json!({"url": "http://127.0.0.1:9/hook"}),
+        ("put", "/v1/lifecycle") => json!({"keep_last": 3}),
+        ("post", "/v1/prune") => json!({"dry_run": true}),
         // Names no rollout that exists: allowed roles get 404, the others 403.
         ("post", "/v1/hooks/abort") => json!({"rollout": "no-such-rollout"}),
         _ => return None,

@@ -15,6 +15,7 @@
 //! - `webhooks`: subscriptions, their lease, cursor and delivery history.
 //! - `keys`: signing keys, and records' signatures and ledger positions.
 //! - `sealing`: sealed and plaintext content, the walk over every version, rewrapping.
+//! - `retention`: lifecycle rules, what the rules read, and the prune's tombstone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -37,6 +38,7 @@ mod keys;
 mod misc;
 mod outcomes;
 mod prompt_page;
+mod retention;
 mod sealing;
 mod versions;
 mod webhooks;
@@ -46,6 +48,7 @@ pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
 pub use prompt_page::*;
+pub use retention::*;
 pub use sealing::*;
 pub use versions::*;
 pub use webhooks::*;
@@ -99,6 +102,7 @@ macro_rules! conformance_suite {
             webhooks_lease_deliver_and_delete,
             signing_keys_rotate_and_records_keep_signatures,
             sealed_and_plaintext_versions_round_trip_and_reseal,
+            retention_reads_rules_and_prunes_to_a_tombstone,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
