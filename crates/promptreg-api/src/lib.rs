@@ -11,6 +11,7 @@
 //! - [`webhooks`]: webhook subscriptions, their deliveries, the inbound abort hook.
 //! - [`ledger`]: checkpoints, ledger entries, inclusion and consistency proofs, signing keys.
 //! - [`snapshot`]: a project as plain data (what `verify` checks), export bundles, import.
+//! - [`lifecycle`]: lifecycle rules and pruning.
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -20,6 +21,7 @@
 pub mod deploy;
 pub mod error;
 pub mod ledger;
+pub mod lifecycle;
 pub mod outcomes;
 pub mod resolve;
 pub mod rollouts;
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
 pub use ledger::*;
+pub use lifecycle::*;
 pub use outcomes::*;
 pub use resolve::*;
 pub use rollouts::*;

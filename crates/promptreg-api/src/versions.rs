@@ -141,6 +141,10 @@ pub struct VersionView {
     /// The version's leaf in the project's ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_index: Option<u64>,
+    /// When the lifecycle rules pruned its content (lists only: the version is then a
+    /// tombstone without content; `GET` of it answers 410 `pruned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_at: Option<DateTime<Utc>>,
 }
 
 impl VersionView {

@@ -14,8 +14,9 @@
 //! - [`verify`]: `promptreg verify`'s checks, pure over a [`verify::Snapshot`] of the
 //!   registry, plus the server's proofs when online.
 //!
-//! Route groups live in `versions`, `deploy`, `resolve`, `rollouts`, `tokens` and `ledger`; each adds an
-//! `impl Client` block, so this file only holds construction and the request plumbing.
+//! Route groups live in `versions`, `deploy`, `resolve`, `rollouts`, `tokens`, `ledger` and
+//! `lifecycle`; each adds an `impl Client` block, so this file only holds construction and
+//! the request plumbing.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), promptreg_client::ClientError> {
@@ -39,6 +40,7 @@ pub mod verify;
 mod builder;
 mod deploy;
 mod kek;
+mod lifecycle;
 mod recovery;
 mod resolve;
 mod rollouts;

@@ -142,6 +142,30 @@ pub enum ChangeEvent {
         /// The webhook id.
         id: String,
     },
+    /// A version's content was pruned by the project's lifecycle rules: its ciphertext and
+    /// wrapped data key were dropped (crypto-shredding); its name, digest, signature and
+    /// ledger leaf stay, as a tombstone.
+    VersionPruned {
+        /// The tenant.
+        project: ProjectId,
+        /// The prompt.
+        name: PromptName,
+        /// The version.
+        version: Version,
+        /// Its content digest (which can no longer be recomputed).
+        digest: Digest,
+    },
+    /// A project's lifecycle rules were set (both absent: no rules, nothing is pruned).
+    LifecycleSet {
+        /// The tenant.
+        project: ProjectId,
+        /// The newest versions of each prompt that always stay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keep_last: Option<u32>,
+        /// The age (`30d`) within which a version created or live stays.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prune_unused_after: Option<String>,
+    },
 }
 
 impl ChangeEvent {
@@ -156,7 +180,9 @@ impl ChangeEvent {
             | ChangeEvent::TokenCreated { project, .. }
             | ChangeEvent::TokenRevoked { project, .. }
             | ChangeEvent::WebhookCreated { project, .. }
-            | ChangeEvent::WebhookDeleted { project, .. } => project,
+            | ChangeEvent::WebhookDeleted { project, .. }
+            | ChangeEvent::VersionPruned { project, .. }
+            | ChangeEvent::LifecycleSet { project, .. } => project,
         }
     }
 
@@ -172,6 +198,8 @@ impl ChangeEvent {
             ChangeEvent::TokenRevoked { .. } => "token_revoked",
             ChangeEvent::WebhookCreated { .. } => "webhook_created",
             ChangeEvent::WebhookDeleted { .. } => "webhook_deleted",
+            ChangeEvent::VersionPruned { .. } => "version_pruned",
+            ChangeEvent::LifecycleSet { .. } => "lifecycle_set",
         }
     }
 }

@@ -16,6 +16,9 @@
 //! - [`rollout`]: progressive delivery: sticky buckets, rollout specs, the rollout state machine.
 //! - [`analysis`]: automated canary analysis (breakers, always-valid comparisons, CEL
 //!   conditions, sample-ratio check) over mergeable outcome windows, and [`parse_duration`].
+//! - [`retention`]: lifecycle rules (`keep_last`, `prune_unused_after`) and the plan of which
+//!   versions they let go (never one that is live, was deployed to a protected environment,
+//!   may be rolled back to, or is part of an active rollout).
 //! - [`webhook`]: which changes webhooks deliver under which names, their HMAC signature and
 //!   the retry schedule.
 //! - [`integrity`]: Ed25519 keys, DSSE envelopes and in-toto statements for signed versions and
@@ -36,6 +39,7 @@ pub mod model;
 pub mod name;
 pub mod publish;
 pub mod render;
+pub mod retention;
 pub mod rollout;
 pub mod schema;
 pub mod webhook;

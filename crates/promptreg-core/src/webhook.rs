@@ -1,9 +1,9 @@
 //! Webhooks: which changes are delivered under which names, how a delivery is signed, and when
 //! a failed delivery is tried again. Pure: the dispatcher (server) does the I/O.
 //!
-//! Token and webhook changes are not delivered: they concern credentials and the subscriptions
-//! themselves, and a receiver that learnt of them would learn who holds access, not what is
-//! served. They stay in the event log, which is the audit trail.
+//! Token, webhook and lifecycle-rule changes are not delivered: they concern credentials, the
+//! subscriptions and the registry's own settings, and a receiver that learnt of them would
+//! learn who holds access, not what is served. They stay in the event log, the audit trail.
 
 use std::time::Duration;
 
@@ -14,8 +14,9 @@ use crate::event::ChangeEvent;
 use crate::rollout::RolloutAction;
 
 /// Every event name a webhook can subscribe to, in documentation order.
-pub const EVENT_NAMES: [&str; 13] = [
+pub const EVENT_NAMES: [&str; 14] = [
     "version_created",
+    "version_pruned",
     "pointer_moved",
     "environment_created",
     "rollout_started",
@@ -41,6 +42,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
     Some(match change {
         ChangeEvent::VersionCreated { .. } => "version_created",
+        ChangeEvent::VersionPruned { .. } => "version_pruned",
         ChangeEvent::PointerMoved { .. } => "pointer_moved",
         ChangeEvent::EnvironmentCreated { .. } => "environment_created",
         ChangeEvent::RolloutChanged { action, .. } => match action {
@@ -58,7 +60,8 @@ pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
         ChangeEvent::TokenCreated { .. }
         | ChangeEvent::TokenRevoked { .. }
         | ChangeEvent::WebhookCreated { .. }
-        | ChangeEvent::WebhookDeleted { .. } => return None,
+        | ChangeEvent::WebhookDeleted { .. }
+        | ChangeEvent::LifecycleSet { .. } => return None,
     })
 }
 

@@ -142,6 +142,7 @@ impl From<crate::registry::ServiceError> for ApiError {
             }
             S::NotFound { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
             S::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            S::Gone { code, message } => ApiError::new(StatusCode::GONE, code, message),
             S::Forbidden(message) => ApiError::forbidden(message),
             S::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

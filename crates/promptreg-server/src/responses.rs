@@ -63,6 +63,16 @@ error_set!(
 );
 
 error_set!(
+    /// 409 and 410: a version whose stored content no longer opens, or was pruned.
+    Unreadable,
+    "ErrorBody",
+    [
+        (409, "The version's stored content does not verify (`integrity_error`)"),
+        (410, "The version's content was pruned by the lifecycle rules (`pruned`)"),
+    ]
+);
+
+error_set!(
     /// 409: the write conflicts with the current state.
     Conflict,
     "ErrorBody",

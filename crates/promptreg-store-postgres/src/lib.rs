@@ -18,6 +18,7 @@
 //! - `sealing`: the walk over every version and the rewrap of data keys (KEK rotation).
 //! - `import`: the SQL of the import steps (an export restored into an empty project) and its
 //!   one reload notification.
+//! - `retention`: lifecycle rules, what the rules read, and the prune.
 //! - `rows`: rows back to domain records. `error`: sqlx errors to [`StoreError`].
 //! - [`testing`]: a fresh store in a throw-away schema, for this and other crates' tests.
 //!
@@ -37,6 +38,7 @@ mod keys;
 mod listen;
 mod outcomes;
 mod prompt_page;
+mod retention;
 mod rollouts;
 mod rows;
 mod sealing;
@@ -270,6 +272,13 @@ impl Store for PgStore {
 
     async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
         Ok(sealing::reseal(self, batch).await?)
+    }
+
+    async fn lifecycle(
+        &self,
+        project: &ProjectId,
+    ) -> StoreResult<Option<promptreg_store::LifecycleRecord>> {
+        Ok(retention::lifecycle(&self.pool, project).await?)
     }
 
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {

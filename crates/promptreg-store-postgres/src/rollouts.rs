@@ -38,6 +38,22 @@ fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| Error::Store(StoreError::other(e)))
 }
 
+/// Every rollout of a project, over or not, by id.
+pub(crate) async fn all(
+    conn: &mut PgConnection,
+    project: &ProjectId,
+) -> Result<Vec<RolloutRecord>> {
+    sqlx::query(&format!(
+        "SELECT {COLS} FROM rollouts WHERE project = $1 ORDER BY id"
+    ))
+    .bind(project.as_str())
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(decode)
+    .collect()
+}
+
 pub(crate) async fn active(
     conn: &mut PgConnection,
     project: &ProjectId,

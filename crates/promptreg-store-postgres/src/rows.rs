@@ -13,7 +13,7 @@ use crate::error::{corrupt, Result};
 
 /// Columns of `versions` in the order [`version`] reads them, qualified by alias `v`.
 pub(crate) const VERSION_COLUMNS: &str = "v.name, v.version, v.digest, v.prompt_type, \
-     v.content, v.sealed_alg, v.kek_id, v.wrapped_key, v.nonce, v.ciphertext, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
+     v.content, v.sealed_alg, v.kek_id, v.wrapped_key, v.nonce, v.ciphertext, v.commit_message, v.metadata, v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq, v.pruned_at";
 
 pub(crate) fn project(s: String) -> Result<ProjectId> {
     ProjectId::parse(&s).map_err(|e| corrupt("project id", e))
@@ -45,8 +45,13 @@ pub(crate) fn version(row: &PgRow) -> Result<StoredVersion> {
         ciphertext: row.try_get("ciphertext")?,
     };
     let prompt_type: String = row.try_get("prompt_type")?;
-    let content = codec::from_columns(&prompt_type, row.try_get("content")?, sealed)
-        .map_err(|e| corrupt("content", e))?;
+    let content = codec::from_columns(
+        &prompt_type,
+        row.try_get("content")?,
+        sealed,
+        row.try_get("pruned_at")?,
+    )
+    .map_err(|e| corrupt("content", e))?;
     let metadata: serde_json::Value = row.try_get("metadata")?;
     Ok(VersionRecord {
         name: prompt_name(row.try_get("name")?)?,

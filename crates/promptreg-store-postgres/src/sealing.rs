@@ -48,7 +48,8 @@ pub(crate) async fn reseal(store: &PgStore, batch: &[Reseal]) -> Result<u64> {
             // A rewrap: the ciphertext and nonce stay as they are.
             Some(from) => sqlx::query(
                 "UPDATE versions SET kek_id = $1, wrapped_key = $2 \
-                 WHERE project = $3 AND name = $4 AND version = $5 AND kek_id = $6",
+                 WHERE project = $3 AND name = $4 AND version = $5 AND kek_id = $6 \
+                   AND pruned_at IS NULL",
             )
             .bind(&s.kek_id)
             .bind(&s.wrapped_key)
@@ -59,7 +60,8 @@ pub(crate) async fn reseal(store: &PgStore, batch: &[Reseal]) -> Result<u64> {
             None => sqlx::query(
                 "UPDATE versions SET content = NULL, sealed_alg = $1, kek_id = $2, \
                         wrapped_key = $3, nonce = $4, ciphertext = $5 \
-                 WHERE project = $6 AND name = $7 AND version = $8 AND ciphertext IS NULL",
+                 WHERE project = $6 AND name = $7 AND version = $8 AND ciphertext IS NULL \
+                   AND pruned_at IS NULL",
             )
             .bind(&s.alg)
             .bind(&s.kek_id)

@@ -70,3 +70,15 @@ pub async fn tamper(store: &PgStore, sql: &str) -> StoreResult<u64> {
         .map(|r| r.rows_affected())
         .map_err(StoreError::other)
 }
+
+/// Runs a `SELECT COUNT(*) …` (or any query of one `BIGINT`) in the store's schema: for tests
+/// that check what is stored (a pruned row holds no key).
+///
+/// # Errors
+/// `StoreError::Other` with the database's message.
+pub async fn count(store: &PgStore, sql: &str) -> StoreResult<i64> {
+    sqlx::query_scalar(sql)
+        .fetch_one(&store.pool)
+        .await
+        .map_err(StoreError::other)
+}

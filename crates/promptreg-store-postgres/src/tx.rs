@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    DeploymentRecord, Environment, StoreResult, StoreTx, StoredVersion, TokenRecord,
+    DeploymentRecord, Environment, LifecycleRecord, StoreResult, StoreTx, StoredVersion,
+    TokenRecord, VersionStub,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -21,7 +22,7 @@ use promptreg_store::codec;
 
 use crate::deploy::{self, DEPLOYMENT_COLUMNS};
 use crate::error::{already_exists, internal, unique_violation, Error, Result};
-use crate::{environments, events, rows, tokens, versions};
+use crate::{environments, events, retention, rows, tokens, versions};
 
 /// A write transaction in one project.
 pub(crate) struct PgTx {
@@ -79,7 +80,7 @@ impl PgTx {
 }
 
 /// The prompt row (created with version 1, else pointed at the new latest) and the version,
-/// as two data-modifying CTEs binding `$1`-`$17` (see [`bind_version`]). The foreign key
+/// as two data-modifying CTEs binding `$1`-`$18` (see [`bind_version`]). The foreign key
 /// from the version to the prompt is checked at the end of the statement, when the prompt
 /// row exists.
 const INSERT_VERSION: &str = "prompt AS ( \
@@ -89,14 +90,14 @@ const INSERT_VERSION: &str = "prompt AS ( \
      ), version AS ( \
          INSERT INTO versions (project, name, version, digest, prompt_type, content, \
              commit_message, metadata, parent, created_by, created_at, signature, \
-             sealed_alg, kek_id, wrapped_key, nonce, ciphertext, ledger_seq) \
+             sealed_alg, kek_id, wrapped_key, nonce, ciphertext, pruned_at, ledger_seq) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1)) \
+             $18, (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1)) \
      )";
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Binds `$1`-`$17` of [`INSERT_VERSION`].
+/// Binds `$1`-`$18` of [`INSERT_VERSION`].
 fn bind_version<'q>(
     query: PgQuery<'q>,
     project: &'q ProjectId,
@@ -122,7 +123,8 @@ fn bind_version<'q>(
         .bind(sealed.map(|s| s.kek_id.as_str()))
         .bind(sealed.map(|s| s.wrapped_key.as_slice()))
         .bind(sealed.map(|s| s.nonce.as_slice()))
-        .bind(sealed.map(|s| s.ciphertext.as_slice())))
+        .bind(sealed.map(|s| s.ciphertext.as_slice()))
+        .bind(content.pruned_at))
 }
 
 /// A version's unique violation as `already_exists`; other errors as they are.
@@ -319,6 +321,46 @@ impl StoreTx for PgTx {
         Ok(crate::webhooks::delete(&mut self.tx, &self.project, id).await?)
     }
 
+    async fn lifecycle(&mut self) -> StoreResult<Option<LifecycleRecord>> {
+        self.flush().await?;
+        Ok(retention::lifecycle(&mut *self.tx, &self.project).await?)
+    }
+
+    async fn set_lifecycle(&mut self, record: &LifecycleRecord) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(retention::set_lifecycle(&mut *self.tx, &self.project, record).await?)
+    }
+
+    async fn version_stubs(&mut self) -> StoreResult<Vec<VersionStub>> {
+        self.flush().await?;
+        Ok(retention::version_stubs(&mut *self.tx, &self.project).await?)
+    }
+
+    async fn environments(&mut self) -> StoreResult<Vec<Environment>> {
+        self.flush().await?;
+        Ok(environments::list(&mut *self.tx, &self.project).await?)
+    }
+
+    async fn all_deployments(&mut self) -> StoreResult<Vec<DeploymentRecord>> {
+        self.flush().await?;
+        Ok(retention::all_deployments(&mut *self.tx, &self.project).await?)
+    }
+
+    async fn all_rollouts(&mut self) -> StoreResult<Vec<promptreg_store::RolloutRecord>> {
+        self.flush().await?;
+        Ok(crate::rollouts::all(&mut self.tx, &self.project).await?)
+    }
+
+    async fn prune_version(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.flush().await?;
+        Ok(retention::prune_version(&mut *self.tx, &self.project, name, version, at).await?)
+    }
+
     async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord> {
         if draft.change.project() != &self.project {
             return Err(internal(std::io::Error::other(format!(
@@ -333,7 +375,7 @@ impl StoreTx for PgTx {
         };
         // The deferred version and the event in one statement, one round trip.
         let prefix = events::body_prefix(&draft)?;
-        let sql = events::append_sql(&format!("{INSERT_VERSION},"), 18);
+        let sql = events::append_sql(&format!("{INSERT_VERSION},"), 19);
         let query = bind_version(sqlx::query(&sql), &self.project, &v)?;
         let row = events::bind(query, &draft, &prefix, &self.channel)
             .fetch_one(&mut *self.tx)

@@ -6,8 +6,8 @@ use sqlx::{Row, SqlitePool};
 
 use crate::{db_err, rows};
 
-const ENV_COLS: &str = "name, protected, description, created_by, created_at";
-const DEPLOY_COLS: &str =
+pub(crate) const ENV_COLS: &str = "name, protected, description, created_by, created_at";
+pub(crate) const DEPLOY_COLS: &str =
     "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq";
 
 pub(crate) async fn get_environment(

@@ -1,8 +1,8 @@
 //! The embedded SQLite backend, promptreg's default store.
 //!
 //! - [`SqliteStore::open`]: opens (creating if missing) a database file in WAL mode with
-//!   `synchronous=FULL`, so an acknowledged write is on disk before the answer, and runs the
-//!   embedded migrations.
+//!   `synchronous=FULL`, so an acknowledged write is on disk before the answer, and
+//!   `secure_delete=ON`, so dropped bytes are zeroed; and runs the embedded migrations.
 //! - Writes go through one dedicated connection, which serialises writers inside the process
 //!   (SQLite allows one writer at a time anyway) and so rules out `SQLITE_BUSY` between our own
 //!   writers; reads use a separate pool and never wait for writers (WAL).
@@ -15,6 +15,7 @@
 //! - `keys`: the server's public signing keys.
 //! - `sealing`: the walk over every version and the rewrap of data keys (KEK rotation).
 //! - `import`: the SQL of the import steps (an export restored into an empty project).
+//! - `retention`: lifecycle rules, what the rules read, and the prune.
 //! - `rows`: decoding rows into domain records.
 //! - [`testing`]: raw SQL for tests that edit the database behind the server's back.
 
@@ -26,6 +27,7 @@ mod import;
 mod keys;
 mod outcomes;
 mod prompt_page;
+mod retention;
 mod rollouts;
 mod rows;
 mod sealing;
@@ -101,6 +103,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted and overwritten content is zeroed, not left in free space: a pruned
+            // version's wrapped key and ciphertext leave the file (crypto-shredding), and so
+            // do the bytes any page split or update leaves behind.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         let writer = SqlitePoolOptions::new()
@@ -150,6 +156,8 @@ impl Store for SqliteStore {
         Ok(Box::new(tx::SqliteTx {
             tx,
             project: project.clone(),
+            writer: self.writer.clone(),
+            pruned: false,
         }))
     }
 
@@ -340,6 +348,10 @@ impl Store for SqliteStore {
 
     async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
         sealing::reseal(&self.writer, batch).await
+    }
+
+    async fn lifecycle(&self, project: &ProjectId) -> StoreResult<Option<LifecycleRecord>> {
+        retention::lifecycle(&self.reader, project).await
     }
 
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>> {

@@ -73,6 +73,23 @@ pub(crate) async fn active(
     .transpose()
 }
 
+/// Every rollout of a project, over or not, by id.
+pub(crate) async fn all(
+    conn: &mut SqliteConnection,
+    project: &ProjectId,
+) -> StoreResult<Vec<RolloutRecord>> {
+    sqlx::query(&format!(
+        "SELECT {COLS} FROM rollouts WHERE project = ? ORDER BY id"
+    ))
+    .bind(project.as_str())
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(decode)
+    .collect()
+}
+
 pub(crate) async fn get(
     conn: &mut SqliteConnection,
     project: &ProjectId,

@@ -60,7 +60,7 @@ fn digest(row: &SqliteRow, col: &str) -> StoreResult<Digest> {
 /// The columns [`version`] reads, of `versions v`.
 pub(crate) const VERSION_COLS: &str = "v.name, v.version, v.digest, v.prompt_type, v.content, \
      v.sealed_alg, v.kek_id, v.wrapped_key, v.nonce, v.ciphertext, v.commit_message, v.metadata, \
-     v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq";
+     v.parent, v.created_by, v.created_at, v.signature, v.ledger_seq, v.pruned_at";
 
 fn opt<T>(row: &SqliteRow, col: &str) -> StoreResult<Option<T>>
 where
@@ -81,7 +81,8 @@ pub(crate) fn version(row: &SqliteRow) -> StoreResult<StoredVersion> {
         nonce: opt(row, "nonce")?,
         ciphertext: opt(row, "ciphertext")?,
     };
-    let content = codec::from_columns(&text(row, "prompt_type")?, plain, sealed)
+    let pruned_at = opt_time(row, "pruned_at")?;
+    let content = codec::from_columns(&text(row, "prompt_type")?, plain, sealed, pruned_at)
         .map_err(|e| corrupt("content", e))?;
     let metadata =
         serde_json::from_str(&text(row, "metadata")?).map_err(|e| corrupt("metadata", e))?;

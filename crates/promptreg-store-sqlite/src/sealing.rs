@@ -46,7 +46,8 @@ pub(crate) async fn reseal(pool: &SqlitePool, batch: &[Reseal]) -> StoreResult<u
             // A rewrap: the ciphertext and nonce stay as they are.
             Some(from) => sqlx::query(
                 "UPDATE versions SET kek_id = ?, wrapped_key = ?
-                 WHERE project = ? AND name = ? AND version = ? AND kek_id = ?",
+                 WHERE project = ? AND name = ? AND version = ? AND kek_id = ?
+                   AND pruned_at IS NULL",
             )
             .bind(&s.kek_id)
             .bind(&s.wrapped_key)
@@ -57,7 +58,8 @@ pub(crate) async fn reseal(pool: &SqlitePool, batch: &[Reseal]) -> StoreResult<u
             None => sqlx::query(
                 "UPDATE versions SET content = 'null', sealed_alg = ?, kek_id = ?, wrapped_key = ?,
                         nonce = ?, ciphertext = ?
-                 WHERE project = ? AND name = ? AND version = ? AND ciphertext IS NULL",
+                 WHERE project = ? AND name = ? AND version = ? AND ciphertext IS NULL
+                   AND pruned_at IS NULL",
             )
             .bind(&s.alg)
             .bind(&s.kek_id)

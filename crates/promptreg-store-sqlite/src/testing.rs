@@ -23,3 +23,15 @@ pub async fn tamper(store: &SqliteStore, sql: &str) -> StoreResult<u64> {
         .map_err(StoreError::other)?;
     result.map(|r| r.rows_affected()).map_err(StoreError::other)
 }
+
+/// Runs a `SELECT COUNT(*) …` (or any query of one integer) on the database, as someone
+/// reading the file would: for tests that check what is stored (a pruned row holds no key).
+///
+/// # Errors
+/// `StoreError::Other` with SQLite's message.
+pub async fn count(store: &SqliteStore, sql: &str) -> StoreResult<i64> {
+    sqlx::query_scalar(sql)
+        .fetch_one(&store.reader)
+        .await
+        .map_err(StoreError::other)
+}

@@ -10,12 +10,16 @@ use sqlx::{Sqlite, Transaction};
 
 use promptreg_store::codec;
 
-use crate::{db_err, rows, ts, versions, TOKEN_COLS};
+use crate::{db_err, retention, rows, ts, versions, TOKEN_COLS};
 
 /// A write transaction in one project.
 pub(crate) struct SqliteTx {
     pub(crate) tx: Transaction<'static, Sqlite>,
     pub(crate) project: ProjectId,
+    /// The writer pool, for the checkpoint after a prune.
+    pub(crate) writer: sqlx::SqlitePool,
+    /// Whether a version's content was pruned in this unit of work.
+    pub(crate) pruned: bool,
 }
 
 const DEPLOY_COLS: &str =
@@ -54,8 +58,9 @@ impl StoreTx for SqliteTx {
         sqlx::query(
             "INSERT INTO versions (project, name, version, digest, prompt_type, content,
                                    sealed_alg, kek_id, wrapped_key, nonce, ciphertext, commit_message,
-                                   metadata, parent, created_by, created_at, signature, ledger_seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                                   metadata, parent, created_by, created_at, signature, pruned_at,
+                                   ledger_seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                      (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = ?))",
         )
         .bind(self.project.as_str())
@@ -76,6 +81,7 @@ impl StoreTx for SqliteTx {
         .bind(&v.created_by)
         .bind(&created_at)
         .bind(&v.signature)
+        .bind(content.pruned_at.map(ts))
         .bind(self.project.as_str())
         .execute(&mut *self.tx)
         .await
@@ -242,6 +248,42 @@ impl StoreTx for SqliteTx {
         crate::webhooks::delete(&mut self.tx, &self.project, id).await
     }
 
+    async fn lifecycle(&mut self) -> StoreResult<Option<LifecycleRecord>> {
+        retention::lifecycle(&mut *self.tx, &self.project).await
+    }
+
+    async fn set_lifecycle(&mut self, record: &LifecycleRecord) -> StoreResult<()> {
+        retention::set_lifecycle(&mut self.tx, &self.project, record).await
+    }
+
+    async fn version_stubs(&mut self) -> StoreResult<Vec<VersionStub>> {
+        retention::version_stubs(&mut self.tx, &self.project).await
+    }
+
+    async fn environments(&mut self) -> StoreResult<Vec<Environment>> {
+        retention::environments(&mut self.tx, &self.project).await
+    }
+
+    async fn all_deployments(&mut self) -> StoreResult<Vec<DeploymentRecord>> {
+        retention::all_deployments(&mut self.tx, &self.project).await
+    }
+
+    async fn all_rollouts(&mut self) -> StoreResult<Vec<RolloutRecord>> {
+        crate::rollouts::all(&mut self.tx, &self.project).await
+    }
+
+    async fn prune_version(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let pruned =
+            retention::prune_version(&mut self.tx, &self.project, name, version, at).await?;
+        self.pruned |= pruned;
+        Ok(pruned)
+    }
+
     async fn append_event(&mut self, draft: EventDraft) -> StoreResult<EventRecord> {
         // The writer connection is the only one, so MAX + 1 inside this transaction is dense.
         let last: i64 =
@@ -281,6 +323,18 @@ impl StoreTx for SqliteTx {
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(db_err)
+        self.tx.commit().await.map_err(db_err)?;
+        if self.pruned {
+            // The pruned rows' old pages are still in the write-ahead log (and, until it is
+            // checkpointed, in the database file): copy the new pages over them and empty
+            // the log, so the dropped keys and ciphertexts leave the disk now.
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.writer)
+                .await
+            {
+                tracing::warn!(error = %e, "checkpoint after a prune failed; SQLite checkpoints later");
+            }
+        }
+        Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! The content columns of a version row, mapped once for every backend: a sealed row keeps
 //! its ciphertext, nonce, wrapped data key, KEK id and algorithm in columns of their own and
 //! no plaintext; a row written before encryption at rest keeps its content object in the
-//! `content` column and nothing in the others.
+//! `content` column and nothing in the others; a pruned row keeps none of them, only
+//! `pruned_at`.
 
+use chrono::{DateTime, Utc};
 use promptreg_core::integrity::seal::SealedContent;
 use promptreg_core::{PromptContent, PromptType};
 
@@ -17,6 +19,8 @@ pub struct ContentColumns<'a> {
     pub plain: Option<serde_json::Value>,
     /// The sealing, for a sealed row.
     pub sealed: Option<&'a SealedContent>,
+    /// When it was pruned, for a tombstone.
+    pub pruned_at: Option<DateTime<Utc>>,
 }
 
 /// The columns of stored content.
@@ -26,6 +30,7 @@ pub fn to_columns(content: &StoredContent) -> ContentColumns<'_> {
             prompt_type: c.prompt_type().as_str(),
             plain: Some(c.to_value()),
             sealed: None,
+            pruned_at: None,
         },
         StoredContent::Sealed {
             prompt_type,
@@ -34,6 +39,16 @@ pub fn to_columns(content: &StoredContent) -> ContentColumns<'_> {
             prompt_type: prompt_type.as_str(),
             plain: None,
             sealed: Some(sealed),
+            pruned_at: None,
+        },
+        StoredContent::Pruned {
+            prompt_type,
+            pruned_at,
+        } => ContentColumns {
+            prompt_type: prompt_type.as_str(),
+            plain: None,
+            sealed: None,
+            pruned_at: Some(*pruned_at),
         },
     }
 }
@@ -54,17 +69,34 @@ pub struct SealedColumns {
 }
 
 /// Stored content from a row's columns; `plain` is the `content` column (SQL or JSON null in
-/// a sealed row). The error names what does not decode.
+/// a sealed or pruned row), `pruned_at` the column of that name. The error names what does
+/// not decode.
 pub fn from_columns(
     prompt_type: &str,
     plain: Option<serde_json::Value>,
     sealed: SealedColumns,
+    pruned_at: Option<DateTime<Utc>>,
 ) -> Result<StoredContent, String> {
     let prompt_type = match prompt_type {
         "text" => PromptType::Text,
         "chat" => PromptType::Chat,
         other => return Err(format!("prompt_type {other:?} is not text or chat")),
     };
+    if let Some(pruned_at) = pruned_at {
+        let empty = plain.as_ref().is_none_or(serde_json::Value::is_null)
+            && sealed.alg.is_none()
+            && sealed.kek_id.is_none()
+            && sealed.wrapped_key.is_none()
+            && sealed.nonce.is_none()
+            && sealed.ciphertext.is_none();
+        if !empty {
+            return Err("the row is pruned but still holds content".into());
+        }
+        return Ok(StoredContent::Pruned {
+            prompt_type,
+            pruned_at,
+        });
+    }
     match sealed {
         SealedColumns {
             alg: Some(alg),

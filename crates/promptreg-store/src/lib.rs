@@ -7,8 +7,8 @@
 //!   and their delivery history.
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code), `Unavailable` (the database
 //!   cannot be reached), `StorageFull` and `Other`.
-//! - [`codec`]: the content columns of a version row (sealed or plaintext), mapped once for
-//!   every backend.
+//! - [`codec`]: the content columns of a version row (sealed, plaintext or pruned), mapped
+//!   once for every backend.
 //! - `conformance` (feature `conformance`): one suite of stories run against every backend.
 //!
 //! The store never holds a key: versions come in and go out with their content sealed by the
@@ -260,9 +260,12 @@ pub trait Store: Send + Sync + 'static {
     /// Writes new sealings in one transaction: for `from_kek: Some(id)`, only the wrapped key
     /// and the KEK id change, and only if the row is still wrapped by `id` (a rewrap never
     /// touches a ciphertext); for `from_kek: None`, a plaintext row is sealed (its plaintext
-    /// removed), only if it is still plaintext. Not a change of content, so no event. Returns
-    /// how many rows changed.
+    /// removed), only if it is still plaintext. A pruned row is never written. Not a change
+    /// of content, so no event. Returns how many rows changed.
     async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64>;
+
+    /// A project's lifecycle rules, if they were ever set.
+    async fn lifecycle(&self, project: &ProjectId) -> StoreResult<Option<LifecycleRecord>>;
 
     /// Tokens of a project that are not revoked.
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>>;
@@ -416,6 +419,31 @@ pub trait StoreTx: Send {
     async fn insert_webhook(&mut self, webhook: &WebhookRecord) -> StoreResult<()>;
     /// Deletes a webhook of this project and its delivery history; `Ok(None)` if unknown.
     async fn delete_webhook(&mut self, id: &str) -> StoreResult<Option<WebhookRecord>>;
+
+    // --- Retention: what the lifecycle rules look at (read under the writer lock, so the
+    // plan holds until commit), setting the rules, and the prune itself.
+
+    /// The project's lifecycle rules, if they were ever set.
+    async fn lifecycle(&mut self) -> StoreResult<Option<LifecycleRecord>>;
+    /// Sets (inserts or replaces) the project's lifecycle rules.
+    async fn set_lifecycle(&mut self, record: &LifecycleRecord) -> StoreResult<()>;
+    /// Every version of the project without its content, by prompt then version.
+    async fn version_stubs(&mut self) -> StoreResult<Vec<VersionStub>>;
+    /// Every environment of the project, by name.
+    async fn environments(&mut self) -> StoreResult<Vec<Environment>>;
+    /// Every deployment record of the project, by environment, prompt and seq.
+    async fn all_deployments(&mut self) -> StoreResult<Vec<DeploymentRecord>>;
+    /// Every rollout of the project, over or not, by id.
+    async fn all_rollouts(&mut self) -> StoreResult<Vec<RolloutRecord>>;
+    /// Drops a version's content (plaintext, or ciphertext, nonce, wrapped data key, KEK id
+    /// and algorithm) and marks it pruned at `at`, keeping the rest of the row. `false` when
+    /// the version does not exist or was pruned already.
+    async fn prune_version(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool>;
 
     /// Appends an event to the project's log at the next `seq` (and, on a shared database,
     /// queues its notification for commit).

@@ -60,8 +60,8 @@ impl<C> VersionRecord<C> {
 /// A version as the store keeps it.
 pub type StoredVersion = VersionRecord<StoredContent>;
 
-/// A version's content as stored: sealed (encrypted at rest by the server), or plaintext in
-/// rows written before encryption at rest (read as they are).
+/// A version's content as stored: sealed (encrypted at rest by the server), plaintext in
+/// rows written before encryption at rest (read as they are), or gone (pruned).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredContent {
     /// Plaintext (a row older than encryption at rest).
@@ -73,6 +73,14 @@ pub enum StoredContent {
         /// The ciphertext and its wrapped data key.
         sealed: SealedContent,
     },
+    /// Pruned by the lifecycle rules: the ciphertext and wrapped data key (or the plaintext)
+    /// were dropped; the row is a tombstone (name, digest, signature, ledger position).
+    Pruned {
+        /// Text or chat.
+        prompt_type: PromptType,
+        /// When it was pruned.
+        pruned_at: DateTime<Utc>,
+    },
 }
 
 impl StoredContent {
@@ -80,9 +88,44 @@ impl StoredContent {
     pub fn prompt_type(&self) -> PromptType {
         match self {
             StoredContent::Plain(c) => c.prompt_type(),
-            StoredContent::Sealed { prompt_type, .. } => *prompt_type,
+            StoredContent::Sealed { prompt_type, .. }
+            | StoredContent::Pruned { prompt_type, .. } => *prompt_type,
         }
     }
+
+    /// When the content was pruned, for a tombstone.
+    pub fn pruned_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            StoredContent::Pruned { pruned_at, .. } => Some(*pruned_at),
+            _ => None,
+        }
+    }
+}
+
+/// A version without its content: what the lifecycle rules look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionStub {
+    /// Prompt.
+    pub name: PromptName,
+    /// Number.
+    pub version: Version,
+    /// Content digest.
+    pub digest: Digest,
+    /// Time of creation.
+    pub created_at: DateTime<Utc>,
+    /// When its content was pruned, if it was.
+    pub pruned_at: Option<DateTime<Utc>>,
+}
+
+/// A project's lifecycle rules as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleRecord {
+    /// The rules.
+    pub rules: promptreg_core::retention::Rules,
+    /// Who set them.
+    pub updated_by: String,
+    /// When.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// One new wrapping (or first sealing) of a stored version's content, written by

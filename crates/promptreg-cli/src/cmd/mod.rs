@@ -12,6 +12,7 @@ mod history;
 mod import;
 mod key_pair;
 mod keys;
+mod lifecycle;
 mod list;
 mod push;
 mod render;
@@ -144,6 +145,11 @@ enum Command {
     Export(WithClient<export::Args>),
     /// Restore a bundle into an empty registry, after verifying it (admin).
     Import(WithClient<import::Args>),
+    /// Show or set the project's lifecycle rules (which old versions may be pruned).
+    Lifecycle(WithClient<lifecycle::Args>),
+    /// Prune the versions the lifecycle rules let go (admin): their content is dropped, a
+    /// tombstone stays.
+    Prune(WithClient<lifecycle::PruneArgs>),
 }
 
 impl Cli {
@@ -170,6 +176,8 @@ impl Cli {
             Command::Verify(c) => c.run(verify::run).await,
             Command::Export(c) => c.run(export::run).await,
             Command::Import(c) => c.run(import::run).await,
+            Command::Lifecycle(c) => c.run(lifecycle::run).await,
+            Command::Prune(c) => c.run(lifecycle::prune).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -140,14 +140,15 @@ pub(super) fn print(ctx: &Ctx, report: &Report) -> anyhow::Result<()> {
     }
     let c = &report.checked;
     let mut summary = format!(
-        "{} at tree size {} (root {}): {} leaves, {} versions ({} signed), {} moves ({} signed), \
-         {} live pointers, {} inclusion proofs, {} trusted keys",
+        "{} at tree size {} (root {}): {} leaves, {} versions ({} signed, {} pruned), {} moves \
+         ({} signed), {} live pointers, {} inclusion proofs, {} trusted keys",
         report.origin,
         report.tree_size,
         report.root_hash,
         c.leaves,
         c.versions,
         c.version_signatures,
+        c.pruned_versions,
         c.moves,
         c.move_signatures,
         c.pointers,

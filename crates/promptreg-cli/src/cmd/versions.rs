@@ -1,4 +1,5 @@
-//! `promptreg versions <NAME> [--tag T] [--agent-type A]`: a prompt's versions, newest first.
+//! `promptreg versions <NAME> [--tag T] [--agent-type A]`: a prompt's versions, newest first
+//! (a pruned one marked `(pruned)`).
 
 use anyhow::Context as _;
 use promptreg_client::VersionFilter;
@@ -39,7 +40,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         &["VERSION", "DIGEST", "CREATED", "BY", "MESSAGE"],
         |v| {
             vec![
-                format!("v{}", v.version),
+                match v.pruned_at {
+                    // A tombstone: the content is gone, the row stays.
+                    Some(_) => format!("v{} (pruned)", v.version),
+                    None => format!("v{}", v.version),
+                },
                 short_digest(&v.digest),
                 time(&v.created_at),
                 v.created_by.clone(),

@@ -539,7 +539,95 @@ async fn a_bundle_file_is_verified_offline(registry: &mut Registry) {
     assert!(stderr.contains("is not supported"), "{stderr}");
 }
 
+/// `promptreg lifecycle set`, `prune --dry-run` and `prune` through the binary, then
+/// `verify` passes (a tombstone is checked by its signature and its two leaves); a tombstone
+/// edited afterwards fails, naming its row.
+async fn a_pruned_registry_still_verifies(registry: &mut Registry) {
+    seed(registry).await;
+    let c = registry.client();
+    for template in ["One", "Two", "Three"] {
+        push(&c, "t/c", template).await;
+    }
+    let server = registry.server();
+    let none = admin(server, &["prune", "--dry-run"]).await.ok();
+    assert!(none.starts_with("no lifecycle rules"), "{none}");
+    let set = admin(server, &["lifecycle", "set", "--keep-last", "1"])
+        .await
+        .ok();
+    assert!(
+        set.lines()
+            .any(|l| l.starts_with("keep_last") && l.ends_with(" 1")),
+        "{set}"
+    );
+    let shown = admin(server, &["lifecycle", "show", "-o", "json"])
+        .await
+        .json();
+    assert_eq!(shown["keep_last"], 1);
+    assert_eq!(shown["prune_unused_after"], Value::Null);
+
+    // t/a v1 is a rollback target in production, v2 and t/b v1 the newest: t/c v1, v2 go.
+    let dry = admin(server, &["prune", "--dry-run"]).await;
+    let stderr = dry.stderr.clone();
+    let out = dry.ok();
+    for line in [
+        "t/c     v1       ",
+        "t/c     v2       ",
+        "t/a     v1       a rollback target in production",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(line)), "{line:?}:\n{out}");
+    }
+    assert!(
+        out.contains("beyond the newest 1 version of 't/c'"),
+        "{out}"
+    );
+    assert!(
+        stderr.contains("would prune 2 version(s), 1 held"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    let done = admin(server, &["prune", "-o", "json"]).await.json();
+    assert_eq!(done["pruned"].as_array().unwrap().len(), 2, "{done:#}");
+    let listed = admin(server, &["versions", "t/c"]).await.ok();
+    assert!(
+        listed.contains("v1 (pruned)") && listed.contains("v2 (pruned)"),
+        "{listed}"
+    );
+    let get = admin(server, &["get", "t/c", "--version", "1"]).await;
+    let stderr = get.fails(1);
+    assert!(stderr.contains("was pruned"), "{stderr}");
+
+    let report = json_report(registry.verify(&["-o", "json"]).await);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["checked"]["versions"], 6);
+    assert_eq!(report["checked"]["pruned_versions"], 2);
+    assert_eq!(
+        report["checked"]["version_signatures"], 6,
+        "tombstones keep signatures"
+    );
+    let text = registry.verify(&[]).await.ok();
+    assert!(text.contains("6 versions (6 signed, 2 pruned)"), "{text}");
+
+    // A tombstone's digest edited: its signature and both of its leaves disagree.
+    let sql = "UPDATE versions SET digest = (SELECT digest FROM versions WHERE name = 't/c' AND version = 3) \
+               WHERE name = 't/c' AND version = 1";
+    registry.tamper(sql, sql).await;
+    let out = fails_naming(
+        registry,
+        "versions row (prompt 't/c', version 1): digest sha256:",
+    )
+    .await;
+    assert!(
+        out.lines().any(
+            |l| l.starts_with("versions row (prompt 't/c', version 1): digest ")
+                && l.contains(" but ledger leaf ")
+                && l.contains(" pruned digest ")
+        ),
+        "{out}"
+    );
+}
+
 on_both_backends!(
+    a_pruned_registry_still_verifies,
     a_clean_registry_verifies_and_survives_rotation,
     a_bundle_file_is_verified_offline,
     a_changed_template_byte_fails,

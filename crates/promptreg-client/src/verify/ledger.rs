@@ -27,6 +27,12 @@ pub(super) struct VersionLeaf {
     pub signature: Option<Digest>,
 }
 
+/// A `version_pruned` leaf.
+pub(super) struct PrunedLeaf {
+    pub index: u64,
+    pub digest: Digest,
+}
+
 /// A `pointer_moved` leaf.
 pub(super) struct MoveLeaf {
     pub index: u64,
@@ -54,6 +60,8 @@ pub(super) struct Ledger {
     pub tree: Tree,
     /// `version_created` leaves by (prompt, version).
     pub versions: BTreeMap<(String, Version), VersionLeaf>,
+    /// `version_pruned` leaves by (prompt, version).
+    pub pruned: BTreeMap<(String, Version), PrunedLeaf>,
     /// `pointer_moved` leaves by (env, prompt), in ledger order.
     pub moves: BTreeMap<(String, String), Vec<MoveLeaf>>,
     /// `environment_created` leaves by environment: (leaf index, actor).
@@ -123,6 +131,7 @@ pub(super) fn check(snapshot: &Snapshot, trust: &Trust, report: &mut Report) -> 
         root,
         tree: Tree::new(),
         versions: BTreeMap::new(),
+        pruned: BTreeMap::new(),
         moves: BTreeMap::new(),
         environments: BTreeMap::new(),
         since: None,
@@ -204,7 +213,7 @@ fn read_leaf(index: u64, leaf: &Value, ledger: &mut Ledger, report: &mut Report)
     let kind = leaf["change"]["event"].as_str().unwrap_or_default();
     let record: EventRecord = match serde_json::from_value(leaf.clone()) {
         Ok(record) => record,
-        Err(_) if !matches!(kind, "version_created" | "pointer_moved") => {
+        Err(_) if !matches!(kind, "version_created" | "version_pruned" | "pointer_moved") => {
             // A kind newer than this client: it is hashed (so covered by the root) but its
             // content cannot be compared with any row.
             if leaf["seq"].as_u64() != Some(index + 1) {
@@ -264,6 +273,26 @@ fn read_leaf(index: u64, leaf: &Value, ledger: &mut Ledger, report: &mut Report)
                     signature,
                 },
             );
+        }
+        ChangeEvent::VersionPruned {
+            name,
+            version,
+            digest,
+            ..
+        } => {
+            let key = (name.to_string(), version);
+            if let Some(first) = ledger.pruned.get(&key) {
+                report.fail(
+                    row(),
+                    format!(
+                        "records the pruning of version {version} of '{name}' again (first at \
+                         leaf {})",
+                        first.index
+                    ),
+                );
+                return;
+            }
+            ledger.pruned.insert(key, PrunedLeaf { index, digest });
         }
         ChangeEvent::PointerMoved {
             env,

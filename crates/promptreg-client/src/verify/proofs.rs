@@ -1,4 +1,4 @@
-//! Against a live server: its inclusion proof of every version and move leaf, and its
+//! Against a live server: its inclusion proof of every version, prune and move leaf, and its
 //! consistency proof from an earlier checkpoint, must verify against the signed roots (the
 //! API must agree with the data it served).
 
@@ -26,7 +26,7 @@ fn hash(text: &str) -> Option<Hash> {
     B64.decode(text).ok()?.try_into().ok()
 }
 
-/// Fetches and checks the inclusion proof of every version and move leaf, and the
+/// Fetches and checks the inclusion proof of every version, prune and move leaf, and the
 /// consistency proof from the earlier checkpoint, if one verified.
 pub(super) async fn check(
     client: &Client,
@@ -37,6 +37,7 @@ pub(super) async fn check(
         .versions
         .values()
         .map(|v| v.index)
+        .chain(ledger.pruned.values().map(|p| p.index))
         .chain(ledger.moves.values().flatten().map(|m| m.index))
         .filter(|i| *i < ledger.size && *i < ledger.tree.len())
         .collect();

@@ -61,6 +61,9 @@ pub struct Checked {
     pub versions: usize,
     /// Version signatures verified.
     pub version_signatures: usize,
+    /// Pruned versions (tombstones: signature and ledger leaves checked, not the content).
+    #[serde(default)]
+    pub pruned_versions: usize,
     /// Deployment records (pointer moves) checked.
     pub moves: usize,
     /// Deployment signatures verified.

@@ -201,4 +201,16 @@ fn a_version_the_server_refuses_is_a_failure_naming_its_row() {
     );
     let text = serde_json::to_string(&s).unwrap();
     assert_eq!(Snapshot::from_json(&text).unwrap(), s);
+
+    // A 410 for a version no `version_pruned` leaf records is a failure too.
+    s.withheld[0].code = "pruned".into();
+    s.withheld[0].message = "prompt 't/a' version 1 was pruned at …".into();
+    let report = verify(&s, &Trust::served());
+    assert_eq!(
+        lines(&report),
+        vec![
+            "versions row (prompt 't/a', version 1): the server says it was pruned (prompt 't/a' \
+             version 1 was pruned at …), but no version_pruned leaf of the ledger records it",
+        ]
+    );
 }

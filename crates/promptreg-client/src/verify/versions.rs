@@ -1,6 +1,7 @@
 //! Version rows: the content recomputes to the stored digest, the signature verifies and says
 //! what the row says, and the ledger's `version_created` leaf names the same version, digest
-//! and signature; every such leaf has its row. A version the server refuses to serve (its
+//! and signature; every such leaf has its row. A pruned row (a tombstone without content) is
+//! checked by its signature and leaves, and a `version_pruned` leaf must record its pruning. A version the server refuses to serve (its
 //! content no longer opens) is a failure naming its row.
 
 use std::collections::BTreeSet;
@@ -34,7 +35,22 @@ pub(super) fn check(snapshot: &Snapshot, ledger: &Ledger, report: &mut Report) {
                 None
             }
         };
+        if v.pruned_at.is_some() {
+            // A tombstone: its content is gone, so its digest cannot be recomputed; what
+            // vouches for it is its signature, its creation leaf and its pruning leaf.
+            report.checked.pruned_versions += 1;
+            pruning(v, stored.as_ref(), ledger, report);
+        } else if let Some(leaf) = ledger.pruned.get(&(name.to_owned(), v.version)) {
+            report.fail(
+                version_row(name, v.version),
+                format!(
+                    "ledger leaf {} records its pruning, but the row still holds its content",
+                    leaf.index
+                ),
+            );
+        }
         match v.content() {
+            _ if v.pruned_at.is_some() => {} // nothing to hash
             Ok(content) => {
                 let recomputed = content.digest();
                 if Some(&recomputed) != stored.as_ref() {
@@ -54,15 +70,35 @@ pub(super) fn check(snapshot: &Snapshot, ledger: &Ledger, report: &mut Report) {
         in_ledger(v, stored.as_ref(), leaf, ledger, report);
     }
     for w in &snapshot.withheld {
+        let row = || version_row(&w.name, w.version);
         if !seen.insert((w.name.clone(), w.version)) {
-            report.fail(version_row(&w.name, w.version), "listed twice");
+            report.fail(row(), "listed twice");
             continue;
         }
         report.checked.versions += 1;
-        report.fail(
-            version_row(&w.name, w.version),
-            format!("the server refuses to serve it ({}): {}", w.code, w.message),
-        );
+        match (
+            w.code.as_str(),
+            ledger.pruned.get(&(w.name.clone(), w.version)),
+        ) {
+            // Read one by one because another version of its prompt was refused: a 410
+            // says it is pruned, but not its tombstone's fields.
+            ("pruned", Some(_)) => report.warn(
+                row(),
+                "pruned; its tombstone could not be read (its prompt's version list was refused)",
+            ),
+            ("pruned", None) => report.fail(
+                row(),
+                format!(
+                    "the server says it was pruned ({}), but no version_pruned leaf of the \
+                     ledger records it",
+                    w.message
+                ),
+            ),
+            _ => report.fail(
+                row(),
+                format!("the server refuses to serve it ({}): {}", w.code, w.message),
+            ),
+        }
     }
     for ((name, version), leaf) in &ledger.versions {
         if !seen.contains(&(name.clone(), *version)) {
@@ -75,6 +111,25 @@ pub(super) fn check(snapshot: &Snapshot, ledger: &Ledger, report: &mut Report) {
                 ),
             );
         }
+    }
+}
+
+/// A pruned row: a `version_pruned` leaf records its pruning, for the digest it keeps.
+fn pruning(v: &VersionView, stored: Option<&Digest>, ledger: &Ledger, report: &mut Report) {
+    let row = || version_row(v.name.as_str(), v.version);
+    match ledger.pruned.get(&(v.name.to_string(), v.version)) {
+        None => report.fail(
+            row(),
+            "pruned, but no version_pruned leaf of the ledger records its pruning",
+        ),
+        Some(leaf) if Some(&leaf.digest) != stored => report.fail(
+            row(),
+            format!(
+                "digest {} but ledger leaf {} pruned digest {}",
+                v.digest, leaf.index, leaf.digest
+            ),
+        ),
+        Some(_) => {}
     }
 }
 

@@ -34,6 +34,14 @@ pub enum ServiceError {
         /// Human text.
         message: String,
     },
+    /// What was asked for existed and is gone for good (a pruned version's content).
+    #[error("{message}")]
+    Gone {
+        /// `pruned`.
+        code: &'static str,
+        /// Human text naming what is gone and since when.
+        message: String,
+    },
     /// The policy refused the caller.
     #[error("{0}")]
     Forbidden(String),

@@ -21,6 +21,8 @@
 //! - [`controller`]: the rollout controller's passes (analysis, then the state machine).
 //! - `sealing`: encryption at rest (content sealed before the store, opened once when read
 //!   back) and the KEK rotation.
+//! - `retention`: lifecycle rules and the prune (crypto-shredding, a `version_pruned` ledger
+//!   leaf per version; the rules themselves are the pure `promptreg_core::retention`).
 //! - `integrity`: signing in the write path; the ledger, its proofs and the keys as an
 //!   auditor reads them (the trees and the audit live in [`crate::integrity`]).
 //! - `recovery`: the export's signature and the import of a bundle into an empty project.
@@ -37,6 +39,7 @@ pub mod policy;
 mod publish;
 mod reads;
 mod recovery;
+mod retention;
 mod rollouts;
 mod sealing;
 mod serve;
@@ -54,7 +57,9 @@ pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
 pub use policy::{Action, Policy, Resource, RolePolicy};
 pub use publish::Published;
+pub use reads::listed_content;
 pub use recovery::{ExportSigned, Imported};
+pub use retention::{Pruned, PrunedVersion};
 pub use rollouts::RolloutCommand;
 pub use sealing::KekRotation;
 pub use serve::{not_deployed, Served, Target};
@@ -314,7 +319,12 @@ impl Registry {
             | ChangeEvent::AnalysisResult { .. }
             // Webhooks live in the store only: the dispatcher reads them there every pass.
             | ChangeEvent::WebhookCreated { .. }
-            | ChangeEvent::WebhookDeleted { .. } => {}
+            | ChangeEvent::WebhookDeleted { .. }
+            // Lifecycle rules are read from the store when a prune runs; a pruned version is
+            // never live (the rules hold every version that is), so the index has nothing
+            // to forget.
+            | ChangeEvent::LifecycleSet { .. }
+            | ChangeEvent::VersionPruned { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = match known {
                     Known::Token(t) => t,

@@ -52,6 +52,8 @@ pub enum Action {
     Export,
     /// Restore an export into the (empty) project.
     Import,
+    /// Set the project's lifecycle rules and prune versions by them.
+    ManageLifecycle,
 }
 
 /// What it acts on.
@@ -113,7 +115,8 @@ impl RolePolicy {
             | Action::ManageWebhooks
             | Action::RotateKeys
             | Action::Export
-            | Action::Import => Role::Admin,
+            | Action::Import
+            | Action::ManageLifecycle => Role::Admin,
         }
     }
 }
@@ -171,6 +174,7 @@ fn describe(action: Action) -> &'static str {
         Action::RotateKeys => "rotate signing keys",
         Action::Export => "export the registry",
         Action::Import => "import a bundle",
+        Action::ManageLifecycle => "set lifecycle rules or prune versions",
     }
 }
 

@@ -8,7 +8,7 @@ use promptreg_core::{EnvName, ProjectId, PromptName, Version};
 use promptreg_store::{
     CatalogRecord, DeploymentRecord, Environment, OffsetPage, PageRequest, PromptFilter,
     PromptPage, PromptQuery, PromptRecord, RolloutFilter, RolloutRecord, Store, StoredContent,
-    TokenRecord, VersionFilter, VersionRecord,
+    StoredVersion, TokenRecord, VersionFilter, VersionRecord,
 };
 
 use super::{Action, Caller, Registry, Resource, ServiceResult};
@@ -43,6 +43,24 @@ impl Registry {
     }
 }
 
+/// A listed version (`Reads::versions`) as one whose content is needed: opened, or 410
+/// `pruned`.
+pub fn listed_content(v: StoredVersion) -> ServiceResult<VersionRecord> {
+    match v.content.clone() {
+        StoredContent::Plain(c) => Ok(v.with_content(c)),
+        StoredContent::Pruned { pruned_at, .. } => {
+            Err(super::sealing::pruned(&v.name, v.version, pruned_at))
+        }
+        StoredContent::Sealed { .. } => Err(super::ServiceError::Internal(
+            format!(
+                "prompt '{}' version {} was listed unopened",
+                v.name, v.version
+            )
+            .into(),
+        )),
+    }
+}
+
 impl Reads<'_> {
     /// One version.
     pub async fn version(
@@ -60,18 +78,20 @@ impl Reads<'_> {
         self.registry.open_or_report(self.project, None, v)
     }
 
-    /// Versions newest first.
+    /// Versions newest first, each opened ([`StoredContent::Plain`]) or, when pruned, as a
+    /// tombstone ([`StoredContent::Pruned`]). A version that does not open fails the list
+    /// (409 `integrity_error` naming it).
     pub async fn versions(
         &self,
         name: &PromptName,
         filter: &VersionFilter,
         page: &PageRequest<Version>,
-    ) -> ServiceResult<Vec<VersionRecord>> {
+    ) -> ServiceResult<Vec<StoredVersion>> {
         self.store
             .list_versions(self.project, name, filter, page)
             .await?
             .into_iter()
-            .map(|v| self.registry.open_or_report(self.project, None, v))
+            .map(|v| self.registry.open_listed(self.project, v))
             .collect()
     }
 

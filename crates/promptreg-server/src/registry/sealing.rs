@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use promptreg_core::integrity::seal::Binding;
-use promptreg_core::{EnvName, ProjectId};
+use promptreg_core::{EnvName, ProjectId, PromptName, Version};
 use promptreg_store::{Reseal, StoredContent, StoredVersion, VersionKey, VersionRecord};
 
 use super::{Action, Caller, Registry, Resource, ServiceError, ServiceResult};
@@ -34,6 +34,22 @@ pub struct KekRotation {
     pub retired: Vec<String>,
     /// Versions that could not be opened, one line each (integrity errors).
     pub unreadable: Vec<String>,
+}
+
+/// 410 `pruned` for a version whose content the lifecycle rules removed.
+pub(crate) fn pruned(
+    name: &PromptName,
+    version: Version,
+    at: chrono::DateTime<chrono::Utc>,
+) -> ServiceError {
+    ServiceError::Gone {
+        code: "pruned",
+        message: format!(
+            "prompt '{name}' version {version} was pruned at {} by the lifecycle rules: its \
+             content is gone (its digest, signature and ledger leaf remain)",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    }
 }
 
 /// The associated data of a version's row.
@@ -88,20 +104,45 @@ impl Registry {
                 .keyring
                 .unseal(&binding(project, &v), sealed)
                 .map_err(|e| format!("version {} cannot be read: {e}", v.version))?,
+            StoredContent::Pruned { pruned_at, .. } => {
+                return Err(format!(
+                    "version {} was pruned at {pruned_at}: its content is gone",
+                    v.version
+                ))
+            }
         };
         Ok(v.with_content(content))
     }
 
-    /// [`Registry::open`] for a read or a write that needs the content: a version that does
-    /// not open is reported (`/readyz`, `/metrics`, the log) and answered 409
-    /// `integrity_error` naming the prompt and version, so that a client (`promptreg verify`)
-    /// can say which row it concerns.
+    /// A listed version with its content opened (as [`StoredContent::Plain`]), or as it is
+    /// when pruned (a tombstone lists without content); one that does not open is answered
+    /// as [`Registry::open_or_report`] does.
+    pub(crate) fn open_listed(
+        &self,
+        project: &ProjectId,
+        v: StoredVersion,
+    ) -> ServiceResult<StoredVersion> {
+        if let StoredContent::Pruned { .. } = v.content {
+            return Ok(v);
+        }
+        let opened = self.open_or_report(project, None, v)?;
+        let content = StoredContent::Plain(opened.content.clone());
+        Ok(opened.with_content(content))
+    }
+
+    /// [`Registry::open`] for a read or a write that needs the content: a pruned version is
+    /// 410 `pruned`; a version that does not open is reported (`/readyz`, `/metrics`, the
+    /// log) and answered 409 `integrity_error` naming the prompt and version, so that a
+    /// client (`promptreg verify`) can say which row it concerns.
     pub(crate) fn open_or_report(
         &self,
         project: &ProjectId,
         env: Option<&EnvName>,
         v: StoredVersion,
     ) -> ServiceResult<VersionRecord> {
+        if let Some(pruned_at) = v.content.pruned_at() {
+            return Err(pruned(&v.name, v.version, pruned_at));
+        }
         let name = v.name.clone();
         self.open(project, v).map_err(|message| {
             self.report(Finding {
@@ -221,6 +262,8 @@ impl Registry {
                     )
                 };
                 let planned = match &v.content {
+                    // Nothing to rewrap: its data key is gone.
+                    StoredContent::Pruned { .. } => continue,
                     StoredContent::Plain(c) if c.digest() != v.digest => {
                         pass.unreadable.push(format!(
                             "{}: its plaintext content does not hash to its digest; left as it is",

@@ -4,6 +4,7 @@ mod environments;
 mod kek;
 mod langfuse;
 mod ledger;
+mod lifecycle;
 mod outcomes;
 mod prompts;
 mod recovery;
@@ -45,6 +46,7 @@ use crate::error::ApiError;
         ledger::checkpoint, ledger::entries, ledger::inclusion, ledger::consistency, ledger::keys,
         ledger::rotate_signing, kek::rotate_kek,
         recovery::sign_export, recovery::import,
+        lifecycle::get, lifecycle::set, lifecycle::prune,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
@@ -171,7 +173,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             "/v1/import",
             post(recovery::import).layer(DefaultBodyLimit::max(recovery::MAX_IMPORT_BYTES)),
-        );
+        )
+        .route("/v1/lifecycle", get(lifecycle::get).put(lifecycle::set))
+        .route("/v1/prune", post(lifecycle::prune));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

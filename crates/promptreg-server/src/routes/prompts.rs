@@ -134,12 +134,13 @@ pub async fn diff_versions(
                     },
                 )
                 .await?;
-            before.into_iter().next().ok_or_else(|| {
+            let before = before.into_iter().next().ok_or_else(|| {
                 ApiError::not_found(format!(
                     "prompt '{name}' has no version before {}",
                     to.version
                 ))
-            })?
+            })?;
+            crate::registry::listed_content(before)?
         }
     };
     // A line diff, and the JSON of a large one, is CPU work (bounded, but up to a second on

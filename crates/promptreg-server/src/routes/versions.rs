@@ -69,7 +69,8 @@ pub struct VersionQuery {
 /// Versions of a prompt, newest first.
 #[utoipa::path(get, path = "/v1/prompts/{name}/versions", tag = "versions",
     params(("name" = String, Path, description = "Prompt name"), VersionQuery),
-    responses((status = 200, body = Page<VersionView>), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
+    responses((status = 200, body = Page<VersionView>), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound,
+        (status = 409, body = promptreg_api::ErrorBody, description = "A version of the page does not verify (`integrity_error`, naming it)")))]
 pub async fn list_versions(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,14 +97,14 @@ pub async fn list_versions(
         limit,
         ListKind::Versions,
         |r| r.version.to_string(),
-        |r| views::version(r, None),
+        views::listed,
     )))
 }
 
 /// One version (`latest` for the newest).
 #[utoipa::path(get, path = "/v1/prompts/{name}/versions/{version}", tag = "versions",
     params(("name" = String, Path), ("version" = String, Path, description = "A version number or `latest`")),
-    responses((status = 200, body = VersionView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
+    responses((status = 200, body = VersionView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound, crate::responses::Unreadable))]
 pub async fn get_version(
     State(state): State<AppState>,
     caller: Caller,

@@ -5,8 +5,8 @@ use promptreg_api::{
     VersionView,
 };
 use promptreg_store::{
-    CatalogRecord, DeploymentRecord, Environment, PromptRecord, StoredContent, TokenRecord,
-    VersionRecord,
+    CatalogRecord, DeploymentRecord, Environment, PromptRecord, StoredContent, StoredVersion,
+    TokenRecord, VersionRecord,
 };
 
 /// A version on the wire.
@@ -29,6 +29,39 @@ pub fn version(v: VersionRecord, created: Option<bool>) -> VersionView {
         created,
         signature: envelope(v.signature.as_deref()),
         ledger_index: ledger_index(v.ledger_seq),
+        pruned_at: None,
+    }
+}
+
+/// A listed version on the wire: opened, or a pruned version's tombstone (no content,
+/// `pruned_at` set).
+pub fn listed(v: StoredVersion) -> VersionView {
+    let (content, pruned_at) = match v.content.clone() {
+        StoredContent::Plain(c) => (Some(c), None),
+        other => (None, other.pruned_at()),
+    };
+    let prompt_type = v.content.prompt_type();
+    match content {
+        Some(c) => version(v.with_content(c), None),
+        None => VersionView {
+            digest: v.digest.to_string(),
+            prompt_type,
+            template: None,
+            messages: None,
+            variables: None,
+            model: None,
+            name: v.name,
+            version: v.version,
+            commit_message: v.commit_message,
+            metadata: v.metadata,
+            parent: v.parent,
+            created_by: v.created_by,
+            created_at: v.created_at,
+            created: None,
+            signature: envelope(v.signature.as_deref()),
+            ledger_index: ledger_index(v.ledger_seq),
+            pruned_at,
+        },
     }
 }
 

@@ -37,6 +37,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/keys/signing/rotate") => Some("admin"),
         ("post", "/v1/keys/kek/rotate") => Some("admin"),
         ("post", "/v1/export/sign" | "/v1/import") => Some("admin"),
+        ("put", "/v1/lifecycle") | ("post", "/v1/prune") => Some("admin"),
         (
             "get",
             "/v1/prompts"
@@ -60,6 +61,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/ledger/entries"
             | "/v1/ledger/proofs/inclusion"
             | "/v1/ledger/proofs/consistency"
+            | "/v1/lifecycle"
             | "/api/public/v2/prompts"
             | "/api/public/v2/prompts/{name}"
             | "/api/public/projects",
@@ -99,6 +101,8 @@ fn body(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/import") => {
             json!({"format": "promptreg-bundle/v1", "snapshot": {}, "signature": {}})
         }
+        ("put", "/v1/lifecycle") => json!({"keep_last": 3}),
+        ("post", "/v1/prune") => json!({"dry_run": true}),
         // Names no rollout that exists: allowed roles get 404, the others 403.
         ("post", "/v1/hooks/abort") => json!({"rollout": "no-such-rollout"}),
         _ => return None,

@@ -173,6 +173,9 @@ impl Store for BrokenFeed {
     async fn reseal(&self, batch: &[Reseal]) -> StoreResult<u64> {
         self.0.reseal(batch).await
     }
+    async fn lifecycle(&self, p: &ProjectId) -> StoreResult<Option<LifecycleRecord>> {
+        self.0.lifecycle(p).await
+    }
     async fn list_tokens(&self, p: &ProjectId) -> StoreResult<Vec<TokenRecord>> {
         self.0.list_tokens(p).await
     }

@@ -161,6 +161,25 @@ impl TestApp {
         }
     }
 
+    /// Reads one number from the database behind the server's back (`SELECT COUNT(*) …`):
+    /// `sqlite` on SQLite, `postgres` on PostgreSQL.
+    pub async fn count(&self, sqlite: &str, postgres: &str) -> i64 {
+        match &self.raw {
+            RawStore::Sqlite(s) => promptreg_store_sqlite::testing::count(s, sqlite)
+                .await
+                .unwrap(),
+            RawStore::Postgres(s) => promptreg_store_postgres::testing::count(s, postgres)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// The SQLite database's files (the database and its write-ahead log), on SQLite.
+    pub fn sqlite_files(&self) -> Option<Vec<std::path::PathBuf>> {
+        let dir = self._dir.as_ref()?.path();
+        Some(vec![dir.join("t.db"), dir.join("t.db-wal")])
+    }
+
     /// Another router (a restarted server) over this app's store; cleaned up with this app.
     pub fn with_router(app: &TestApp, router: Router) -> TestApp {
         TestApp {

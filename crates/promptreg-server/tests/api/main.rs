@@ -26,6 +26,7 @@ mod render_limits;
 mod replica_races;
 mod replicas;
 mod resolve;
+mod retention;
 mod rollout_replicas;
 mod rollouts;
 mod service;

@@ -16,6 +16,7 @@
 //! - `keys`: signing keys, and records' signatures and ledger positions.
 //! - `sealing`: sealed and plaintext content, the walk over every version, rewrapping.
 //! - `import`: the import steps (counting, clearing, replaying a log verbatim).
+//! - `retention`: lifecycle rules, what the rules read, and the prune's tombstone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -39,6 +40,7 @@ mod keys;
 mod misc;
 mod outcomes;
 mod prompt_page;
+mod retention;
 mod sealing;
 mod versions;
 mod webhooks;
@@ -49,6 +51,7 @@ pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
 pub use prompt_page::*;
+pub use retention::*;
 pub use sealing::*;
 pub use versions::*;
 pub use webhooks::*;
@@ -103,6 +106,7 @@ macro_rules! conformance_suite {
             signing_keys_rotate_and_records_keep_signatures,
             sealed_and_plaintext_versions_round_trip_and_reseal,
             an_import_replays_a_log_verbatim,
+            retention_reads_rules_and_prunes_to_a_tombstone,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {

@@ -41,7 +41,8 @@ impl LangfuseError {
         match self.0.status {
             StatusCode::UNAUTHORIZED => (StatusCode::UNAUTHORIZED, "UnauthorizedError"),
             StatusCode::FORBIDDEN => (StatusCode::FORBIDDEN, "AccessDeniedError"),
-            StatusCode::NOT_FOUND => (StatusCode::NOT_FOUND, "NotFoundError"),
+            // A pruned version: Langfuse has no such state, and for its SDKs it is not there.
+            StatusCode::NOT_FOUND | StatusCode::GONE => (StatusCode::NOT_FOUND, "NotFoundError"),
             StatusCode::METHOD_NOT_ALLOWED => {
                 (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowedError")
             }

@@ -247,10 +247,13 @@ fn prompt_meta(p: PromptRecord<StoredContent>) -> PromptMeta {
         labels,
         tags: p.latest.metadata.tags.clone(),
         last_updated_at: wire::timestamp(p.latest.created_at),
-        // Sealed only when it did not open (reported as an integrity error): no config then.
+        // Sealed only when it did not open (reported as an integrity error), pruned never
+        // (the newest version always stays): no config then.
         last_config: match &p.latest.content {
             StoredContent::Plain(c) => wire::config(c),
-            StoredContent::Sealed { .. } => serde_json::Value::Object(Default::default()),
+            StoredContent::Sealed { .. } | StoredContent::Pruned { .. } => {
+                serde_json::Value::Object(Default::default())
+            }
         },
     }
 }
