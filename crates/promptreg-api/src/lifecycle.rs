@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetLifecycle {
-    /// The newest versions of each prompt that always stay (at least 1; unset: 1).
+    /// The newest versions of each prompt that always stay (1 to 1,000,000; unset: 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub keep_last: Option<u32>,
     /// An age, a whole number and `d`, `h`, `m` or `s` (`"30d"`): a version created, or live
     /// anywhere, more recently stays.

@@ -41,6 +41,9 @@ pub struct RulesError {
     pub message: String,
 }
 
+/// The largest `keep_last` accepted.
+pub const MAX_KEEP_LAST: u32 = 1_000_000;
+
 impl Rules {
     /// Checked rules: `keep_last` at least 1, `prune_unused_after` longer than zero.
     pub fn new(
@@ -52,6 +55,12 @@ impl Rules {
                 field: "keep_last",
                 message: "must be at least 1: the newest version of a prompt is never pruned"
                     .into(),
+            });
+        }
+        if keep_last.is_some_and(|n| n > MAX_KEEP_LAST) {
+            return Err(RulesError {
+                field: "keep_last",
+                message: format!("must be at most {MAX_KEEP_LAST}"),
             });
         }
         if prune_unused_after.is_some_and(|d| d.is_zero()) {

@@ -399,6 +399,7 @@ async fn lifecycle_rules_are_checked_recorded_and_admin_only(app: &TestApp) {
     );
     for (body, field) in [
         (json!({"keep_last": 0}), "keep_last"),
+        (json!({"keep_last": 1_000_001}), "keep_last"),
         (json!({"prune_unused_after": "30"}), "prune_unused_after"),
         (json!({"prune_unused_after": "0d"}), "prune_unused_after"),
     ] {
