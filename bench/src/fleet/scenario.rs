@@ -203,14 +203,22 @@ pub async fn run_scenario(
     let stats = fleet.stats.clone();
     fleet.stop().await;
     if last["status"] == "progressing" || last["status"] == "paused" {
-        last = api(
+        let aborted = api(
             client,
             s,
             reqwest::Method::POST,
             &format!("{path}/abort"),
             Some(json!({"reason": "fleet simulation ended"})),
         )
-        .await?;
+        .await;
+        last = match aborted {
+            Ok(answer) => answer,
+            // The analysis ended it between the last poll and the abort: read how it ended.
+            Err(e) if e.to_string().contains("rollout_finished") => {
+                api(client, s, reqwest::Method::GET, &path, None).await?
+            }
+            Err(e) => return Err(e),
+        };
     }
     let history = api(
         client,
