@@ -489,3 +489,58 @@ async fn a_replica_reloads_after_an_import_through_another() {
     b.stop().await;
     cleanup.await;
 }
+
+/// A registry that has pruned old versions exports, imports and verifies: each tombstone is
+/// restored as a tombstone (410 `pruned`, its signature and ledger leaves kept), and the live
+/// pointer answers the same.
+#[tokio::test]
+async fn a_pruned_registry_is_restored_with_its_tombstones() {
+    let source = Started::new(Backend::Sqlite).await.unwrap();
+    let to = target().await;
+    let notes = tempfile::tempdir().unwrap();
+    for text in ["one", "two", "three"] {
+        write(
+            notes.path(),
+            "notes.yaml",
+            &format!("template: Notes {text}.\n"),
+        );
+        admin(&source.server, &["push", path(&notes)]).await.ok();
+    }
+    admin(
+        &source.server,
+        &["deploy", "notes", "3", "--env", "production"],
+    )
+    .await
+    .ok();
+    admin(&source.server, &["lifecycle", "set", "--keep-last", "1"])
+        .await
+        .ok();
+    let pruned = admin(&source.server, &["prune"]).await.ok();
+    assert!(pruned.contains("v1") && pruned.contains("v2"), "{pruned}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("pruned.bundle.json");
+    let bundle = bundle.to_str().unwrap();
+    admin(&source.server, &["export", "--bundle", bundle])
+        .await
+        .ok();
+    admin(&to.server, &["import", "--bundle", bundle])
+        .await
+        .ok();
+    let out = admin(&to.server, &["verify"]).await.ok();
+    assert!(
+        out.starts_with("verified") && out.contains("2 pruned"),
+        "{out}"
+    );
+    let restored = reqwest::Client::new()
+        .get(format!("{}/v1/prompts/notes/versions/1", to.server.url()))
+        .bearer_auth(to.server.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restored.status().as_u16(), 410, "restored as a tombstone");
+    assert_eq!(
+        resolve(&source.server, "notes", "production").await,
+        resolve(&to.server, "notes", "production").await
+    );
+}

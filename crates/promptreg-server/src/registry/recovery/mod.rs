@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use promptreg_api::Bundle;
 use promptreg_core::integrity::{ExportPredicate, Hash, Statement};
 use promptreg_core::Digest;
-use promptreg_store::ProjectCounts;
+use promptreg_store::{ProjectCounts, StoredContent};
 
 use self::rows::Row;
 use super::{Action, Caller, Registry, Resource, ServiceError, ServiceResult};
@@ -123,8 +123,15 @@ impl Registry {
         }
         for (row, leaf) in &plan.steps {
             match row {
-                // Sealed under this server's KEK, like any version it stores.
-                Some(Row::Version(v)) => tx.insert_version(&self.seal(project, v)?).await?,
+                Some(Row::Version(v)) => match &v.content {
+                    // Sealed under this server's KEK, like any version it stores.
+                    StoredContent::Plain(content) => {
+                        let open = (**v).clone().with_content(content.clone());
+                        tx.insert_version(&self.seal(project, &open)?).await?
+                    }
+                    // A pruned version stays the tombstone it was.
+                    _ => tx.insert_version(v).await?,
+                },
                 Some(Row::Deployment(r)) => tx.insert_deployment(r).await?,
                 Some(Row::Environment(e)) => tx.insert_environment(e).await?,
                 None => {}

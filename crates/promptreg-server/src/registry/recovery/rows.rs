@@ -12,7 +12,7 @@ use promptreg_core::integrity::{
     DeploymentPredicate, Envelope, IntegrityError, KeyRing, Statement, VersionPredicate,
 };
 use promptreg_core::{ChangeEvent, Digest, EnvName, ProjectId, PromptName, Version};
-use promptreg_store::{DeploymentRecord, Environment, VersionRecord};
+use promptreg_store::{DeploymentRecord, Environment, StoredContent, StoredVersion, VersionRecord};
 use serde_json::Value;
 
 use super::check::{refuse, Checked, Leaf};
@@ -20,8 +20,8 @@ use crate::registry::ServiceError;
 
 /// A row an import writes before its leaf.
 pub(super) enum Row {
-    /// A version (`version_created`).
-    Version(Box<VersionRecord>),
+    /// A version (`version_created`): plaintext to seal, or a pruned version's tombstone.
+    Version(Box<StoredVersion>),
     /// A deployment record and its pointer (`pointer_moved`).
     Deployment(Box<DeploymentRecord>),
     /// An environment (`environment_created`).
@@ -215,23 +215,33 @@ fn envelope(
     Ok(Some((canonical_json(value), envelope)))
 }
 
-/// A version row: its content recomputes to its digest, and its signature (if any) is by a
-/// listed key and signs exactly this row.
+/// A version row: its content recomputes to its digest (a pruned version has none: it is
+/// restored as the tombstone it is), and its signature (if any) is by a listed key and signs
+/// exactly this row.
 fn version(
     view: &VersionView,
     project: &ProjectId,
     ring: &KeyRing,
-) -> Result<VersionRecord, ServiceError> {
+) -> Result<StoredVersion, ServiceError> {
     let check = version_row(&view.name, view.version);
-    let content = view.content().map_err(|e| refuse(&check, e))?;
     let digest = Digest::parse(&view.digest).map_err(|e| refuse(&check, e))?;
-    let recomputed = content.digest();
-    if recomputed != digest {
-        return Err(refuse(
-            &check,
-            format!("its content hashes to {recomputed}, not to its digest {digest}"),
-        ));
-    }
+    let content = match view.pruned_at {
+        Some(pruned_at) => StoredContent::Pruned {
+            prompt_type: view.prompt_type,
+            pruned_at,
+        },
+        None => {
+            let content = view.content().map_err(|e| refuse(&check, e))?;
+            let recomputed = content.digest();
+            if recomputed != digest {
+                return Err(refuse(
+                    &check,
+                    format!("its content hashes to {recomputed}, not to its digest {digest}"),
+                ));
+            }
+            StoredContent::Plain(content)
+        }
+    };
     let signature = envelope(&check, view.signature.as_ref())?;
     if let Some((_, env)) = &signature {
         let expected = VersionPredicate {
