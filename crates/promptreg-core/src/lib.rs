@@ -49,5 +49,5 @@ pub use content::{ChatEntry, Digest, PromptBody, PromptContent, PromptType};
 pub use deploy::{DeployKind, PointerMove, RollbackError};
 pub use event::{ChangeEvent, EventDraft, EventRecord};
 pub use metadata::{Compat, Metadata};
-pub use name::{EnvName, NameError, ProjectId, PromptName, Role, Version};
+pub use name::{EnvName, GrantScope, NameError, ProjectId, PromptName, Role, Version};
 pub use schema::VariablesSchema;

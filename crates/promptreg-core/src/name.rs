@@ -230,8 +230,10 @@ impl std::str::FromStr for Version {
 pub enum Role {
     /// Reads and resolves.
     Reader,
-    /// Also creates versions.
+    /// Also creates versions, requests changes and attaches validation results.
     Author,
+    /// Also approves or rejects other people's change requests.
+    Reviewer,
     /// Also deploys and rolls back.
     Deployer,
     /// Also manages environments and tokens.
@@ -244,9 +246,50 @@ impl Role {
         match self {
             Role::Reader => "reader",
             Role::Author => "author",
+            Role::Reviewer => "reviewer",
             Role::Deployer => "deployer",
             Role::Admin => "admin",
         }
+    }
+}
+
+impl Role {
+    /// Every role, least first.
+    pub const ALL: [Role; 5] = [
+        Role::Reader,
+        Role::Author,
+        Role::Reviewer,
+        Role::Deployer,
+        Role::Admin,
+    ];
+}
+
+/// Where a token's deploy and rollback rights reach: `None` means everywhere in its project.
+/// A grant limited to `staging` may deploy there but not to `production`; a grant limited to
+/// the prefix `support/` may deploy `support/triage` but not `billing/refund`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GrantScope {
+    /// The environments deploy and rollback grants are limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<EnvName>>,
+    /// The prompt name prefixes the token's grants are limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_prefixes: Option<Vec<String>>,
+}
+
+impl GrantScope {
+    /// Whether a grant limited this way reaches environment `env`.
+    pub fn covers_env(&self, env: &EnvName) -> bool {
+        self.environments
+            .as_ref()
+            .is_none_or(|envs| envs.iter().any(|e| e == env))
+    }
+
+    /// Whether a grant limited this way reaches prompt `name`.
+    pub fn covers_prompt(&self, name: &PromptName) -> bool {
+        self.prompt_prefixes
+            .as_ref()
+            .is_none_or(|prefixes| prefixes.iter().any(|p| name.as_str().starts_with(p)))
     }
 }
 
@@ -256,6 +299,7 @@ impl std::str::FromStr for Role {
         match s {
             "reader" => Ok(Role::Reader),
             "author" => Ok(Role::Author),
+            "reviewer" => Ok(Role::Reviewer),
             "deployer" => Ok(Role::Deployer),
             "admin" => Ok(Role::Admin),
             other => Err(NameError::Role(other.into())),

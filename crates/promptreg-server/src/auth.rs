@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use parking_lot::RwLock;
-use promptreg_core::{ProjectId, Role};
+use promptreg_core::{GrantScope, ProjectId, Role};
 use promptreg_store::{TokenKind, TokenRecord};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -38,6 +38,11 @@ pub struct Principal {
     pub role: Role,
     /// The tenant it acts in.
     pub project: ProjectId,
+    /// Whether it administers the server (creates projects, issues tokens in any project).
+    /// Only the bootstrap admin is one today.
+    pub server_admin: bool,
+    /// Where its deploy and rollback grants reach.
+    pub scope: GrantScope,
 }
 
 /// The id of the configured admin token's principal.
@@ -56,6 +61,20 @@ impl Principal {
             name: token.name.clone(),
             role: token.role,
             project: token.project.clone(),
+            server_admin: false,
+            scope: GrantScope::default(),
+        }
+    }
+
+    /// A principal the server itself acts as (the rollout controller, first start-up).
+    pub fn system(id: &str, name: &str, project: &ProjectId) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            role: Role::Admin,
+            project: project.clone(),
+            server_admin: false,
+            scope: GrantScope::default(),
         }
     }
 
@@ -150,6 +169,8 @@ impl TokenCache {
             name: format!("admin@{instance}"),
             role: Role::Admin,
             project: ProjectId::default(),
+            server_admin: true,
+            scope: GrantScope::default(),
         };
         self.by_hash
             .write()

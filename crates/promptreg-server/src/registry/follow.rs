@@ -150,12 +150,11 @@ impl Registry {
         if self.feed.mark(project) > 0 {
             return Ok(());
         }
-        let system = super::Caller::internal(crate::auth::Principal {
-            id: "system".into(),
-            name: "first-start".into(),
-            role: promptreg_core::Role::Admin,
-            project: project.clone(),
-        });
+        let system = super::Caller::internal(crate::auth::Principal::system(
+            "system",
+            "first-start",
+            project,
+        ));
         let mut tx = self.store.begin(project).await?;
         let mut events = Vec::new();
         for name in ["development", "staging", "production"] {

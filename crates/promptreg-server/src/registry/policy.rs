@@ -54,6 +54,73 @@ pub enum Action {
     Import,
     /// Set the project's lifecycle rules and prune versions by them.
     ManageLifecycle,
+    /// Create and list projects (server administrators only).
+    ManageProjects,
+    /// Ask for a change (a deploy into a protected environment) to be approved.
+    RequestChange,
+    /// Approve or reject someone else's change request.
+    ReviewChange,
+    /// Deploy an approved change request.
+    ApplyChange,
+    /// Deploy into a protected environment without an approved request, with a reason
+    /// (flagged in history and the audit log).
+    BreakGlass,
+    /// Attach a validation result to a version.
+    AttachValidation,
+    /// Set an environment's promotion path, gates and approval count.
+    ConfigureEnvironment,
+    /// Read the audit log.
+    ReadAudit,
+}
+
+impl Action {
+    /// Whether the action moves (or stages a move of) a pointer: what a token's environment
+    /// and prompt-prefix limits restrict.
+    pub fn moves_pointer(self) -> bool {
+        matches!(
+            self,
+            Action::Deploy
+                | Action::Rollback
+                | Action::StartRollout
+                | Action::PromoteRollout
+                | Action::ControlRollout
+                | Action::AbortRollout
+                | Action::ApplyChange
+                | Action::BreakGlass
+        )
+    }
+
+    /// Every action, for tables generated from them (the permission table, its tests).
+    pub const ALL: [Action; 28] = [
+        Action::Read,
+        Action::Resolve,
+        Action::CreateVersion,
+        Action::Deploy,
+        Action::Rollback,
+        Action::ManageEnvironments,
+        Action::CreateEnvironmentByLabel,
+        Action::ManageTokens,
+        Action::StartRollout,
+        Action::PromoteRollout,
+        Action::ControlRollout,
+        Action::AbortRollout,
+        Action::SkipAnalysis,
+        Action::ReportOutcomes,
+        Action::ManageWebhooks,
+        Action::ReadLedger,
+        Action::RotateKeys,
+        Action::Export,
+        Action::Import,
+        Action::ManageLifecycle,
+        Action::ManageProjects,
+        Action::RequestChange,
+        Action::ReviewChange,
+        Action::ApplyChange,
+        Action::BreakGlass,
+        Action::AttachValidation,
+        Action::ConfigureEnvironment,
+        Action::ReadAudit,
+    ];
 }
 
 /// What it acts on.
@@ -98,7 +165,11 @@ impl RolePolicy {
             Action::Read | Action::Resolve | Action::ReportOutcomes | Action::ReadLedger => {
                 Role::Reader
             }
-            Action::CreateVersion => Role::Author,
+            Action::CreateVersion | Action::RequestChange | Action::AttachValidation => {
+                Role::Author
+            }
+            Action::ReviewChange | Action::ReadAudit => Role::Reviewer,
+            Action::ApplyChange => Role::Deployer,
             Action::Deploy | Action::StartRollout | Action::PromoteRollout => match resource {
                 Resource::Pointer {
                     protected: true, ..
@@ -116,7 +187,11 @@ impl RolePolicy {
             | Action::RotateKeys
             | Action::Export
             | Action::Import
-            | Action::ManageLifecycle => Role::Admin,
+            | Action::ManageLifecycle
+            | Action::BreakGlass
+            | Action::ConfigureEnvironment => Role::Admin,
+            // Only server administrators; no project role reaches it.
+            Action::ManageProjects => return Role::Admin,
         }
     }
 }
@@ -129,6 +204,19 @@ impl Policy for RolePolicy {
         resource: Resource<'_>,
     ) -> Result<(), ServiceError> {
         let needed = Self::needed(action, resource);
+        if action == Action::ManageProjects && !principal.server_admin {
+            return Err(ServiceError::Forbidden(
+                "only a server administrator may manage projects".into(),
+            ));
+        }
+        if let Resource::Pointer { env, name, .. } = resource {
+            let scope = &principal.scope;
+            if action.moves_pointer() && (!scope.covers_env(env) || !scope.covers_prompt(name)) {
+                return Err(ServiceError::Forbidden(format!(
+                    "this token's grants do not reach '{name}' in '{env}'"
+                )));
+            }
+        }
         if principal.role >= needed {
             return Ok(());
         }
@@ -175,6 +263,14 @@ fn describe(action: Action) -> &'static str {
         Action::Export => "export the registry",
         Action::Import => "import a bundle",
         Action::ManageLifecycle => "set lifecycle rules or prune versions",
+        Action::ManageProjects => "manage projects",
+        Action::RequestChange => "request changes",
+        Action::ReviewChange => "approve or reject change requests",
+        Action::ApplyChange => "apply change requests",
+        Action::BreakGlass => "deploy without an approved change request",
+        Action::AttachValidation => "attach validation results",
+        Action::ConfigureEnvironment => "configure environments",
+        Action::ReadAudit => "read the audit log",
     }
 }
 
@@ -188,6 +284,8 @@ mod tests {
             name: "n".into(),
             role,
             project: ProjectId::default(),
+            server_admin: false,
+            scope: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use promptreg_core::deploy::{live_stack, plan_move, MoveRequest};
 use promptreg_core::rollout::{self, machine, PointerTarget, RolloutSpec, Transition};
-use promptreg_core::{EnvName, EventRecord, PromptName, Role, Version};
+use promptreg_core::{EnvName, EventRecord, PromptName, Version};
 use promptreg_store::{RolloutRecord, StoreTx, VersionRecord};
 
 use super::pointers::{environment, pointer, PendingMove};
@@ -389,12 +389,7 @@ pub(crate) fn in_progress(active: &RolloutRecord) -> ServiceError {
 /// The principal the controller acts as (recorded as the actor of automatic changes).
 fn controller(project: &promptreg_core::ProjectId) -> Caller {
     Caller {
-        principal: Arc::new(Principal {
-            id: "rollout-controller".into(),
-            name: "analysis".into(),
-            role: Role::Admin,
-            project: project.clone(),
-        }),
+        principal: Arc::new(Principal::system("rollout-controller", "analysis", project)),
         request_id: None,
     }
 }
