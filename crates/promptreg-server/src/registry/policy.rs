@@ -191,7 +191,7 @@ impl RolePolicy {
             | Action::BreakGlass
             | Action::ConfigureEnvironment => Role::Admin,
             // Only server administrators; no project role reaches it.
-            Action::ManageProjects => return Role::Admin,
+            Action::ManageProjects => Role::Admin,
         }
     }
 }
