@@ -1,6 +1,7 @@
 //! Wire types of the promptreg v1 HTTP API (see `docs/api.md`), shared by the server, the
 //! agent SDK and the CLI so that all three agree on every field.
 //!
+//! - [`audit`]: the audit log's filters and entries.
 //! - [`error`]: the error envelope `{"error": {"code", "message"}}`.
 //! - [`versions`]: creating and reading immutable versions, listing prompts, diffs.
 //! - [`deploy`]: environments, deployment records, catalog.
@@ -18,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod deploy;
 pub mod error;
 pub mod ledger;
@@ -32,6 +34,7 @@ pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 
+pub use audit::*;
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
 pub use ledger::*;

@@ -58,6 +58,9 @@ pub enum ClientError {
     /// Local rendering failed (variables against the schema, or the template itself).
     #[error("render failed: {0}")]
     Render(#[from] RenderError),
+    /// Writing what the server sent (an export) to the caller's writer failed.
+    #[error("writing the output failed")]
+    Io(#[source] std::io::Error),
 }
 
 impl ClientError {

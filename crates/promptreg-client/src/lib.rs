@@ -37,6 +37,7 @@ pub mod ledger;
 pub mod paging;
 pub mod verify;
 
+mod audit;
 mod builder;
 mod deploy;
 mod kek;

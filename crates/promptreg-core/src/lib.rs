@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+pub mod audit;
 pub mod content;
 pub mod deploy;
 pub mod diff;

@@ -237,6 +237,11 @@ pub async fn state_with_keys(
         let registry = follower.clone();
         async move { registry.follow(stop).await.map_err(anyhow::Error::from) }
     });
+    let indexer = registry.clone();
+    supervisor.spawn("audit backlog", move |stop| {
+        let registry = indexer.clone();
+        async move { registry.index_audit_backlog(stop).await }
+    });
     let driver = registry.clone();
     let owner = format!("{instance}/{}", uuid::Uuid::new_v4());
     let dispatcher_owner = owner.clone();

@@ -7,9 +7,12 @@
 //! PostgreSQL delivers the notification at commit and drops it on rollback, so listeners hear
 //! exactly the committed events, in commit order, which is `seq` order.
 
+use promptreg_core::audit::{keys, AuditKeys};
 use promptreg_core::{EventDraft, EventRecord, ProjectId};
+use promptreg_store::audit::actor_id_pattern;
+use promptreg_store::AuditFilter;
 use serde::Deserialize;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::error::{corrupt, internal, Result};
 
@@ -30,13 +33,15 @@ pub(crate) struct Announced {
 /// followed by a comma; empty for none). The project is `$1`; the event's own values are
 /// bound from `$first`, in the order [`bind`] binds them.
 pub(crate) fn append_sql(prelude: &str, first: usize) -> String {
-    let [kind, at, prefix, channel, limit] = [0, 1, 2, 3, 4].map(|i| first + i);
+    let [kind, at, prefix, channel, limit, actor, action, prompt, env, subject] =
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(|i| first + i);
     format!(
         "WITH {prelude} next AS ( \
              SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM event_log WHERE project = $1 \
          ), logged AS ( \
-             INSERT INTO event_log (project, seq, kind, at, body) \
-             SELECT $1, seq, ${kind}, ${at}, ${prefix} || seq::text || '}}' FROM next \
+             INSERT INTO event_log (project, seq, kind, at, body, actor, action, prompt, env, subject) \
+             SELECT $1, seq, ${kind}, ${at}, ${prefix} || seq::text || '}}', \
+                    ${actor}, ${action}, ${prompt}, ${env}, ${subject} FROM next \
              RETURNING seq, body \
          ) \
          SELECT seq, pg_notify(${channel}, CASE WHEN octet_length(body) < ${limit} THEN body \
@@ -51,6 +56,7 @@ pub(crate) fn bind<'q>(
     draft: &'q EventDraft,
     prefix: &'q str,
     channel: &'q str,
+    audit: &'q AuditKeys,
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     query
         .bind(draft.change.kind())
@@ -58,6 +64,11 @@ pub(crate) fn bind<'q>(
         .bind(prefix)
         .bind(channel)
         .bind(NOTIFY_LIMIT)
+        .bind(draft.actor.as_str())
+        .bind(audit.action.as_str())
+        .bind(audit.prompt.as_deref())
+        .bind(audit.env.as_deref())
+        .bind(audit.subject.as_str())
 }
 
 /// Appends `draft` to its project's log at the next `seq` and queues its notification on
@@ -68,9 +79,10 @@ pub(crate) async fn append(
     draft: EventDraft,
 ) -> Result<EventRecord> {
     let prefix = body_prefix(&draft)?;
+    let audit = keys(&draft.change);
     let sql = append_sql("", 2);
     let query = sqlx::query(&sql).bind(draft.change.project().as_str());
-    let row = bind(query, &draft, &prefix, channel)
+    let row = bind(query, &draft, &prefix, channel, &audit)
         .fetch_one(&mut *conn)
         .await?;
     logged(draft, &prefix, row.try_get("seq")?)
@@ -175,6 +187,119 @@ where
             .fetch_optional(executor)
             .await?;
     body.as_deref().map(parse).transpose()
+}
+
+/// Changes of a project's log matching `filter`, newest first.
+pub(crate) async fn audit<'e, E>(
+    executor: E,
+    project: &ProjectId,
+    filter: &AuditFilter,
+) -> Result<Vec<EventRecord>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let mut q = QueryBuilder::<Postgres>::new("SELECT body FROM event_log WHERE project = ");
+    q.push_bind(project.as_str().to_owned());
+    if let Some(before) = filter.before_seq {
+        q.push(" AND seq < ").push_bind(before);
+    }
+    if let Some(actor) = &filter.actor {
+        q.push(" AND (actor = ")
+            .push_bind(actor.clone())
+            .push(" OR actor LIKE ")
+            .push_bind(actor_id_pattern(actor))
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(prompt) = &filter.prompt {
+        q.push(" AND prompt = ").push_bind(prompt.clone());
+    }
+    if let Some(env) = &filter.env {
+        q.push(" AND env = ").push_bind(env.clone());
+    }
+    if let Some(action) = &filter.action {
+        q.push(" AND (action = ")
+            .push_bind(action.clone())
+            .push(" OR kind = ")
+            .push_bind(action.clone())
+            .push(")");
+    }
+    if let Some(since) = filter.since {
+        q.push(" AND at >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until {
+        q.push(" AND at < ").push_bind(until);
+    }
+    q.push(" ORDER BY seq DESC LIMIT ")
+        .push_bind(i64::from(filter.limit));
+    let rows = q.build().fetch_all(executor).await?;
+    rows.iter().map(|row| parse(row.try_get("body")?)).collect()
+}
+
+/// The newest change of `subject` before `before`.
+pub(crate) async fn previous_of_subject<'e, E>(
+    executor: E,
+    project: &ProjectId,
+    subject: &str,
+    before: i64,
+) -> Result<Option<EventRecord>>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let body: Option<String> = sqlx::query_scalar(
+        "SELECT body FROM event_log WHERE project = $1 AND subject = $2 AND seq < $3 \
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(project.as_str())
+    .bind(subject)
+    .bind(before)
+    .fetch_optional(executor)
+    .await?;
+    body.as_deref().map(parse).transpose()
+}
+
+/// Stores the audit keys of up to `limit` events appended before they existed, in one
+/// statement.
+pub(crate) async fn index_backlog(conn: &mut PgConnection, limit: u32) -> Result<u64> {
+    let rows = sqlx::query(
+        "SELECT project, seq, body FROM event_log WHERE subject IS NULL \
+         ORDER BY project, seq LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut projects = Vec::with_capacity(rows.len());
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut columns: [Vec<Option<String>>; 5] = Default::default();
+    for row in &rows {
+        let body: String = row.try_get("body")?;
+        let record = EventRecord::from_bytes(body.as_bytes()).ok();
+        let audit = record.as_ref().map(|r| keys(&r.change));
+        projects.push(row.try_get::<String, _>("project")?);
+        seqs.push(row.try_get::<i64, _>("seq")?);
+        columns[0].push(record.map(|r| r.actor));
+        columns[1].push(audit.as_ref().map(|k| k.action.clone()));
+        columns[2].push(audit.as_ref().and_then(|k| k.prompt.clone()));
+        columns[3].push(audit.as_ref().and_then(|k| k.env.clone()));
+        columns[4].push(Some(audit.map_or_else(String::new, |k| k.subject)));
+    }
+    let [actor, action, prompt, env, subject] = columns;
+    sqlx::query(
+        "UPDATE event_log e SET actor = u.actor, action = u.action, prompt = u.prompt, \
+                env = u.env, subject = u.subject \
+         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[]) AS u(project, seq, actor, action, prompt, env, subject) \
+         WHERE e.project = u.project AND e.seq = u.seq",
+    )
+    .bind(projects)
+    .bind(seqs)
+    .bind(actor)
+    .bind(action)
+    .bind(prompt)
+    .bind(env)
+    .bind(subject)
+    .execute(&mut *conn)
+    .await?;
+    Ok(rows.len() as u64)
 }
 
 /// The last `seq` of every project's log.

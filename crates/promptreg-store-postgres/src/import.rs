@@ -96,13 +96,25 @@ pub(crate) async fn event(
     entry: &LogEntry,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO event_log (project, seq, kind, at, body) VALUES ($1, $2, $3, $4, $5)")
-        .bind(project.as_str())
-        .bind(entry.seq)
-        .bind(&entry.kind)
-        .bind(at)
-        .bind(&entry.body)
-        .execute(&mut *conn)
+    let record = promptreg_core::EventRecord::from_bytes(entry.body.as_bytes()).ok();
+    let audit = record
+        .as_ref()
+        .map(|r| promptreg_core::audit::keys(&r.change));
+    sqlx::query(
+        "INSERT INTO event_log (project, seq, kind, at, body, actor, action, prompt, env, subject) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(project.as_str())
+    .bind(entry.seq)
+    .bind(&entry.kind)
+    .bind(at)
+    .bind(&entry.body)
+    .bind(record.as_ref().map(|r| r.actor.as_str()))
+    .bind(audit.as_ref().map(|k| k.action.as_str()))
+    .bind(audit.as_ref().and_then(|k| k.prompt.as_deref()))
+    .bind(audit.as_ref().and_then(|k| k.env.as_deref()))
+    .bind(audit.as_ref().map_or("", |k| k.subject.as_str()))
+    .execute(&mut *conn)
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => already_exists(format!("the event log already has seq {}", entry.seq)),

@@ -52,6 +52,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
+use promptreg_store::{AuditFilter, DeliveryRecord, WebhookRecord};
 use promptreg_store::{
     CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OffsetPage,
     OutcomeIdBatch, PageRequest, PromptFilter, PromptPage, PromptQuery, PromptRecord, Reseal,
@@ -59,7 +60,6 @@ use promptreg_store::{
     StoreResult, StoreTx, StoredContent, StoredVersion, TokenLookup, TokenRecord, VersionFilter,
     VersionKey, VersionWindowRow,
 };
-use promptreg_store::{DeliveryRecord, WebhookRecord};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
 /// A [`Store`] on PostgreSQL. Cheap to clone: clones share the pool.
@@ -321,6 +321,28 @@ impl Store for PgStore {
 
     async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>> {
         Ok(events::heads(&self.pool).await?)
+    }
+
+    async fn audit_events(
+        &self,
+        project: &ProjectId,
+        filter: &AuditFilter,
+    ) -> StoreResult<Vec<EventRecord>> {
+        Ok(events::audit(&self.pool, project, filter).await?)
+    }
+
+    async fn previous_of_subject(
+        &self,
+        project: &ProjectId,
+        subject: &str,
+        before: i64,
+    ) -> StoreResult<Option<EventRecord>> {
+        Ok(events::previous_of_subject(&self.pool, project, subject, before).await?)
+    }
+
+    async fn index_audit_backlog(&self, limit: u32) -> StoreResult<u64> {
+        let mut conn = self.pool.acquire().await.map_err(error::Error::from)?;
+        Ok(events::index_backlog(&mut conn, limit).await?)
     }
 
     async fn subscribe(&self) -> StoreResult<Option<EventStream>> {

@@ -375,9 +375,10 @@ impl StoreTx for PgTx {
         };
         // The deferred version and the event in one statement, one round trip.
         let prefix = events::body_prefix(&draft)?;
+        let audit = promptreg_core::audit::keys(&draft.change);
         let sql = events::append_sql(&format!("{INSERT_VERSION},"), 19);
         let query = bind_version(sqlx::query(&sql), &self.project, &v)?;
-        let row = events::bind(query, &draft, &prefix, &self.channel)
+        let row = events::bind(query, &draft, &prefix, &self.channel, &audit)
             .fetch_one(&mut *self.tx)
             .await
             .map_err(|e| version_exists_or(e, &v))?;

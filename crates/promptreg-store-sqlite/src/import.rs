@@ -84,14 +84,17 @@ pub(crate) async fn event(
     entry: &LogEntry,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO event_log (project, seq, kind, at, body) VALUES (?, ?, ?, ?, ?)")
-        .bind(project.as_str())
-        .bind(entry.seq)
-        .bind(&entry.kind)
-        .bind(ts(at))
-        .bind(&entry.body)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-    Ok(())
+    let record = promptreg_core::EventRecord::from_bytes(entry.body.as_bytes()).ok();
+    let audit = record
+        .as_ref()
+        .map(|r| promptreg_core::audit::keys(&r.change));
+    crate::events::insert(
+        tx,
+        project,
+        entry,
+        at,
+        record.as_ref().map(|r| r.actor.as_str()),
+        audit.as_ref(),
+    )
+    .await
 }

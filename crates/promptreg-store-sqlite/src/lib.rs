@@ -392,6 +392,27 @@ impl Store for SqliteStore {
         events::heads(&self.reader).await
     }
 
+    async fn audit_events(
+        &self,
+        project: &ProjectId,
+        filter: &AuditFilter,
+    ) -> StoreResult<Vec<EventRecord>> {
+        events::audit(&self.reader, project, filter).await
+    }
+
+    async fn previous_of_subject(
+        &self,
+        project: &ProjectId,
+        subject: &str,
+        before: i64,
+    ) -> StoreResult<Option<EventRecord>> {
+        events::previous_of_subject(&self.reader, project, subject, before).await
+    }
+
+    async fn index_audit_backlog(&self, limit: u32) -> StoreResult<u64> {
+        events::index_backlog(&self.writer, limit).await
+    }
+
     async fn subscribe(&self) -> StoreResult<Option<EventStream>> {
         // The embedded database belongs to this process: every change passes through it.
         Ok(None)

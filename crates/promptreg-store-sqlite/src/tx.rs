@@ -294,15 +294,21 @@ impl StoreTx for SqliteTx {
                 .map_err(db_err)?;
         let record = draft.at_seq(last + 1);
         let body = String::from_utf8(record.canonical_bytes()).map_err(StoreError::other)?;
-        sqlx::query("INSERT INTO event_log (project, seq, kind, at, body) VALUES (?, ?, ?, ?, ?)")
-            .bind(self.project.as_str())
-            .bind(record.seq)
-            .bind(record.change.kind())
-            .bind(ts(record.at))
-            .bind(body)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
+        let entry = LogEntry {
+            seq: record.seq,
+            kind: record.change.kind().to_owned(),
+            body,
+        };
+        let audit = promptreg_core::audit::keys(&record.change);
+        crate::events::insert(
+            &mut self.tx,
+            &self.project,
+            &entry,
+            record.at,
+            Some(&record.actor),
+            Some(&audit),
+        )
+        .await?;
         Ok(record)
     }
 

@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -34,6 +35,7 @@ use promptreg_core::{
     EnvName, EventDraft, EventRecord, ProjectId, PromptName, RollbackError, Version,
 };
 
+pub use audit::AuditFilter;
 pub use outcomes::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
 pub use records::*;
 pub use rollouts::{RolloutFilter, RolloutRecord};
@@ -294,6 +296,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<LogEntry>>;
     /// The last `seq` of every project's log (projects with no event are absent).
     async fn event_heads(&self) -> StoreResult<Vec<(ProjectId, i64)>>;
+    /// Changes of a project's log matching `filter`, newest first (the audit log).
+    async fn audit_events(
+        &self,
+        project: &ProjectId,
+        filter: &AuditFilter,
+    ) -> StoreResult<Vec<EventRecord>>;
+    /// The newest change of `subject` (see `promptreg_core::audit`) with `seq < before`: what
+    /// it left is the state before the change at `before`.
+    async fn previous_of_subject(
+        &self,
+        project: &ProjectId,
+        subject: &str,
+        before: i64,
+    ) -> StoreResult<Option<EventRecord>>;
+    /// Stores the audit keys of up to `limit` events written before the audit log existed;
+    /// returns how many it indexed (0: none is left).
+    async fn index_audit_backlog(&self, limit: u32) -> StoreResult<u64>;
     /// Changes committed by *other* processes sharing the database, when the backend can push
     /// them (PostgreSQL `LISTEN`); `None` for an embedded backend that only this process uses.
     async fn subscribe(&self) -> StoreResult<Option<EventStream>>;

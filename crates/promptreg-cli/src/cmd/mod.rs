@@ -2,6 +2,7 @@
 //! struct and a `run` function; client commands also take [`ClientArgs`] (`--url`, `--token`,
 //! `--ca-cert`, `--output`), which `serve` does not.
 
+mod audit;
 mod catalog;
 mod deploy;
 mod diff;
@@ -150,6 +151,8 @@ enum Command {
     /// Prune the versions the lifecycle rules let go (admin): their content is dropped, a
     /// tombstone stays.
     Prune(WithClient<lifecycle::PruneArgs>),
+    /// Show who changed what, when and why (reviewer); `--jsonl` exports every match.
+    Audit(WithClient<audit::Args>),
 }
 
 impl Cli {
@@ -178,6 +181,7 @@ impl Cli {
             Command::Import(c) => c.run(import::run).await,
             Command::Lifecycle(c) => c.run(lifecycle::run).await,
             Command::Prune(c) => c.run(lifecycle::prune).await,
+            Command::Audit(c) => c.run(audit::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@
 mod helpers;
 
 #[cfg(unix)]
+mod audit;
 mod crash;
 mod deploy;
 mod errors;

@@ -26,8 +26,10 @@
 //! - `integrity`: signing in the write path; the ledger, its proofs and the keys as an
 //!   auditor reads them (the trees and the audit live in [`crate::integrity`]).
 //! - `recovery`: the export's signature and the import of a bundle into an empty project.
+//! - `audit`: the audit log (changes with the state before and after each).
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
+mod audit;
 pub mod controller;
 pub mod dispatch;
 pub mod error;
@@ -52,6 +54,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use promptreg_core::{ChangeEvent, EventDraft, EventRecord};
 use promptreg_store::{Store, StoreTx, TokenRecord, VersionRecord};
 
+pub use audit::AuditedChange;
 pub use error::{ServiceError, ServiceResult};
 pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;

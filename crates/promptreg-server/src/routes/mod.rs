@@ -1,5 +1,6 @@
 //! The one route table, its layers and the OpenAPI document generated from the handlers.
 
+mod audit;
 mod environments;
 mod kek;
 mod langfuse;
@@ -47,6 +48,7 @@ use crate::error::ApiError;
         ledger::rotate_signing, kek::rotate_kek,
         recovery::sign_export, recovery::import,
         lifecycle::get, lifecycle::set, lifecycle::prune,
+        audit::list, audit::export,
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
@@ -175,7 +177,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(recovery::import).layer(DefaultBodyLimit::max(recovery::MAX_IMPORT_BYTES)),
         )
         .route("/v1/lifecycle", get(lifecycle::get).put(lifecycle::set))
-        .route("/v1/prune", post(lifecycle::prune));
+        .route("/v1/prune", post(lifecycle::prune))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/export", get(audit::export));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -38,6 +38,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/keys/kek/rotate") => Some("admin"),
         ("post", "/v1/export/sign" | "/v1/import") => Some("admin"),
         ("put", "/v1/lifecycle") | ("post", "/v1/prune") => Some("admin"),
+        ("get", "/v1/audit" | "/v1/audit/export") => Some("reviewer"),
         (
             "get",
             "/v1/prompts"
@@ -109,7 +110,7 @@ fn body(method: &str, path: &str) -> Option<Value> {
     })
 }
 
-const ROLES: [&str; 4] = ["reader", "author", "deployer", "admin"];
+const ROLES: [&str; 5] = ["reader", "author", "reviewer", "deployer", "admin"];
 
 async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
     app.push("p", "one").await;

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod abort_hook;
+mod audit;
 mod auth;
 mod authz;
 mod bad_input;
@@ -31,6 +32,7 @@ mod rollout_replicas;
 mod rollouts;
 mod service;
 mod slow_clients;
+mod store_proxy;
 mod tamper;
 mod tls;
 mod unknown_routes;
