@@ -16,6 +16,7 @@ mod kek;
 mod key_pairs;
 mod output;
 mod pipes;
+mod policy;
 mod push;
 mod recovery;
 mod roles;
