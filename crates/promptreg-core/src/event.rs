@@ -223,6 +223,11 @@ pub struct EventRecord {
     /// The request that made it, for correlating logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The ids of the authorization policies that allowed it (absent in events written
+    /// before policies were recorded, and in changes the server makes on its own). The key
+    /// sorts before `seq`, which the PostgreSQL store relies on (see its `events.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<String>>,
     /// What changed.
     pub change: ChangeEvent,
 }
@@ -251,6 +256,8 @@ pub struct EventDraft {
     pub reason: Option<String>,
     /// Which request.
     pub request_id: Option<String>,
+    /// Under which policies.
+    pub policies: Option<Vec<String>>,
     /// What.
     pub change: ChangeEvent,
 }
@@ -265,6 +272,7 @@ impl EventDraft {
             actor: self.actor,
             reason: self.reason,
             request_id: self.request_id,
+            policies: self.policies,
             change: self.change,
         }
     }
@@ -284,6 +292,7 @@ mod tests {
             actor: "tok:ci".into(),
             reason: Some("why".into()),
             request_id: None,
+            policies: None,
             change: ChangeEvent::VersionCreated {
                 project: ProjectId::default(),
                 name: PromptName::parse("a/b").unwrap_or_else(|_| unreachable!()),
@@ -297,5 +306,16 @@ mod tests {
         assert_eq!(bytes, record.canonical_bytes());
         let text = String::from_utf8(bytes).unwrap_or_default();
         assert!(text.starts_with("{\"actor\":\"tok:ci\""), "{text}");
+        // No policies: the bytes of an event written before they were recorded.
+        assert!(!text.contains("policies"), "{text}");
+        let mut decided = record.clone();
+        decided.policies = Some(vec!["deployer-may-deploy".into()]);
+        let text = String::from_utf8(decided.canonical_bytes()).unwrap_or_default();
+        assert!(
+            text.contains(",\"policies\":[\"deployer-may-deploy\"],\"project\":"),
+            "{text}"
+        );
+        assert!(text.ends_with(",\"seq\":7}"), "{text}");
+        assert_eq!(EventRecord::from_bytes(text.as_bytes()).ok(), Some(decided));
     }
 }

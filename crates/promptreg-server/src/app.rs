@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -69,6 +69,16 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Builds the state for a configuration: data directory, store, admin token, loaded index.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    // The policy file first of all: one that does not validate stops start-up with Cedar's
+    // message, before anything is created.
+    let policies = match &config.service.policy_file {
+        Some(path) => {
+            let prepared = crate::registry::CedarPolicy::builtin().prepare_file(path)?;
+            tracing::info!(file = %path.display(), "authorizing with the policies of the policy file");
+            Some(prepared)
+        }
+        None => None,
+    };
     let url = config.effective_database_url();
     crate::files::prepare_data_dir(&config.data_dir, &url)?;
     // The key files first: one that is missing or malformed stops start-up before the
@@ -112,6 +122,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         .clone()
         .unwrap_or_else(|| format!("{}:{}", hostname(), config.listen.port()));
     let mut options = config.service.registry_options();
+    options.policies = policies;
     options.render = config.render_limits();
     options.seal_content = !config.bench_integrity_off;
     let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
@@ -340,6 +351,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %listener.local_addr()?, scheme, database = %redact_url(&config.effective_database_url()), "listening");
     let stopping = state.clone();
+    spawn_policy_reloader(&state, config.service.policy_file.clone());
     let app = router_for(state.clone(), &config);
     let served = match tls {
         Some(tls) => {
@@ -373,6 +385,60 @@ fn connection_limits(config: &Config) -> ServeOptions {
         }
     }
     options
+}
+
+/// Re-reads the policy file on SIGHUP: a file that does not validate is refused (logged with
+/// Cedar's message, counted in `promptreg_policy_reloads{outcome="failed"}`) and the policies
+/// in force stay. Without `--policy-file`, SIGHUP is logged and ignored rather than ending
+/// the process (its default action).
+fn spawn_policy_reloader(state: &AppState, file: Option<PathBuf>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; the policy file will not be reloaded");
+                return;
+            }
+        };
+        let registry = state.registry.clone();
+        let metrics = state.metrics.clone();
+        let hangups = Arc::new(tokio::sync::Mutex::new(hangups));
+        state.supervisor.spawn("policy reloader", move |stop| {
+            let (registry, metrics, hangups, file) =
+                (registry.clone(), metrics.clone(), hangups.clone(), file.clone());
+            async move {
+                let mut hangups = hangups.lock().await;
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return anyhow::Ok(()),
+                        got = hangups.recv() => if got.is_none() { return anyhow::Ok(()) },
+                    }
+                    let Some(path) = file.clone() else {
+                        tracing::info!("SIGHUP: no --policy-file, nothing to reload");
+                        continue;
+                    };
+                    let engine = registry.cedar().clone();
+                    // File reads can block: off the runtime's threads.
+                    let outcome =
+                        tokio::task::spawn_blocking(move || engine.reload(&path)).await?;
+                    match outcome {
+                        Ok(count) => {
+                            metrics.policy_reloaded(true);
+                            tracing::info!(policies = count, "SIGHUP: reloaded the policy file");
+                        }
+                        Err(e) => {
+                            metrics.policy_reloaded(false);
+                            tracing::error!(error = %e, "SIGHUP: the policy file was refused; the policies in force stay");
+                        }
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (state, file);
 }
 
 async fn shutdown_signal() {

@@ -234,6 +234,26 @@ pub struct Caller {
     pub principal: Arc<Principal>,
     /// The request's `x-request-id`, recorded with the changes it makes.
     pub request_id: Option<String>,
+    /// The policy's last decision for this caller, recorded with the change it allowed.
+    pub decision: DecisionSlot,
+}
+
+/// Where the service layer keeps the policy decision behind the change a caller is making:
+/// a workflow asks the policy once, then appends its event, which records the ids of the
+/// policies that allowed it. Clones share the slot.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionSlot(Arc<parking_lot::Mutex<Option<crate::registry::Decision>>>);
+
+impl DecisionSlot {
+    /// Keeps `decision` as the latest.
+    pub fn set(&self, decision: crate::registry::Decision) {
+        *self.0.lock() = Some(decision);
+    }
+
+    /// The latest decision, if the policy was asked.
+    pub fn get(&self) -> Option<crate::registry::Decision> {
+        self.0.lock().clone()
+    }
 }
 
 impl std::ops::Deref for Caller {
@@ -250,6 +270,7 @@ impl Caller {
         Self {
             principal: Arc::new(principal),
             request_id: None,
+            decision: DecisionSlot::default(),
         }
     }
 
@@ -285,6 +306,7 @@ impl Caller {
         Ok(Caller {
             principal,
             request_id,
+            decision: DecisionSlot::default(),
         })
     }
 }

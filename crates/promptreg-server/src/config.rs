@@ -49,6 +49,12 @@ pub struct ServiceConfig {
     /// project's log origin (`<name>/<project>`). Give each deployment its own.
     #[arg(long, env = "PROMPTREG_LEDGER_NAME", default_value = "promptreg")]
     pub ledger_name: String,
+    /// Cedar policies to authorize with instead of the built-in ones (docs/permissions.md):
+    /// validated against promptreg's schema at start-up (one that does not validate stops
+    /// it) and re-read on SIGHUP (one that does not validate is refused and logged, and the
+    /// policies in force stay).
+    #[arg(long, env = "PROMPTREG_POLICY_FILE")]
+    pub policy_file: Option<PathBuf>,
 }
 
 impl Default for ServiceConfig {
@@ -60,6 +66,7 @@ impl Default for ServiceConfig {
             outcomes_max_future_secs: 300,
             outcomes_accept_window_secs: 3600,
             ledger_name: "promptreg".into(),
+            policy_file: None,
         }
     }
 }
@@ -78,6 +85,7 @@ impl ServiceConfig {
             },
             ledger_name: self.ledger_name.clone(),
             seal_content: true,
+            policies: None,
         }
     }
 }

@@ -142,6 +142,9 @@ pub struct Metrics {
     /// Reloads of the TLS certificate after its files changed, by outcome (a failed one
     /// keeps the previous certificate: alert on it before that one expires).
     pub tls_reloads: Family<TlsReloadLabels, Counter>,
+    /// Reloads of the policy file on SIGHUP, by outcome (a failed one keeps the policies in
+    /// force: alert on it, the file on disk is not what is enforced).
+    pub policy_reloads: Family<TlsReloadLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -164,6 +167,7 @@ impl Metrics {
         let integrity_errors = Gauge::default();
         let outcomes = crate::outcomes::counters::OutcomeCounters::new(max);
         let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
+        let policy_reloads = Family::<TlsReloadLabels, Counter>::default();
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status; _count counts requests",
@@ -209,6 +213,11 @@ impl Metrics {
             "Reloads of the TLS certificate after its files changed, by outcome (loaded, failed: the previous certificate stays)",
             tls_reloads.clone(),
         );
+        registry.register(
+            "policy_reloads",
+            "Reloads of the Cedar policy file on SIGHUP, by outcome (loaded, failed: the policies in force stay)",
+            policy_reloads.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_latency,
@@ -219,7 +228,16 @@ impl Metrics {
             outcomes,
             integrity_errors,
             tls_reloads,
+            policy_reloads,
         }
+    }
+
+    /// Counts a reload of the policy file.
+    pub fn policy_reloaded(&self, loaded: bool) {
+        let outcome = if loaded { "loaded" } else { "failed" };
+        self.policy_reloads
+            .get_or_create(&TlsReloadLabels { outcome })
+            .inc();
     }
 
     /// Counts a reload of the TLS certificate.

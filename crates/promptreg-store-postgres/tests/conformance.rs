@@ -65,6 +65,7 @@ fn draft(project: &ProjectId, id: &str, reason: Option<String>) -> EventDraft {
         actor: "tok:ci".into(),
         reason,
         request_id: Some(format!("req-{id}")),
+        policies: Some(vec![format!("policy-{id}")]),
         change: ChangeEvent::TokenCreated {
             project: project.clone(),
             id: id.into(),

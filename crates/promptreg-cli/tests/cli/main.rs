@@ -17,6 +17,7 @@ mod kek;
 mod key_pairs;
 mod output;
 mod pipes;
+mod policy;
 mod push;
 mod recovery;
 mod roles;

@@ -30,6 +30,7 @@
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 mod audit;
+pub mod cedar;
 pub mod controller;
 pub mod dispatch;
 pub mod error;
@@ -55,10 +56,11 @@ use promptreg_core::{ChangeEvent, EventDraft, EventRecord};
 use promptreg_store::{Store, StoreTx, TokenRecord, VersionRecord};
 
 pub use audit::AuditedChange;
+pub use cedar::{CedarPolicy, PolicyError, PreparedPolicies};
 pub use error::{ServiceError, ServiceResult};
 pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
-pub use policy::{Action, Policy, Resource, RolePolicy};
+pub use policy::{Action, Decision, Policy, Resource};
 pub use publish::Published;
 pub use reads::listed_content;
 pub use recovery::{ExportSigned, Imported};
@@ -97,6 +99,8 @@ pub struct RegistryOptions {
     pub ledger_name: String,
     /// Whether version content is encrypted at rest (off only to measure what it costs).
     pub seal_content: bool,
+    /// An operator's Cedar policies (`--policy-file`), validated; `None`: the built-in ones.
+    pub policies: Option<PreparedPolicies>,
 }
 
 impl Default for RegistryOptions {
@@ -108,6 +112,7 @@ impl Default for RegistryOptions {
             outcomes: crate::outcomes::OutcomeOptions::default(),
             ledger_name: "promptreg".into(),
             seal_content: true,
+            policies: None,
         }
     }
 }
@@ -116,6 +121,8 @@ impl Default for RegistryOptions {
 pub struct Registry {
     store: Arc<dyn Store>,
     policy: Arc<dyn Policy>,
+    /// The Cedar engine (the policy unless `with_policy` replaced it), reloadable.
+    cedar: Arc<CedarPolicy>,
     index: ResolveIndex,
     tokens: TokenCache,
     metrics: Arc<Metrics>,
@@ -152,16 +159,19 @@ pub(crate) enum Known {
 }
 
 impl Registry {
-    /// A registry over a store, with the system clock, the role policy and default options.
+    /// A registry over a store, with the system clock, the built-in policies and default
+    /// options.
     pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
         Self::with_clock(store, metrics, Arc::new(Utc::now))
     }
 
     /// A registry with a given clock.
     pub fn with_clock(store: Arc<dyn Store>, metrics: Arc<Metrics>, clock: Clock) -> Self {
+        let cedar = Arc::new(CedarPolicy::builtin());
         Self {
             store,
-            policy: Arc::new(RolePolicy),
+            policy: cedar.clone(),
+            cedar,
             index: ResolveIndex::new(metrics.clone()),
             tokens: TokenCache::default(),
             metrics,
@@ -190,8 +200,11 @@ impl Registry {
         self
     }
 
-    /// Replaces the options.
-    pub fn with_options(mut self, options: RegistryOptions) -> Self {
+    /// Replaces the options (and puts their policies, if any, in force).
+    pub fn with_options(mut self, mut options: RegistryOptions) -> Self {
+        if let Some(policies) = options.policies.take() {
+            self.cedar.install(policies);
+        }
         self.options = options;
         self
     }
@@ -213,8 +226,22 @@ impl Registry {
         t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
     }
 
-    fn check(&self, caller: &Caller, action: Action, resource: Resource<'_>) -> ServiceResult<()> {
-        self.policy.check(&caller.principal, action, resource)
+    /// The Cedar engine, to load an operator's policies into (start-up, SIGHUP).
+    pub fn cedar(&self) -> &Arc<CedarPolicy> {
+        &self.cedar
+    }
+
+    /// Asks the policy; an allowed decision is kept on the caller, so that the event the
+    /// workflow appends next records the policies behind it.
+    fn check(
+        &self,
+        caller: &Caller,
+        action: Action,
+        resource: Resource<'_>,
+    ) -> ServiceResult<Decision> {
+        let decision = self.policy.check(&caller.principal, action, resource)?;
+        caller.decision.set(decision.clone());
+        Ok(decision)
     }
 
     /// An event of `caller`'s, to append.
@@ -224,6 +251,11 @@ impl Registry {
             actor: caller.principal.actor(),
             reason,
             request_id: caller.request_id.clone(),
+            policies: caller
+                .decision
+                .get()
+                .filter(|d| !d.policies.is_empty())
+                .map(|d| d.policies.to_vec()),
             change,
         }
     }

@@ -1,17 +1,18 @@
 //! Who may do what, asked by every service operation with the resource it acts on.
 //!
 //! Handlers never decide: each `Registry` method calls [`Policy::check`] before it touches
-//! the store, so a new route cannot forget authorization. The rules today are roles plus the
-//! environment's `protected` flag; a policy engine with per-environment grants replaces
-//! [`RolePolicy`] behind the same trait.
+//! the store, so a new route cannot forget authorization. The Cedar engine
+//! ([`super::cedar::CedarPolicy`]) decides, from the shipped policies or an operator's.
 
-use promptreg_core::{EnvName, ProjectId, PromptName, Role};
+use std::sync::Arc;
+
+use promptreg_core::{EnvName, GrantScope, ProjectId, PromptName};
 
 use super::error::ServiceError;
 use crate::auth::Principal;
 
 /// What an operation does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Read versions, prompts, environments, history.
     Read,
@@ -90,6 +91,40 @@ impl Action {
         )
     }
 
+    /// The action's id in Cedar policies (`Action::"deploy"`) and in docs/permissions.md.
+    pub fn cedar_name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Resolve => "resolve",
+            Action::CreateVersion => "create_version",
+            Action::Deploy => "deploy",
+            Action::Rollback => "rollback",
+            Action::ManageEnvironments => "manage_environments",
+            Action::CreateEnvironmentByLabel => "create_environment_by_label",
+            Action::ManageTokens => "manage_tokens",
+            Action::StartRollout => "start_rollout",
+            Action::PromoteRollout => "promote_rollout",
+            Action::ControlRollout => "control_rollout",
+            Action::AbortRollout => "abort_rollout",
+            Action::SkipAnalysis => "skip_analysis",
+            Action::ReportOutcomes => "report_outcomes",
+            Action::ManageWebhooks => "manage_webhooks",
+            Action::ReadLedger => "read_ledger",
+            Action::RotateKeys => "rotate_keys",
+            Action::Export => "export",
+            Action::Import => "import",
+            Action::ManageLifecycle => "manage_lifecycle",
+            Action::ManageProjects => "manage_projects",
+            Action::RequestChange => "request_change",
+            Action::ReviewChange => "review_change",
+            Action::ApplyChange => "apply_change",
+            Action::BreakGlass => "break_glass",
+            Action::AttachValidation => "attach_validation",
+            Action::ConfigureEnvironment => "configure_environment",
+            Action::ReadAudit => "read_audit",
+        }
+    }
+
     /// Every action, for tables generated from them (the permission table, its tests).
     pub const ALL: [Action; 28] = [
         Action::Read,
@@ -123,7 +158,8 @@ impl Action {
     ];
 }
 
-/// What it acts on.
+/// What it acts on. Every resource is in the caller's project unless it says otherwise: a
+/// workflow acts in the project its store transaction is opened for, which is the caller's.
 #[derive(Debug, Clone, Copy)]
 pub enum Resource<'a> {
     /// The project as a whole (lists, tokens, environments).
@@ -139,109 +175,117 @@ pub enum Resource<'a> {
         /// The prompt.
         name: &'a PromptName,
     },
+    /// A version of a prompt about to be created, with the tags it carries.
+    Version {
+        /// The prompt.
+        name: &'a PromptName,
+        /// The version's tags.
+        tags: &'a [String],
+    },
+}
+
+impl Resource<'_> {
+    /// The environment a pointer resource is in.
+    pub fn env(&self) -> Option<&EnvName> {
+        match self {
+            Resource::Pointer { env, .. } => Some(env),
+            _ => None,
+        }
+    }
+
+    /// The prompt it names, if any.
+    pub fn prompt(&self) -> Option<&PromptName> {
+        match self {
+            Resource::Prompt(name)
+            | Resource::Pointer { name, .. }
+            | Resource::Version { name, .. } => Some(name),
+            Resource::Project(_) => None,
+        }
+    }
+
+    /// Whether a grant limited by `scope` reaches it (its environment and prompt, when it
+    /// has them).
+    pub fn in_scope(&self, scope: &GrantScope) -> bool {
+        self.env().is_none_or(|e| scope.covers_env(e))
+            && self.prompt().is_none_or(|n| scope.covers_prompt(n))
+    }
+}
+
+impl std::fmt::Display for Resource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resource::Project(p) => write!(f, "in project '{p}'"),
+            Resource::Prompt(name) | Resource::Version { name, .. } => {
+                write!(f, "on prompt '{name}'")
+            }
+            Resource::Pointer {
+                env,
+                protected,
+                name,
+            } => {
+                let protected = if *protected { "protected " } else { "" };
+                write!(f, "'{name}' in the {protected}environment '{env}'")
+            }
+        }
+    }
+}
+
+/// What the policy decided, and which policies decided it: for an allowed action, the
+/// permits that matched; for a refused one, the forbids that matched (none when no policy
+/// permitted it). History and the audit log record the ids of an allowed change's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the action is allowed.
+    pub allowed: bool,
+    /// The ids (`@id` annotations) of the policies that determined it, sorted.
+    pub policies: Arc<[String]>,
 }
 
 /// A decision point.
 pub trait Policy: Send + Sync + 'static {
-    /// `Ok` when `principal` may perform `action` on `resource`.
+    /// The decision when `principal` may perform `action` on `resource`; 403 (naming the
+    /// action and the resource) when it may not.
     fn check(
         &self,
         principal: &Principal,
         action: Action,
         resource: Resource<'_>,
-    ) -> Result<(), ServiceError>;
+    ) -> Result<Decision, ServiceError>;
 }
 
-/// Roles in order (`reader` < `author` < `deployer` < `admin`), and protected environments:
-/// deploying into one takes `admin`, while rolling back stays a `deployer` right, because a
-/// rollback is how an on-call engineer stops an incident.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RolePolicy;
-
-impl RolePolicy {
-    /// The least role that may perform `action` on `resource`.
-    pub fn needed(action: Action, resource: Resource<'_>) -> Role {
-        match action {
-            Action::Read | Action::Resolve | Action::ReportOutcomes | Action::ReadLedger => {
-                Role::Reader
-            }
-            Action::CreateVersion | Action::RequestChange | Action::AttachValidation => {
-                Role::Author
-            }
-            Action::ReviewChange | Action::ReadAudit => Role::Reviewer,
-            Action::ApplyChange => Role::Deployer,
-            Action::Deploy | Action::StartRollout | Action::PromoteRollout => match resource {
-                Resource::Pointer {
-                    protected: true, ..
-                } => Role::Admin,
-                _ => Role::Deployer,
-            },
-            Action::Rollback
-            | Action::CreateEnvironmentByLabel
-            | Action::ControlRollout
-            | Action::AbortRollout => Role::Deployer,
-            Action::ManageEnvironments
-            | Action::ManageTokens
-            | Action::SkipAnalysis
-            | Action::ManageWebhooks
-            | Action::RotateKeys
-            | Action::Export
-            | Action::Import
-            | Action::ManageLifecycle
-            | Action::BreakGlass
-            | Action::ConfigureEnvironment => Role::Admin,
-            // Only server administrators; no project role reaches it.
-            Action::ManageProjects => Role::Admin,
-        }
-    }
+/// The 403 for a refused decision: names the role, the action, the resource and the
+/// policies that forbade it (or that none permitted it).
+pub fn refusal(
+    principal: &Principal,
+    action: Action,
+    resource: Resource<'_>,
+    decision: &Decision,
+) -> ServiceError {
+    let why = match &decision.policies[..] {
+        [] => "no policy permits it".to_owned(),
+        ids => format!("forbidden by policy {}", quoted(ids)),
+    };
+    let scope = if action.moves_pointer() && !resource.in_scope(&principal.scope) {
+        "; this token's grants do not reach it"
+    } else {
+        ""
+    };
+    ServiceError::Forbidden(format!(
+        "role '{}' may not {} {resource}: {why}{scope}",
+        principal.role.as_str(),
+        describe(action),
+    ))
 }
 
-impl Policy for RolePolicy {
-    fn check(
-        &self,
-        principal: &Principal,
-        action: Action,
-        resource: Resource<'_>,
-    ) -> Result<(), ServiceError> {
-        let needed = Self::needed(action, resource);
-        if action == Action::ManageProjects && !principal.server_admin {
-            return Err(ServiceError::Forbidden(
-                "only a server administrator may manage projects".into(),
-            ));
-        }
-        if let Resource::Pointer { env, name, .. } = resource {
-            let scope = &principal.scope;
-            if action.moves_pointer() && (!scope.covers_env(env) || !scope.covers_prompt(name)) {
-                return Err(ServiceError::Forbidden(format!(
-                    "this token's grants do not reach '{name}' in '{env}'"
-                )));
-            }
-        }
-        if principal.role >= needed {
-            return Ok(());
-        }
-        let what = match (action, resource) {
-            (
-                Action::Deploy | Action::StartRollout | Action::PromoteRollout,
-                Resource::Pointer {
-                    env,
-                    protected: true,
-                    ..
-                },
-            ) => {
-                format!("{} in the protected environment '{env}'", describe(action))
-            }
-            _ => describe(action).to_owned(),
-        };
-        Err(ServiceError::Forbidden(format!(
-            "role '{}' may not {what}; it needs role '{}'",
-            principal.role.as_str(),
-            needed.as_str()
-        )))
-    }
+fn quoted(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn describe(action: Action) -> &'static str {
+/// The action in words, for messages.
+pub fn describe(action: Action) -> &'static str {
     match action {
         Action::Read => "read",
         Action::Resolve => "resolve prompts",
@@ -271,48 +315,5 @@ fn describe(action: Action) -> &'static str {
         Action::AttachValidation => "attach validation results",
         Action::ConfigureEnvironment => "configure environments",
         Action::ReadAudit => "read the audit log",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn principal(role: Role) -> Principal {
-        Principal {
-            id: "t".into(),
-            name: "n".into(),
-            role,
-            project: ProjectId::default(),
-            server_admin: false,
-            scope: Default::default(),
-        }
-    }
-
-    #[test]
-    fn protected_environments_take_admin_to_deploy_and_deployer_to_roll_back() {
-        let env = EnvName::production();
-        let name = PromptName::parse("a").unwrap_or_else(|_| unreachable!());
-        let pointer = |protected| Resource::Pointer {
-            env: &env,
-            protected,
-            name: &name,
-        };
-        let p = RolePolicy;
-        assert!(p
-            .check(&principal(Role::Deployer), Action::Deploy, pointer(false))
-            .is_ok());
-        assert!(p
-            .check(&principal(Role::Deployer), Action::Deploy, pointer(true))
-            .is_err());
-        assert!(p
-            .check(&principal(Role::Admin), Action::Deploy, pointer(true))
-            .is_ok());
-        assert!(p
-            .check(&principal(Role::Deployer), Action::Rollback, pointer(true))
-            .is_ok());
-        assert!(p
-            .check(&principal(Role::Author), Action::Rollback, pointer(false))
-            .is_err());
     }
 }

@@ -40,7 +40,12 @@ impl Registry {
         body: CreateVersion,
         labels: &[EnvName],
     ) -> ServiceResult<Published> {
-        self.check(caller, Action::CreateVersion, Resource::Prompt(&name))?;
+        let tags = body.metadata.as_ref().map_or(&[][..], |m| &m.tags[..]);
+        self.check(
+            caller,
+            Action::CreateVersion,
+            Resource::Version { name: &name, tags },
+        )?;
         let content = body.content()?;
         content.check_templates(&self.options.render)?;
         let mut tx = self.store.begin(&caller.project).await?;

@@ -2,8 +2,6 @@
 //! unit of work that records the rollout's new state and its event (and, on promotion or a
 //! blue-green switch, the pointer move) through the same write path as every other change.
 
-use std::sync::Arc;
-
 use promptreg_core::deploy::{live_stack, plan_move, MoveRequest};
 use promptreg_core::rollout::{self, machine, PointerTarget, RolloutSpec, Transition};
 use promptreg_core::{EnvName, EventRecord, PromptName, Version};
@@ -388,8 +386,5 @@ pub(crate) fn in_progress(active: &RolloutRecord) -> ServiceError {
 
 /// The principal the controller acts as (recorded as the actor of automatic changes).
 fn controller(project: &promptreg_core::ProjectId) -> Caller {
-    Caller {
-        principal: Arc::new(Principal::system("rollout-controller", "analysis", project)),
-        request_id: None,
-    }
+    Caller::internal(Principal::system("rollout-controller", "analysis", project))
 }

@@ -164,6 +164,7 @@ impl Registry {
             Action::AbortRollout,
             Resource::Project(&caller.project),
         )
+        .map(drop)
     }
 
     /// Aborts the rollout an external alert names (by id, or the pointer's active one),

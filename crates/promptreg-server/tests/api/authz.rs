@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::{TestApp, ADMIN};
+use crate::helpers::TestApp;
 
 /// The least role each route needs (`None`: no authentication at all).
 fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
@@ -207,10 +207,12 @@ async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
             }
         }
     }
-    assert!(checked >= 30 * 4, "only {checked} route × role checks");
+    assert!(checked >= 30 * 5, "only {checked} route × role checks");
 }
 
-async fn protected_environments_need_admin_to_deploy_but_deployers_may_roll_back(app: &TestApp) {
+/// The policy asks a deployer for a deploy into a protected environment like any other
+/// (the workflow protects it, with approvals); rolling back stays a deployer's right.
+async fn protected_environments_take_no_higher_role_in_the_policy(app: &TestApp) {
     app.push("p", "one").await;
     app.push("p", "two").await;
     let a = app
@@ -220,19 +222,24 @@ async fn protected_environments_need_admin_to_deploy_but_deployers_may_roll_back
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED);
-    let deployer = app.token("deployer").await;
+    for v in [1, 2] {
+        app.deploy("prod-eu", "p", v).await;
+    }
+    let (author, deployer) = (app.token("author").await, app.token("deployer").await);
     let path = "/v1/environments/prod-eu/prompts/p";
     let a = app
         .call(Method::PUT, path, &deployer, Some(json!({"version": 1})))
         .await;
+    assert_ne!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    let a = app
+        .call(Method::PUT, path, &author, Some(json!({"version": 1})))
+        .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
-    assert!(a.message().contains("protected"), "{}", a.message());
-    for v in [1, 2] {
-        let a = app
-            .call(Method::PUT, path, ADMIN, Some(json!({"version": v})))
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    }
+    assert_eq!(
+        a.message(),
+        "role 'author' may not deploy 'p' in the protected environment 'prod-eu': \
+         no policy permits it"
+    );
     let a = app
         .call(
             Method::POST,
@@ -242,10 +249,62 @@ async fn protected_environments_need_admin_to_deploy_but_deployers_may_roll_back
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(a.body["to_version"], 1);
+}
+
+/// Every change records the ids of the policies that allowed it, in the ledger's leaf (the
+/// stored event); a change the policy was not asked for records none.
+async fn changes_record_the_policies_that_allowed_them(app: &TestApp) {
+    let author = app.token("author").await;
+    let deployer = app.token("deployer").await;
+    let a = app
+        .call(
+            Method::POST,
+            "/v1/prompts/p/versions",
+            &author,
+            Some(json!({"type": "text", "template": "hi"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let a = app
+        .call(
+            Method::PUT,
+            "/v1/environments/staging/prompts/p",
+            &deployer,
+            Some(json!({"version": 1})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = app.get("/v1/ledger/entries?start=0&limit=1000").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let leaves: Vec<&Value> = a.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["leaf"])
+        .collect();
+    let of = |kind: &str| {
+        leaves
+            .iter()
+            .rev()
+            .find(|l| l["change"]["event"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {leaves:?}"))
+    };
+    assert_eq!(
+        of("version_created")["policies"],
+        json!(["author-may-author"])
+    );
+    assert_eq!(
+        of("pointer_moved")["policies"],
+        json!(["deployer-may-deploy"])
+    );
+    assert_eq!(
+        of("token_created")["policies"],
+        json!(["admin-may-administer"])
+    );
 }
 
 both_backends!(
     every_route_refuses_exactly_the_roles_below_its_need,
-    protected_environments_need_admin_to_deploy_but_deployers_may_roll_back,
+    protected_environments_take_no_higher_role_in_the_policy,
+    changes_record_the_policies_that_allowed_them,
 );

@@ -203,6 +203,7 @@ pub(crate) fn draft(change: ChangeEvent) -> EventDraft {
         actor: "tok1:ci".into(),
         reason: None,
         request_id: None,
+        policies: None,
         change,
     }
 }
