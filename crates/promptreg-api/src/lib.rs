@@ -20,6 +20,7 @@
 
 pub mod deploy;
 pub mod error;
+pub mod gates;
 pub mod ledger;
 pub mod lifecycle;
 pub mod outcomes;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
+pub use gates::*;
 pub use ledger::*;
 pub use lifecycle::*;
 pub use outcomes::*;

@@ -39,6 +39,7 @@ pub mod verify;
 
 mod builder;
 mod deploy;
+mod gates;
 mod kek;
 mod lifecycle;
 mod recovery;

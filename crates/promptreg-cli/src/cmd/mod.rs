@@ -7,6 +7,7 @@ mod deploy;
 mod diff;
 mod env;
 mod export;
+mod gates;
 mod get;
 mod history;
 mod import;
@@ -22,6 +23,7 @@ mod rollback;
 mod rollout;
 mod serve;
 mod token;
+mod validate;
 mod verify;
 mod versions;
 
@@ -150,6 +152,10 @@ enum Command {
     /// Prune the versions the lifecycle rules let go (admin): their content is dropped, a
     /// tombstone stays.
     Prune(WithClient<lifecycle::PruneArgs>),
+    /// Attach a validation result (an evaluation suite's verdict) to a version.
+    Validate(WithClient<validate::Args>),
+    /// Show or set an environment's promotion path and CEL gates.
+    Gates(WithClient<gates::Args>),
 }
 
 impl Cli {
@@ -178,6 +184,8 @@ impl Cli {
             Command::Import(c) => c.run(import::run).await,
             Command::Lifecycle(c) => c.run(lifecycle::run).await,
             Command::Prune(c) => c.run(lifecycle::prune).await,
+            Command::Validate(c) => c.run(validate::run).await,
+            Command::Gates(c) => c.run(gates::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

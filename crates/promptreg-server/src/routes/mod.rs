@@ -1,6 +1,7 @@
 //! The one route table, its layers and the OpenAPI document generated from the handlers.
 
 mod environments;
+mod gates;
 mod kek;
 mod langfuse;
 mod ledger;
@@ -50,6 +51,7 @@ use crate::error::ApiError;
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
+        gates::attach, gates::list, gates::get, gates::set,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
@@ -175,7 +177,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(recovery::import).layer(DefaultBodyLimit::max(recovery::MAX_IMPORT_BYTES)),
         )
         .route("/v1/lifecycle", get(lifecycle::get).put(lifecycle::set))
-        .route("/v1/prune", post(lifecycle::prune));
+        .route("/v1/prune", post(lifecycle::prune))
+        .route(
+            "/v1/prompts/{name}/versions/{version}/validations",
+            post(gates::attach).get(gates::list),
+        )
+        .route("/v1/environments/{env}/gates", get(gates::get).put(gates::set));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())
