@@ -144,6 +144,7 @@ pub fn prompt(p: PromptRecord<StoredContent>) -> PromptSummary {
             })
             .collect(),
         name: p.name,
+        validated: None,
     }
 }
 

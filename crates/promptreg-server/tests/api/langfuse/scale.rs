@@ -157,6 +157,30 @@ impl Store for Counting {
     ) -> StoreResult<()> {
         self.0.add_signing_key(key, retire).await
     }
+    // Validation results and promotion gates: passed through.
+    async fn list_validations(
+        &self,
+        p: &ProjectId,
+        n: &PromptName,
+        v: Version,
+    ) -> StoreResult<Vec<promptreg_store::ValidationRecord>> {
+        self.0.list_validations(p, n, v).await
+    }
+    async fn environment_gates(
+        &self,
+        p: &ProjectId,
+        e: &EnvName,
+    ) -> StoreResult<Option<promptreg_store::GatesRecord>> {
+        self.0.environment_gates(p, e).await
+    }
+    async fn validated_prompts(
+        &self,
+        p: &ProjectId,
+        q: &promptreg_store::ValidatedQuery,
+        page: &promptreg_store::PageRequest<PromptName>,
+    ) -> StoreResult<Vec<promptreg_store::ValidatedPrompt>> {
+        self.0.validated_prompts(p, q, page).await
+    }
     async fn get_version(
         &self,
         p: &ProjectId,
