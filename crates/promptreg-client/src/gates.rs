@@ -50,7 +50,11 @@ impl Client {
     }
 
     /// `PUT /v1/environments/{env}/gates` (admin): replaces the environment's rules.
-    pub async fn set_gates(&self, env: &EnvName, body: &SetGates) -> Result<GatesView, ClientError> {
+    pub async fn set_gates(
+        &self,
+        env: &EnvName,
+        body: &SetGates,
+    ) -> Result<GatesView, ClientError> {
         self.call(self.request(Method::PUT, &gates_path(env)).json(body))
             .await
     }

@@ -74,9 +74,7 @@ pub fn check_tool(name: &str, version: &str) -> Result<(), String> {
             || value.len() > MAX_TOOL_LEN
             || value.chars().any(char::is_control)
         {
-            return Err(format!(
-                "{field}: 1-{MAX_TOOL_LEN} printable characters"
-            ));
+            return Err(format!("{field}: 1-{MAX_TOOL_LEN} printable characters"));
         }
     }
     Ok(())

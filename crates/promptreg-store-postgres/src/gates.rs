@@ -26,7 +26,8 @@ fn validation(row: &PgRow) -> Result<ValidationRecord> {
         digest: rows::digest(row.try_get("digest")?)?,
         suite: row.try_get("suite")?,
         passed: row.try_get("passed")?,
-        metrics: serde_json::from_str(&metrics).map_err(|e| corrupt(format!("stored metrics do not decode: {e}")))?,
+        metrics: serde_json::from_str(&metrics)
+            .map_err(|e| corrupt(format!("stored metrics do not decode: {e}")))?,
         details: details
             .map(|d| serde_json::from_str(&d))
             .transpose()

@@ -174,8 +174,7 @@ pub(crate) async fn validated_prompts<'c>(
     rows.iter()
         .map(|row| {
             let digest: String = row.try_get("digest").map_err(StoreError::other)?;
-            let env_version: Option<i64> =
-                row.try_get("env_version").map_err(StoreError::other)?;
+            let env_version: Option<i64> = row.try_get("env_version").map_err(StoreError::other)?;
             Ok(ValidatedPrompt {
                 name: rows::prompt_name(row, "name")?,
                 version: rows::version_col(row, "version")?,

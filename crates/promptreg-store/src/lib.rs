@@ -23,9 +23,9 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
-pub mod gates;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod gates;
 pub mod outcomes;
 pub mod records;
 pub mod rollouts;

@@ -93,7 +93,10 @@ fn show(v: &GatesView) -> anyhow::Result<()> {
                 "min_time",
                 v.min_time_in_predecessor.clone().unwrap_or_else(dash)
             ),
-            ("updated", format!("{} by {}", time(&v.updated_at), v.updated_by)),
+            (
+                "updated",
+                format!("{} by {}", time(&v.updated_at), v.updated_by)
+            ),
         ])
     )?;
     if v.gates.is_empty() {

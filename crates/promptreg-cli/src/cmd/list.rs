@@ -45,7 +45,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return print_page(
             ctx,
             &page,
-            &["NAME", "VALIDATED", "DIGEST", "ATTACHED", "SERVES", "LATEST"],
+            &[
+                "NAME",
+                "VALIDATED",
+                "DIGEST",
+                "ATTACHED",
+                "SERVES",
+                "LATEST",
+            ],
             |p| {
                 let v = p.validated.as_ref();
                 vec![
@@ -54,12 +61,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     v.map(|v| v.digest.clone()).unwrap_or_default(),
                     v.map(|v| time(&v.attached_at)).unwrap_or_default(),
                     v.and_then(|v| {
-                        v.env
-                            .as_ref()
-                            .map(|e| match v.env_version {
-                                Some(n) => format!("{e}=v{n}"),
-                                None => format!("{e}=-"),
-                            })
+                        v.env.as_ref().map(|e| match v.env_version {
+                            Some(n) => format!("{e}=v{n}"),
+                            None => format!("{e}=-"),
+                        })
                     })
                     .unwrap_or_default(),
                     format!("v{}", p.latest_version),

@@ -48,8 +48,7 @@ fn body(args: &Args) -> anyhow::Result<AttachValidation> {
         let text = if path.as_os_str() == "-" {
             std::io::read_to_string(std::io::stdin()).context("reading the result from stdin")?
         } else {
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
         };
         return serde_json::from_str(&text).map_err(|e| {
             UsageError(format!("{}: not a validation result: {e}", path.display())).into()
@@ -108,10 +107,16 @@ fn show(v: &ValidationView) -> anyhow::Result<()> {
             ("prompt", format!("{} v{}", v.name, v.version)),
             ("digest", short_digest(&v.digest)),
             ("suite", v.suite.clone()),
-            ("result", if v.passed { "passed" } else { "failed" }.to_owned()),
+            (
+                "result",
+                if v.passed { "passed" } else { "failed" }.to_owned()
+            ),
             ("metrics", metrics.join(" ")),
             ("tool", format!("{}@{}", v.tool.name, v.tool.version)),
-            ("attached", format!("{} by {}", time(&v.attached_at), v.attached_by)),
+            (
+                "attached",
+                format!("{} by {}", time(&v.attached_at), v.attached_by)
+            ),
         ])
     )
 }

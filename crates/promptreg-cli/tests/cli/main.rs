@@ -12,6 +12,7 @@ mod helpers;
 mod crash;
 mod deploy;
 mod errors;
+mod gates;
 mod kek;
 mod key_pairs;
 mod output;

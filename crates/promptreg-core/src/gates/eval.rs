@@ -82,10 +82,10 @@ pub fn evaluate(env: &EnvName, spec: &GateSpec, facts: &Facts) -> Result<(), Gat
         let required = spec
             .min_time()
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let (ever_live, live, live_for) = facts
-            .predecessor
-            .as_ref()
-            .map_or((false, false, 0), |p| (p.ever_live, p.live, p.live_for_seconds));
+        let (ever_live, live, live_for) =
+            facts.predecessor.as_ref().map_or((false, false, 0), |p| {
+                (p.ever_live, p.live, p.live_for_seconds)
+            });
         let v = facts.version.number;
         let message = if !ever_live {
             Some(format!(

@@ -95,12 +95,19 @@ fn seconds(t: DateTime<Utc>) -> cel::Value {
 }
 
 fn strings(items: &[String]) -> cel::Value {
-    cel::Value::from(items.iter().map(|s| cel::Value::from(s.as_str())).collect::<Vec<_>>())
+    cel::Value::from(
+        items
+            .iter()
+            .map(|s| cel::Value::from(s.as_str()))
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn map(entries: Vec<(&str, cel::Value)>) -> cel::Value {
-    let map: HashMap<String, cel::Value> =
-        entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let map: HashMap<String, cel::Value> = entries
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
     cel::Value::from(map)
 }
 
@@ -191,7 +198,7 @@ impl Facts {
 
     /// The JSON of one variable (what a failure report shows).
     pub(crate) fn variable_json(&self, name: &str) -> serde_json::Value {
-        let v = match name {
+        match name {
             "version" => {
                 let c = &self.version.metadata.compat;
                 serde_json::json!({
@@ -209,7 +216,6 @@ impl Facts {
             "predecessor" => serde_json::to_value(&self.predecessor).unwrap_or_default(),
             "now" => serde_json::json!(self.now.timestamp()),
             _ => serde_json::Value::Null,
-        };
-        v
+        }
     }
 }

@@ -124,9 +124,8 @@ fn check_gate_name(name: &str) -> Result<(), String> {
     let first_ok = chars
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let rest_ok = chars.all(|c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-    });
+    let rest_ok =
+        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
     if !first_ok || !rest_ok || name.len() > MAX_GATE_NAME_LEN {
         return Err(format!(
             "'{name}' is not a gate name: 1-{MAX_GATE_NAME_LEN} characters of [a-z0-9._-], starting with a letter or digit"
@@ -191,7 +190,13 @@ fn binders(e: &cel::IdedExpr, out: &mut BTreeSet<String>) {
                 out.insert(v.clone());
             }
             out.insert(c.accu_var.clone());
-            for part in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+            for part in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
                 binders(part, out);
             }
         }

@@ -150,9 +150,15 @@ fn predecessor_time_adds_up_stints_and_is_checked() {
     // v3 live 0-20m, v4 20-30m, v3 again from 30m; now = 50m: 20 + 20 minutes.
     let history = [(h(0), v3), (h(20), v4), (h(30), v3)];
     let p = predecessor_facts(staging.clone(), &history, v3, h(50));
-    assert_eq!((p.live, p.ever_live, p.live_for_seconds), (true, true, 2400));
+    assert_eq!(
+        (p.live, p.ever_live, p.live_for_seconds),
+        (true, true, 2400)
+    );
     let p4 = predecessor_facts(staging.clone(), &history, v4, h(50));
-    assert_eq!((p4.live, p4.ever_live, p4.live_for_seconds), (false, true, 600));
+    assert_eq!(
+        (p4.live, p4.ever_live, p4.live_for_seconds),
+        (false, true, 600)
+    );
     let never = predecessor_facts(staging.clone(), &history, Version::FIRST, h(50));
     assert!(!never.ever_live);
 
@@ -186,5 +192,9 @@ fn cycles_are_found() {
     let cycle = find_cycle(&dev, &prod, saved).unwrap();
     let names: Vec<&str> = cycle.iter().map(EnvName::as_str).collect();
     assert_eq!(names, ["dev", "production", "staging", "dev"]);
-    assert_eq!(find_cycle(&prod, &stg, |e| saved(e).filter(|_| e.as_str() != "staging")), None);
+    assert_eq!(
+        find_cycle(&prod, &stg, |e| saved(e)
+            .filter(|_| e.as_str() != "staging")),
+        None
+    );
 }

@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use promptreg_core::gates::{self, predecessor_facts, Facts, GateSpec, ValidationFact, VersionFacts};
+use promptreg_core::gates::{
+    self, predecessor_facts, Facts, GateSpec, ValidationFact, VersionFacts,
+};
 use promptreg_core::validation;
 use promptreg_core::{ChangeEvent, EnvName, PromptName, Version};
 use promptreg_store::{
@@ -58,7 +60,9 @@ impl Registry {
         let mut tx = self.store.begin(&caller.project).await?;
         let Some(target) = tx.get_version(&name, version).await? else {
             return Err(match tx.latest_version(&name).await? {
-                Some(_) => ServiceError::not_found(format!("prompt '{name}' has no version {version}")),
+                Some(_) => {
+                    ServiceError::not_found(format!("prompt '{name}' has no version {version}"))
+                }
                 None => ServiceError::not_found(format!("prompt '{name}' not found")),
             });
         };
@@ -235,7 +239,12 @@ impl Registry {
                     .into_iter()
                     .map(|r| (r.at, r.to_version))
                     .collect();
-                Some(predecessor_facts(pred.clone(), &history, target.version, now))
+                Some(predecessor_facts(
+                    pred.clone(),
+                    &history,
+                    target.version,
+                    now,
+                ))
             }
         };
         let facts = Facts {

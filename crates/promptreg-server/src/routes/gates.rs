@@ -127,7 +127,9 @@ pub async fn set(
         .required_predecessor
         .map(|p| {
             EnvName::parse(&p).map_err(|e| {
-                ApiError::bad_request(format!("required_predecessor: {p:?} is not an environment name: {e}"))
+                ApiError::bad_request(format!(
+                    "required_predecessor: {p:?} is not an environment name: {e}"
+                ))
             })
         })
         .transpose()?;

@@ -182,7 +182,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/prompts/{name}/versions/{version}/validations",
             post(gates::attach).get(gates::list),
         )
-        .route("/v1/environments/{env}/gates", get(gates::get).put(gates::set));
+        .route(
+            "/v1/environments/{env}/gates",
+            get(gates::get).put(gates::set),
+        );
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

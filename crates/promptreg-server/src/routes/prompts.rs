@@ -93,8 +93,9 @@ async fn validated(
 ) -> Result<Json<Page<PromptSummary>>, ApiError> {
     let env = env
         .map(|e| {
-            EnvName::parse(&e)
-                .map_err(|err| ApiError::bad_request(format!("env: {e:?} is not an environment name: {err}")))
+            EnvName::parse(&e).map_err(|err| {
+                ApiError::bad_request(format!("env: {e:?} is not an environment name: {err}"))
+            })
         })
         .transpose()?;
     let query = ValidatedQuery {

@@ -34,7 +34,8 @@ async fn attach(app: &TestApp, name: &str, v: i64, suite: &str, passed: bool, ac
 }
 
 async fn set_gates(app: &TestApp, env: &str, body: Value) -> Answer {
-    app.put(&format!("/v1/environments/{env}/gates"), body).await
+    app.put(&format!("/v1/environments/{env}/gates"), body)
+        .await
 }
 
 async fn results_are_attached_listed_and_immutable(app: &TestApp) {
@@ -46,8 +47,14 @@ async fn results_are_attached_listed_and_immutable(app: &TestApp) {
     assert_eq!(a.body["passed"], false);
     assert_eq!(a.body["version"], 1);
     assert!(a.body["digest"].as_str().unwrap().starts_with("sha256:"));
-    assert!(a.body["attached_by"].as_str().unwrap().contains("bootstrap-admin"));
-    assert_eq!(a.body["tool"], json!({"name": "promptfoo", "version": "0.90.1"}));
+    assert!(a.body["attached_by"]
+        .as_str()
+        .unwrap()
+        .contains("bootstrap-admin"));
+    assert_eq!(
+        a.body["tool"],
+        json!({"name": "promptfoo", "version": "0.90.1"})
+    );
     assert_eq!(a.body["details"], json!({"cases": 120}));
     let b = attach(app, "support/triage", 1, "evals", true, 0.95).await;
     assert!(b.body["id"].as_i64() > a.body["id"].as_i64());
@@ -57,13 +64,20 @@ async fn results_are_attached_listed_and_immutable(app: &TestApp) {
             Method::POST,
             &validations("support/triage", 1),
             &author,
-            Some(json!({"suite": "safety", "passed": true, "tool": {"name": "ci", "version": "1"},
-                        "details": "all 40 red-team cases refused"})),
+            Some(
+                json!({"suite": "safety", "passed": true, "tool": {"name": "ci", "version": "1"},
+                        "details": "all 40 red-team cases refused"}),
+            ),
         )
         .await;
-    assert_eq!(c.status, StatusCode::CREATED, "an author may attach: {}", c.body);
-    // Each result is an event in the log (the ledger records it).
-    assert_eq!(app.events().await, before + 3);
+    assert_eq!(
+        c.status,
+        StatusCode::CREATED,
+        "an author may attach: {}",
+        c.body
+    );
+    // Each result is an event in the log (the ledger records it), besides the token's.
+    assert_eq!(app.events().await, before + 4);
 
     let list = app.get(&validations("support/triage", 1)).await;
     assert_eq!(list.status, StatusCode::OK);
@@ -73,7 +87,10 @@ async fn results_are_attached_listed_and_immutable(app: &TestApp) {
         .iter()
         .map(|r| (r["suite"].as_str().unwrap(), r["passed"].as_bool().unwrap()))
         .collect();
-    assert_eq!(suites, [("evals", false), ("evals", true), ("safety", true)]);
+    assert_eq!(
+        suites,
+        [("evals", false), ("evals", true), ("safety", true)]
+    );
     // The version shows the newest result of each suite.
     let v = app.get("/v1/prompts/support%2Ftriage/versions/1").await;
     let shown: Vec<(&str, bool)> = v.body["validations"]
@@ -87,12 +104,19 @@ async fn results_are_attached_listed_and_immutable(app: &TestApp) {
     // Immutable: no route changes or removes a result.
     let one = format!("{}/{}", validations("support/triage", 1), a.body["id"]);
     for m in [Method::PUT, Method::PATCH, Method::DELETE] {
-        let r = app.call(m.clone(), &one, ADMIN, Some(json!({"passed": true}))).await;
+        let r = app
+            .call(m.clone(), &one, ADMIN, Some(json!({"passed": true})))
+            .await;
         assert!(r.status.is_client_error(), "{m} {}", r.status);
     }
     for m in [Method::PUT, Method::DELETE] {
         let r = app
-            .call(m.clone(), &validations("support/triage", 1), ADMIN, Some(json!({})))
+            .call(
+                m.clone(),
+                &validations("support/triage", 1),
+                ADMIN,
+                Some(json!({})),
+            )
             .await;
         assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{m}");
     }
@@ -121,14 +145,32 @@ async fn bad_results_are_refused(app: &TestApp) {
     let before = app.events().await;
     let tool = json!({"name": "ci", "version": "1"});
     let cases = [
-        (json!({"suite": "has space", "passed": true, "tool": tool}), "suite"),
+        (
+            json!({"suite": "has space", "passed": true, "tool": tool}),
+            "suite",
+        ),
         (json!({"suite": "", "passed": true, "tool": tool}), "suite"),
-        (json!({"suite": "s", "passed": true, "tool": {"name": "", "version": "1"}}), "tool.name"),
-        (json!({"suite": "s", "passed": true, "tool": tool, "details": "x".repeat(17_000)}), "details"),
-        (json!({"suite": "s", "passed": true, "tool": tool, "metrics": {"a b": 1}}), "metrics"),
-        (json!({"suite": "s", "passed": "yes", "tool": tool}), "passed"),
+        (
+            json!({"suite": "s", "passed": true, "tool": {"name": "", "version": "1"}}),
+            "tool.name",
+        ),
+        (
+            json!({"suite": "s", "passed": true, "tool": tool, "details": "x".repeat(17_000)}),
+            "details",
+        ),
+        (
+            json!({"suite": "s", "passed": true, "tool": tool, "metrics": {"a b": 1}}),
+            "metrics",
+        ),
+        (
+            json!({"suite": "s", "passed": "yes", "tool": tool}),
+            "passed",
+        ),
         (json!({"suite": "s", "passed": true}), "tool"),
-        (json!({"suite": "s", "passed": true, "tool": tool, "extra": 1}), "extra"),
+        (
+            json!({"suite": "s", "passed": true, "tool": tool, "extra": 1}),
+            "extra",
+        ),
     ];
     for (body, field) in cases {
         let r = app.post(&validations("p", 1), body.clone()).await;
@@ -136,11 +178,17 @@ async fn bad_results_are_refused(app: &TestApp) {
         assert!(r.message().contains(field), "{body}: {}", r.message());
     }
     let unknown = attach(app, "p", 9, "s", true, 1.0).await;
-    assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
     assert!(unknown.message().contains("no version 9"));
     let nope = attach(app, "nope", 1, "s", true, 1.0).await;
     assert_eq!(nope.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&validations("nope", 1)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&validations("nope", 1)).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.events().await, before, "nothing was recorded");
 }
 
@@ -181,7 +229,11 @@ async fn validated_query_finds_candidates_to_promote(app: &TestApp) {
     let all = app.get("/v1/prompts?validated=canary").await;
     assert_eq!(
         validated_names(&all),
-        [("a".into(), 2, None), ("b".into(), 1, None), ("d".into(), 2, None)]
+        [
+            ("a".into(), 2, None),
+            ("b".into(), 1, None),
+            ("d".into(), 2, None)
+        ]
     );
     assert_eq!(all.body["items"][0]["latest_version"], 2, "a full summary");
     let prod = app.get("/v1/prompts?validated=canary&env=production").await;
@@ -196,13 +248,20 @@ async fn validated_query_finds_candidates_to_promote(app: &TestApp) {
     assert_eq!(validated_names(&first).len(), 2);
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
     let rest = app
-        .get(&format!("/v1/prompts?validated=canary&limit=2&cursor={cursor}"))
+        .get(&format!(
+            "/v1/prompts?validated=canary&limit=2&cursor={cursor}"
+        ))
         .await;
     assert_eq!(validated_names(&rest), [("d".into(), 2, None)]);
     // Bad queries.
-    assert_eq!(app.get("/v1/prompts?env=production").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        app.get("/v1/prompts?validated=canary&env=nowhere").await.status,
+        app.get("/v1/prompts?env=production").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.get("/v1/prompts?validated=canary&env=nowhere")
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -225,14 +284,24 @@ async fn predecessor_rules_hold_with_the_figures(app: &TestApp) {
     assert_eq!(shown.body["min_time_in_predecessor"], "1h");
 
     let never = app.deploy("production", "p", 1).await;
-    assert_eq!((never.status, never.code()), (StatusCode::CONFLICT, "predecessor_required"));
-    assert!(never.message().contains("never live in 'staging'"), "{}", never.message());
+    assert_eq!(
+        (never.status, never.code()),
+        (StatusCode::CONFLICT, "predecessor_required")
+    );
+    assert!(
+        never.message().contains("never live in 'staging'"),
+        "{}",
+        never.message()
+    );
     assert_eq!(never.body["error"]["details"]["predecessor"], "staging");
     assert_eq!(never.body["error"]["details"]["ever_live"], false);
 
     assert_eq!(app.deploy("staging", "p", 1).await.status, StatusCode::OK);
     let short = app.deploy("production", "p", 1).await;
-    assert_eq!((short.status, short.code()), (StatusCode::CONFLICT, "predecessor_required"));
+    assert_eq!(
+        (short.status, short.code()),
+        (StatusCode::CONFLICT, "predecessor_required")
+    );
     assert!(short.message().contains("of the 1h"), "{}", short.message());
     assert_eq!(short.body["error"]["details"]["required_seconds"], 3600);
     assert_eq!(short.body["error"]["details"]["live"], true);
@@ -259,7 +328,10 @@ async fn gates_pass_or_fail_with_details(app: &TestApp) {
     .await;
     assert_eq!(g.status, StatusCode::OK, "{}", g.body);
     let none = app.deploy("production", "p", 1).await;
-    assert_eq!((none.status, none.code()), (StatusCode::CONFLICT, "gate_failed"));
+    assert_eq!(
+        (none.status, none.code()),
+        (StatusCode::CONFLICT, "gate_failed")
+    );
     let d = &none.body["error"]["details"];
     assert_eq!(d["gate"], "evals-pass");
     assert_eq!(d["result"], "false");
@@ -271,9 +343,16 @@ async fn gates_pass_or_fail_with_details(app: &TestApp) {
     let d = &low.body["error"]["details"];
     assert_eq!(d["gate"], "accuracy");
     assert_eq!(d["expression"], "validations.evals.metrics.accuracy >= 0.9");
-    assert_eq!(d["values"]["validations"]["evals"]["metrics"]["accuracy"], 0.8);
+    assert_eq!(
+        d["values"]["validations"]["evals"]["metrics"]["accuracy"],
+        0.8
+    );
     assert!(low.message().contains("accuracy"), "{}", low.message());
-    assert!(app.get("/v1/environments/production/prompts/p").await.status.is_client_error());
+    assert!(app
+        .get("/v1/environments/production/prompts/p")
+        .await
+        .status
+        .is_client_error());
 
     // The newest result of the suite counts.
     attach(app, "p", 1, "evals", true, 0.93).await;
@@ -300,41 +379,95 @@ async fn gates_pass_or_fail_with_details(app: &TestApp) {
 
 async fn bad_gate_specs_are_refused_and_change_nothing(app: &TestApp) {
     app.env("qa").await;
-    let ok = set_gates(app, "production", json!({"required_predecessor": "staging"})).await;
+    let ok = set_gates(
+        app,
+        "production",
+        json!({"required_predecessor": "staging"}),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK);
-    assert_eq!(set_gates(app, "staging", json!({"required_predecessor": "qa"})).await.status, StatusCode::OK);
+    assert_eq!(
+        set_gates(app, "staging", json!({"required_predecessor": "qa"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let before = app.events().await;
     let cases = [
-        (json!({"gates": [{"name": "g", "expression": "validations.x.passed &&"}]}), "does not compile"),
-        (json!({"gates": [{"name": "g", "expression": "build.ok"}]}), "unknown variable `build`"),
-        (json!({"gates": [{"name": "g", "expression": "true || ".repeat(300) + "true"}]}), "at most"),
-        (json!({"gates": [{"name": "Bad Name", "expression": "true"}]}), "gate name"),
-        (json!({"required_predecessor": "nowhere"}), "'nowhere' does not exist"),
-        (json!({"required_predecessor": "qa", "min_time_in_predecessor": "soon"}), "min_time_in_predecessor"),
-        (json!({"min_time_in_predecessor": "1h"}), "needs required_predecessor"),
-        (json!({"unknown": 1}), "unknown"),
+        (
+            json!({"gates": [{"name": "g", "expression": "validations.x.passed &&"}]}),
+            "does not compile",
+        ),
+        (
+            json!({"gates": [{"name": "g", "expression": "build.ok"}]}),
+            "unknown variable `build`",
+        ),
+        (
+            json!({"gates": [{"name": "g", "expression": "true || ".repeat(300) + "true"}]}),
+            "at most",
+        ),
+        (
+            json!({"gates": [{"name": "Bad Name", "expression": "true"}]}),
+            "gate name",
+        ),
+        (
+            json!({"required_predecessor": "nowhere"}),
+            "'nowhere' does not exist",
+        ),
+        (
+            json!({"required_predecessor": "qa", "min_time_in_predecessor": "soon"}),
+            "min_time_in_predecessor",
+        ),
+        (
+            json!({"min_time_in_predecessor": "1h"}),
+            "needs required_predecessor",
+        ),
     ];
     for (body, needle) in cases {
         let r = set_gates(app, "staging", body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
         assert!(r.message().contains(needle), "{body}: {}", r.message());
     }
+    let unknown = set_gates(app, "staging", json!({"unknown": 1})).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown.message().contains("unknown"),
+        "{}",
+        unknown.message()
+    );
     let own = set_gates(app, "qa", json!({"required_predecessor": "qa"})).await;
-    assert!(own.message().contains("its own predecessor"), "{}", own.message());
+    assert!(
+        own.message().contains("its own predecessor"),
+        "{}",
+        own.message()
+    );
     let cycle = set_gates(app, "qa", json!({"required_predecessor": "production"})).await;
     assert_eq!(cycle.status, StatusCode::BAD_REQUEST);
     assert!(cycle.message().contains("loop"), "{}", cycle.message());
     assert_eq!(app.events().await, before, "nothing changed");
-    assert_eq!(app.get("/v1/environments/staging/gates").await.body["required_predecessor"], "qa");
-    assert_eq!(set_gates(app, "nowhere", json!({})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/environments/staging/gates").await.body["required_predecessor"],
+        "qa"
+    );
+    assert_eq!(
+        set_gates(app, "nowhere", json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
     // Only an admin configures environments; anyone who reads may look.
     let deployer = app.token("deployer").await;
     let r = app
-        .call(Method::PUT, "/v1/environments/qa/gates", &deployer, Some(json!({})))
+        .call(
+            Method::PUT,
+            "/v1/environments/qa/gates",
+            &deployer,
+            Some(json!({})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let reader = app.token("reader").await;
-    let r = app.call(Method::GET, "/v1/environments/qa/gates", &reader, None).await;
+    let r = app
+        .call(Method::GET, "/v1/environments/qa/gates", &reader, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -343,24 +476,38 @@ async fn rollback_is_never_gated(app: &TestApp) {
     app.push("p", "two").await;
     app.deploy("production", "p", 1).await;
     app.deploy("production", "p", 2).await;
-    set_gates(app, "production", json!({"required_predecessor": "staging",
-        "gates": [{"name": "never", "expression": "false"}]}))
+    set_gates(
+        app,
+        "production",
+        json!({"required_predecessor": "staging",
+        "gates": [{"name": "never", "expression": "false"}]}),
+    )
     .await;
     let r = app
-        .post("/v1/environments/production/prompts/p/rollback", json!({"reason": "incident"}))
+        .post(
+            "/v1/environments/production/prompts/p/rollback",
+            json!({"reason": "incident"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["to_version"], 1);
     // Going forward again is a deploy, and gated.
-    assert_eq!(app.deploy("production", "p", 2).await.code(), "predecessor_required");
+    assert_eq!(
+        app.deploy("production", "p", 2).await.code(),
+        "predecessor_required"
+    );
 }
 
 async fn langfuse_labels_and_rollouts_are_gated(app: &TestApp) {
     app.push("greet", "Hello").await;
     app.push("greet", "Hi").await;
     app.deploy("production", "greet", 1).await;
-    set_gates(app, "production", json!({"gates": [
-        {"name": "evals", "expression": "'evals' in validations && validations.evals.passed"}]}))
+    set_gates(
+        app,
+        "production",
+        json!({"gates": [
+        {"name": "evals", "expression": "'evals' in validations && validations.evals.passed"}]}),
+    )
     .await;
     let auth = crate::langfuse::key_pair(app, "admin").await;
     let moved = crate::langfuse::lf(
@@ -372,7 +519,14 @@ async fn langfuse_labels_and_rollouts_are_gated(app: &TestApp) {
     )
     .await;
     assert_eq!(moved.status, StatusCode::BAD_REQUEST, "{}", moved.body);
-    assert!(moved.body["message"].as_str().unwrap().contains("gate 'evals'"), "{}", moved.body);
+    assert!(
+        moved.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("gate 'evals'"),
+        "{}",
+        moved.body
+    );
     let live = app.get("/v1/environments/production/prompts/greet").await;
     assert_eq!(live.body["to_version"], 1, "the label did not move");
 
@@ -382,7 +536,10 @@ async fn langfuse_labels_and_rollouts_are_gated(app: &TestApp) {
             json!({"candidate": 2, "strategy": {"canary": {"steps": [{"set_weight": 1000}, {"pause": {}}]}}}),
         )
         .await;
-    assert_eq!((rollout.status, rollout.code()), (StatusCode::CONFLICT, "gate_failed"));
+    assert_eq!(
+        (rollout.status, rollout.code()),
+        (StatusCode::CONFLICT, "gate_failed")
+    );
 
     attach(app, "greet", 2, "evals", true, 1.0).await;
     let moved = crate::langfuse::lf(
@@ -399,26 +556,40 @@ async fn langfuse_labels_and_rollouts_are_gated(app: &TestApp) {
 async fn a_deploy_racing_a_failing_result_sees_it_or_not(app: &TestApp) {
     app.push("p", "one").await;
     attach(app, "p", 1, "evals", true, 1.0).await;
-    set_gates(app, "production", json!({"gates": [
-        {"name": "evals", "expression": "validations.evals.passed"}]}))
+    set_gates(
+        app,
+        "production",
+        json!({"gates": [
+        {"name": "evals", "expression": "validations.evals.passed"}]}),
+    )
     .await;
     let (deploy, failing) = tokio::join!(
         app.deploy("production", "p", 1),
         attach(app, "p", 1, "evals", false, 0.0)
     );
     assert_eq!(failing.status, StatusCode::CREATED);
-    let history = app.get("/v1/environments/production/prompts/p/history").await;
+    let history = app
+        .get("/v1/environments/production/prompts/p/history")
+        .await;
     let moves = history.body["items"].as_array().unwrap().len();
     if deploy.status == StatusCode::OK {
         // It committed before the failing result: the result came after, the move stands.
         assert_eq!(moves, 1);
         let results = app.get(&validations("p", 1)).await;
-        let last = results.body["items"].as_array().unwrap().last().unwrap().clone();
+        let last = results.body["items"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
         assert_eq!(last["passed"], false);
     } else {
         assert_eq!(deploy.code(), "gate_failed", "{}", deploy.body);
         assert_eq!(moves, 0, "refused: nothing recorded");
     }
     // Either way, from now on the failing result is the suite's result.
-    assert_eq!(app.deploy("production", "p", 1).await.status == StatusCode::OK, deploy.status == StatusCode::OK);
+    assert_eq!(
+        app.deploy("production", "p", 1).await.status == StatusCode::OK,
+        deploy.status == StatusCode::OK
+    );
 }
