@@ -16,4 +16,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human text naming the field or object concerned.
     pub message: String,
+    /// Structured facts about the refusal, for some codes: `gate_failed` (the gate, its
+    /// expression, its result and the values it read) and `predecessor_required` (the
+    /// predecessor and the time the version spent there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }

@@ -22,6 +22,7 @@
 pub mod audit;
 pub mod deploy;
 pub mod error;
+pub mod gates;
 pub mod ledger;
 pub mod lifecycle;
 pub mod outcomes;
@@ -37,6 +38,7 @@ use serde::{Deserialize, Serialize};
 pub use audit::*;
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
+pub use gates::*;
 pub use ledger::*;
 pub use lifecycle::*;
 pub use outcomes::*;

@@ -145,6 +145,9 @@ pub struct VersionView {
     /// tombstone without content; `GET` of it answers 410 `pruned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruned_at: Option<DateTime<Utc>>,
+    /// The newest validation result of each suite, by suite (`GET` of one version only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validations: Option<Vec<crate::ValidationView>>,
 }
 
 impl VersionView {
@@ -184,6 +187,9 @@ pub struct PromptSummary {
     pub updated_at: DateTime<Utc>,
     /// Where it is deployed.
     pub environments: Vec<DeployedIn>,
+    /// With `?validated=<suite>`: the validated version (and what `env` serves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validated: Option<crate::ValidatedIn>,
 }
 
 /// An environment a prompt is deployed to, and which version.

@@ -40,6 +40,7 @@ pub mod verify;
 mod audit;
 mod builder;
 mod deploy;
+mod gates;
 mod kek;
 mod lifecycle;
 mod recovery;

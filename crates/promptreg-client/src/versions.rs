@@ -22,6 +22,10 @@ pub struct PromptFilter {
     pub prefix: Option<String>,
     /// Only prompts whose latest version carries this tag.
     pub tag: Option<String>,
+    /// Only prompts with a version whose newest result for this suite passed.
+    pub validated: Option<String>,
+    /// With `validated`: only those whose validated version this environment does not serve.
+    pub env: Option<String>,
 }
 
 fn prompt_path(name: &PromptName) -> String {
@@ -89,6 +93,12 @@ impl Client {
         }
         if let Some(tag) = &filter.tag {
             query.push(("tag", tag.clone()));
+        }
+        if let Some(suite) = &filter.validated {
+            query.push(("validated", suite.clone()));
+        }
+        if let Some(env) = &filter.env {
+            query.push(("env", env.clone()));
         }
         page.append_to(&mut query);
         self.call(self.request(Method::GET, "/v1/prompts").query(&query))

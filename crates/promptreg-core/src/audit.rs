@@ -111,6 +111,23 @@ pub fn keys(change: &ChangeEvent) -> AuditKeys {
             None,
             "lifecycle".to_owned(),
         ),
+        ChangeEvent::ValidationAttached {
+            name,
+            version,
+            suite,
+            ..
+        } => (
+            "validation_attached".to_owned(),
+            Some(name.to_string()),
+            None,
+            format!("validation:{name}@{version}/{suite}"),
+        ),
+        ChangeEvent::EnvironmentGatesSet { env, .. } => (
+            "environment_gates_set".to_owned(),
+            None,
+            Some(env.to_string()),
+            format!("gates:{env}"),
+        ),
     };
     AuditKeys {
         action,
@@ -163,6 +180,18 @@ pub fn state_after(change: &ChangeEvent) -> Value {
             prune_unused_after,
             ..
         } => json!({ "keep_last": keep_last, "prune_unused_after": prune_unused_after }),
+        ChangeEvent::ValidationAttached {
+            version,
+            digest,
+            id,
+            passed,
+            ..
+        } => json!({ "version": version, "digest": digest, "result": id, "passed": passed }),
+        ChangeEvent::EnvironmentGatesSet {
+            required_predecessor,
+            gates,
+            ..
+        } => json!({ "required_predecessor": required_predecessor, "gates": gates }),
     }
 }
 

@@ -166,6 +166,37 @@ pub enum ChangeEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prune_unused_after: Option<String>,
     },
+    /// A validation result was attached to a version (immutable; the newest result of a
+    /// suite is the one gates read).
+    ValidationAttached {
+        /// The tenant.
+        project: ProjectId,
+        /// The prompt.
+        name: PromptName,
+        /// The version.
+        version: Version,
+        /// Its content digest.
+        digest: Digest,
+        /// The result's id.
+        id: i64,
+        /// The suite.
+        suite: String,
+        /// Whether it passed.
+        passed: bool,
+    },
+    /// An environment's promotion path and gates were set (the spec itself is read with
+    /// `GET /v1/environments/{env}/gates`; expressions are not copied into the log).
+    EnvironmentGatesSet {
+        /// The tenant.
+        project: ProjectId,
+        /// The environment.
+        env: EnvName,
+        /// The required predecessor, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        required_predecessor: Option<EnvName>,
+        /// The gates' names.
+        gates: Vec<String>,
+    },
 }
 
 impl ChangeEvent {
@@ -182,7 +213,9 @@ impl ChangeEvent {
             | ChangeEvent::WebhookCreated { project, .. }
             | ChangeEvent::WebhookDeleted { project, .. }
             | ChangeEvent::VersionPruned { project, .. }
-            | ChangeEvent::LifecycleSet { project, .. } => project,
+            | ChangeEvent::LifecycleSet { project, .. }
+            | ChangeEvent::ValidationAttached { project, .. }
+            | ChangeEvent::EnvironmentGatesSet { project, .. } => project,
         }
     }
 
@@ -200,6 +233,8 @@ impl ChangeEvent {
             ChangeEvent::WebhookDeleted { .. } => "webhook_deleted",
             ChangeEvent::VersionPruned { .. } => "version_pruned",
             ChangeEvent::LifecycleSet { .. } => "lifecycle_set",
+            ChangeEvent::ValidationAttached { .. } => "validation_attached",
+            ChangeEvent::EnvironmentGatesSet { .. } => "environment_gates_set",
         }
     }
 }

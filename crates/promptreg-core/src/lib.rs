@@ -23,6 +23,8 @@
 //!   the retry schedule.
 //! - [`integrity`]: Ed25519 keys, DSSE envelopes and in-toto statements for signed versions and
 //!   deployments, RFC 6962 Merkle proofs for the ledger, and C2SP signed checkpoints.
+//! - [`gates`]: promotion gates (required predecessor, CEL expressions over a version's facts)
+//!   and [`validation`]: the rules for validation results attached to versions.
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
@@ -34,6 +36,7 @@ pub mod content;
 pub mod deploy;
 pub mod diff;
 pub mod event;
+pub mod gates;
 pub mod integrity;
 pub mod metadata;
 pub mod model;
@@ -43,6 +46,7 @@ pub mod render;
 pub mod retention;
 pub mod rollout;
 pub mod schema;
+pub mod validation;
 pub mod webhook;
 
 pub use analysis::parse_duration;

@@ -61,7 +61,9 @@ pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
         | ChangeEvent::TokenRevoked { .. }
         | ChangeEvent::WebhookCreated { .. }
         | ChangeEvent::WebhookDeleted { .. }
-        | ChangeEvent::LifecycleSet { .. } => return None,
+        | ChangeEvent::LifecycleSet { .. }
+        | ChangeEvent::ValidationAttached { .. }
+        | ChangeEvent::EnvironmentGatesSet { .. } => return None,
     })
 }
 

@@ -19,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human text naming the problem.
     pub message: String,
+    /// Structured facts for some refusals (`gate_failed`, `predecessor_required`).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: None,
         }
     }
 
@@ -83,6 +86,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                details: self.details,
             },
         };
         (self.status, axum::Json(body)).into_response()
@@ -143,6 +147,14 @@ impl From<crate::registry::ServiceError> for ApiError {
             S::NotFound { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
             S::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             S::Gone { code, message } => ApiError::new(StatusCode::GONE, code, message),
+            S::Refused {
+                code,
+                message,
+                details,
+            } => ApiError {
+                details: Some(details),
+                ..ApiError::new(StatusCode::CONFLICT, code, message)
+            },
             S::Forbidden(message) => ApiError::forbidden(message),
             S::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)

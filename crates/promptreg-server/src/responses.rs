@@ -116,3 +116,10 @@ error_set!(
     "LangfuseErrorBody",
     [(413, "The body is larger than the server's limit (`InvalidRequestError`)")]
 );
+
+error_set!(
+    /// A promotion gate refused the move (`details` say what it looked at).
+    Gated,
+    "ErrorBody",
+    [(409, "A promotion gate refused the version (`gate_failed`, `predecessor_required`; `details` name the gate, its expression and the values it read, or the predecessor and the time spent there), or another conflict with the current state")]
+);

@@ -33,6 +33,7 @@ mod deploy;
 mod environments;
 mod error;
 mod events;
+mod gates;
 mod import;
 mod keys;
 mod listen;
@@ -424,5 +425,31 @@ impl Store for PgStore {
         retire: Option<&str>,
     ) -> StoreResult<()> {
         Ok(keys::add(&self.pool, key, retire).await?)
+    }
+
+    async fn list_validations(
+        &self,
+        project: &ProjectId,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Vec<promptreg_store::ValidationRecord>> {
+        Ok(gates::validations(&self.pool, project, name, version).await?)
+    }
+
+    async fn environment_gates(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+    ) -> StoreResult<Option<promptreg_store::GatesRecord>> {
+        Ok(gates::environment_gates(&self.pool, project, env).await?)
+    }
+
+    async fn validated_prompts(
+        &self,
+        project: &ProjectId,
+        query: &promptreg_store::ValidatedQuery,
+        page: &PageRequest<PromptName>,
+    ) -> StoreResult<Vec<promptreg_store::ValidatedPrompt>> {
+        Ok(gates::validated_prompts(&self.pool, project, query, page).await?)
     }
 }

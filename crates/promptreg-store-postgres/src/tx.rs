@@ -22,7 +22,7 @@ use promptreg_store::codec;
 
 use crate::deploy::{self, DEPLOYMENT_COLUMNS};
 use crate::error::{already_exists, internal, unique_violation, Error, Result};
-use crate::{environments, events, retention, rows, tokens, versions};
+use crate::{environments, events, gates, retention, rows, tokens, versions};
 
 /// A write transaction in one project.
 pub(crate) struct PgTx {
@@ -411,6 +411,39 @@ impl StoreTx for PgTx {
     ) -> StoreResult<()> {
         self.flush().await?;
         Ok(crate::import::event(&mut self.tx, &self.project, entry, at).await?)
+    }
+
+    async fn insert_validation(
+        &mut self,
+        record: &promptreg_store::ValidationRecord,
+    ) -> StoreResult<i64> {
+        self.flush().await?;
+        Ok(gates::insert_validation(&mut *self.tx, &self.project, record).await?)
+    }
+
+    async fn validations(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Vec<promptreg_store::ValidationRecord>> {
+        self.flush().await?;
+        Ok(gates::validations(&mut *self.tx, &self.project, name, version).await?)
+    }
+
+    async fn environment_gates(
+        &mut self,
+        env: &EnvName,
+    ) -> StoreResult<Option<promptreg_store::GatesRecord>> {
+        self.flush().await?;
+        Ok(gates::environment_gates(&mut *self.tx, &self.project, env).await?)
+    }
+
+    async fn set_environment_gates(
+        &mut self,
+        record: &promptreg_store::GatesRecord,
+    ) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(gates::set_environment_gates(&mut *self.tx, &self.project, record).await?)
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {

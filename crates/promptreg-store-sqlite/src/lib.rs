@@ -23,6 +23,7 @@
 
 mod deploy;
 mod events;
+mod gates;
 mod import;
 mod keys;
 mod outcomes;
@@ -481,5 +482,31 @@ impl Store for SqliteStore {
         retire: Option<&str>,
     ) -> StoreResult<()> {
         keys::add(&self.writer, key, retire).await
+    }
+
+    async fn list_validations(
+        &self,
+        project: &ProjectId,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Vec<ValidationRecord>> {
+        gates::validations(&self.reader, project, name, version).await
+    }
+
+    async fn environment_gates(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+    ) -> StoreResult<Option<GatesRecord>> {
+        gates::environment_gates(&self.reader, project, env).await
+    }
+
+    async fn validated_prompts(
+        &self,
+        project: &ProjectId,
+        query: &ValidatedQuery,
+        page: &PageRequest<PromptName>,
+    ) -> StoreResult<Vec<ValidatedPrompt>> {
+        gates::validated_prompts(&self.reader, project, query, page).await
     }
 }

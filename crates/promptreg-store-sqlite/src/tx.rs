@@ -10,7 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use promptreg_store::codec;
 
-use crate::{db_err, retention, rows, ts, versions, TOKEN_COLS};
+use crate::{db_err, gates, retention, rows, ts, versions, TOKEN_COLS};
 
 /// A write transaction in one project.
 pub(crate) struct SqliteTx {
@@ -326,6 +326,26 @@ impl StoreTx for SqliteTx {
 
     async fn import_event(&mut self, entry: &LogEntry, at: DateTime<Utc>) -> StoreResult<()> {
         crate::import::event(&mut self.tx, &self.project, entry, at).await
+    }
+
+    async fn insert_validation(&mut self, record: &ValidationRecord) -> StoreResult<i64> {
+        gates::insert_validation(&mut self.tx, &self.project, record).await
+    }
+
+    async fn validations(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Vec<ValidationRecord>> {
+        gates::validations(&mut *self.tx, &self.project, name, version).await
+    }
+
+    async fn environment_gates(&mut self, env: &EnvName) -> StoreResult<Option<GatesRecord>> {
+        gates::environment_gates(&mut *self.tx, &self.project, env).await
+    }
+
+    async fn set_environment_gates(&mut self, record: &GatesRecord) -> StoreResult<()> {
+        gates::set_environment_gates(&mut self.tx, &self.project, record).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -4,7 +4,8 @@
 //!   method is scoped by [`ProjectId`] so multi-tenancy is not a later migration.
 //! - [`records`]: the records stored and returned; [`rollouts`]: rollout records;
 //!   [`outcomes`]: outcome windows and accepted event ids; [`webhooks`]: webhook subscriptions
-//!   and their delivery history.
+//!   and their delivery history; [`gates`]: validation results, environments' promotion
+//!   gates and the validated-prompts query.
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code), `Unavailable` (the database
 //!   cannot be reached), `StorageFull` and `Other`.
 //! - [`codec`]: the content columns of a version row (sealed, plaintext or pruned), mapped
@@ -25,6 +26,7 @@ pub mod audit;
 pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod gates;
 pub mod outcomes;
 pub mod records;
 pub mod rollouts;
@@ -36,6 +38,7 @@ use promptreg_core::{
 };
 
 pub use audit::AuditFilter;
+pub use gates::{GatesRecord, ValidatedPrompt, ValidatedQuery, ValidationRecord};
 pub use outcomes::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
 pub use records::*;
 pub use rollouts::{RolloutFilter, RolloutRecord};
@@ -368,6 +371,32 @@ pub trait Store: Send + Sync + 'static {
         key: &SigningKeyRecord,
         retire: Option<&str>,
     ) -> StoreResult<()>;
+
+    // --- Validation results and promotion gates.
+
+    /// A version's validation results, oldest first.
+    async fn list_validations(
+        &self,
+        project: &ProjectId,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Vec<ValidationRecord>>;
+    /// An environment's gates, if they were ever set.
+    async fn environment_gates(
+        &self,
+        project: &ProjectId,
+        env: &EnvName,
+    ) -> StoreResult<Option<GatesRecord>>;
+    /// Prompts by name after `page.after` having a version whose newest result for
+    /// `query.suite` passed, each with the newest such version; with `query.env`, only those
+    /// where that version is not the one the environment serves (one query, however many
+    /// results there are).
+    async fn validated_prompts(
+        &self,
+        project: &ProjectId,
+        query: &ValidatedQuery,
+        page: &PageRequest<PromptName>,
+    ) -> StoreResult<Vec<ValidatedPrompt>>;
 }
 
 /// A credential to look up in the store.
@@ -487,6 +516,22 @@ pub trait StoreTx: Send {
         entry: &LogEntry,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()>;
+    // --- Validation results and promotion gates (read under the writer lock by a deploy,
+    // so a result attached or a gate set concurrently is either seen or waits).
+
+    /// Inserts a validation result and returns its id (`record.id` is ignored).
+    async fn insert_validation(&mut self, record: &ValidationRecord) -> StoreResult<i64>;
+    /// A version's validation results, oldest first.
+    async fn validations(
+        &mut self,
+        name: &PromptName,
+        version: Version,
+    ) -> StoreResult<Vec<ValidationRecord>>;
+    /// An environment's gates, if set.
+    async fn environment_gates(&mut self, env: &EnvName) -> StoreResult<Option<GatesRecord>>;
+    /// Sets (inserts or replaces) an environment's gates.
+    async fn set_environment_gates(&mut self, record: &GatesRecord) -> StoreResult<()>;
+
     /// Commits everything.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -8,6 +8,7 @@ mod deploy;
 mod diff;
 mod env;
 mod export;
+mod gates;
 mod get;
 mod history;
 mod import;
@@ -23,6 +24,7 @@ mod rollback;
 mod rollout;
 mod serve;
 mod token;
+mod validate;
 mod verify;
 mod versions;
 
@@ -153,6 +155,10 @@ enum Command {
     Prune(WithClient<lifecycle::PruneArgs>),
     /// Show who changed what, when and why (reviewer); `--jsonl` exports every match.
     Audit(WithClient<audit::Args>),
+    /// Attach a validation result (an evaluation suite's verdict) to a version.
+    Validate(WithClient<validate::Args>),
+    /// Show or set an environment's promotion path and CEL gates.
+    Gates(WithClient<gates::Args>),
 }
 
 impl Cli {
@@ -182,6 +188,8 @@ impl Cli {
             Command::Lifecycle(c) => c.run(lifecycle::run).await,
             Command::Prune(c) => c.run(lifecycle::prune).await,
             Command::Audit(c) => c.run(audit::run).await,
+            Command::Validate(c) => c.run(validate::run).await,
+            Command::Gates(c) => c.run(gates::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

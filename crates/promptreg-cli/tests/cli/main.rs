@@ -13,6 +13,7 @@ mod audit;
 mod crash;
 mod deploy;
 mod errors;
+mod gates;
 mod kek;
 mod key_pairs;
 mod output;

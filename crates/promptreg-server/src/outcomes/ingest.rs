@@ -303,6 +303,7 @@ fn refused(index: usize, id: Option<String>, r: Refusal) -> OutcomeResult {
         error: Some(ErrorDetail {
             code: r.code.to_owned(),
             message: r.message,
+            details: None,
         }),
     }
 }

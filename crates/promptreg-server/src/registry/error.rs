@@ -34,6 +34,17 @@ pub enum ServiceError {
         /// Human text.
         message: String,
     },
+    /// A rule refused the change (a promotion gate, a required predecessor); 409 with
+    /// `details` saying what the rule looked at.
+    #[error("{message}")]
+    Refused {
+        /// `gate_failed`, `predecessor_required`.
+        code: &'static str,
+        /// Human text.
+        message: String,
+        /// The facts behind the refusal.
+        details: serde_json::Value,
+    },
     /// What was asked for existed and is gone for good (a pruned version's content).
     #[error("{message}")]
     Gone {

@@ -27,6 +27,8 @@
 //!   auditor reads them (the trees and the audit live in [`crate::integrity`]).
 //! - `recovery`: the export's signature and the import of a bundle into an empty project.
 //! - `audit`: the audit log (changes with the state before and after each).
+//! - `gates`: validation results, environments' promotion gates, and the gate check every
+//!   non-rollback pointer move runs in its transaction.
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 mod audit;
@@ -35,6 +37,7 @@ pub mod controller;
 pub mod dispatch;
 pub mod error;
 pub mod follow;
+mod gates;
 mod integrity;
 mod outcomes;
 mod pointers;
@@ -58,6 +61,7 @@ use promptreg_store::{Store, StoreTx, TokenRecord, VersionRecord};
 pub use audit::AuditedChange;
 pub use cedar::{CedarPolicy, PolicyError, PreparedPolicies};
 pub use error::{ServiceError, ServiceResult};
+pub use gates::NewValidation;
 pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
 pub use policy::{Action, Decision, Policy, Resource};
@@ -359,7 +363,11 @@ impl Registry {
             // never live (the rules hold every version that is), so the index has nothing
             // to forget.
             | ChangeEvent::LifecycleSet { .. }
-            | ChangeEvent::VersionPruned { .. } => {}
+            | ChangeEvent::VersionPruned { .. }
+            // Validation results and gates are read from the store inside each deploy's
+            // transaction (under the writer lock), never from memory.
+            | ChangeEvent::ValidationAttached { .. }
+            | ChangeEvent::EnvironmentGatesSet { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = match known {
                     Known::Token(t) => t,

@@ -219,6 +219,9 @@ impl Registry {
                 .ok_or_else(|| ServiceError::Internal("unchanged move without history".into()))?;
             return Ok(PendingMove::Unchanged(last));
         };
+        // Inside the transaction, under the writer lock: what the gates read cannot change
+        // before this move commits.
+        self.check_gates(tx, &environment.name, &target).await?;
         self.record_move(
             tx,
             caller,

@@ -85,6 +85,9 @@ impl Registry {
         if let Some(active) = tx.active_rollout(&env, &name).await? {
             return Err(in_progress(&active));
         }
+        // A rollout exposes the candidate to the environment's traffic: its gates apply at
+        // the start, and again when it is promoted (`write_transition`).
+        self.check_gates(&mut *tx, &env, &target).await?;
         let stable_version = self
             .find_version(&mut *tx, &caller.project, &name, stable)
             .await?;
@@ -330,6 +333,9 @@ impl Registry {
                 let version = self
                     .find_version(tx, &record.project, &record.name, planned.to)
                     .await?;
+                if matches!(target, PointerTarget::Candidate) {
+                    self.check_gates(tx, &record.env, &version).await?;
+                }
                 let why = Some(format!(
                     "rollout {}: {}{}",
                     record.id,

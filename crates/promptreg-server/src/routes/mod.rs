@@ -2,6 +2,7 @@
 
 mod audit;
 mod environments;
+mod gates;
 mod kek;
 mod langfuse;
 mod ledger;
@@ -52,6 +53,7 @@ use crate::error::ApiError;
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
+        gates::attach, gates::list, gates::get, gates::set,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
@@ -179,7 +181,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/lifecycle", get(lifecycle::get).put(lifecycle::set))
         .route("/v1/prune", post(lifecycle::prune))
         .route("/v1/audit", get(audit::list))
-        .route("/v1/audit/export", get(audit::export));
+        .route("/v1/audit/export", get(audit::export))
+        .route(
+            "/v1/prompts/{name}/versions/{version}/validations",
+            post(gates::attach).get(gates::list),
+        )
+        .route(
+            "/v1/environments/{env}/gates",
+            get(gates::get).put(gates::set),
+        );
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -4,10 +4,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use promptreg_api::{DiffView, Page, PageParams, PromptSummary};
+use promptreg_api::{DiffView, Page, PageParams, PromptSummary, ValidatedIn};
 use promptreg_core::diff::{diff, DiffSide};
-use promptreg_core::{PromptName, Version};
-use promptreg_store::{PageRequest, PromptFilter, VersionFilter};
+use promptreg_core::{EnvName, PromptName, Version};
+use promptreg_store::{PageRequest, PromptFilter, ValidatedQuery, VersionFilter};
 use serde::Deserialize;
 
 use super::versions::prompt_name;
@@ -30,10 +30,18 @@ pub struct PromptQuery {
     pub prefix: Option<String>,
     /// Only prompts whose latest version has this tag.
     pub tag: Option<String>,
+    /// Only prompts with a version whose newest result for this suite passed; each item's
+    /// `validated` names the newest such version.
+    pub validated: Option<String>,
+    /// With `validated`: only prompts whose validated version is not what this environment
+    /// serves now (the candidates to promote there).
+    pub env: Option<String>,
 }
 
-/// Prompts by name, each with its latest version and where it is deployed.
-#[utoipa::path(get, path = "/v1/prompts", tag = "prompts", params(PromptQuery), responses((status = 200, body = Page<PromptSummary>), crate::responses::Auth, crate::responses::BadRequest))]
+/// Prompts by name, each with its latest version and where it is deployed; with
+/// `validated=<suite>` (and `env`), the prompts validated by that suite (and not yet served
+/// there).
+#[utoipa::path(get, path = "/v1/prompts", tag = "prompts", params(PromptQuery), responses((status = 200, body = Page<PromptSummary>), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
 pub async fn list_prompts(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,6 +52,17 @@ pub async fn list_prompts(
         cursor: q.cursor,
     };
     let (limit, req) = page_request(&params, ListKind::Prompts, |k| PromptName::parse(k).ok())?;
+    if let Some(suite) = q.validated {
+        if q.prefix.is_some() || q.tag.is_some() {
+            return Err(ApiError::bad_request(
+                "validated: cannot be combined with prefix or tag",
+            ));
+        }
+        return validated(&state, &caller, suite, q.env, limit, req).await;
+    }
+    if q.env.is_some() {
+        return Err(ApiError::bad_request("env: only with validated=<suite>"));
+    }
     let filter = PromptFilter {
         prefix: q.prefix.filter(|p| !p.is_empty()),
         tag: q.tag,
@@ -59,6 +78,65 @@ pub async fn list_prompts(
         ListKind::Prompts,
         |r| r.name.to_string(),
         views::prompt,
+    )))
+}
+
+/// `?validated=<suite>[&env=]`: one query for the page of validated prompts, then each one's
+/// summary (as the plain list reads each prompt's deployments).
+async fn validated(
+    state: &AppState,
+    caller: &Caller,
+    suite: String,
+    env: Option<String>,
+    limit: u32,
+    req: PageRequest<PromptName>,
+) -> Result<Json<Page<PromptSummary>>, ApiError> {
+    let env = env
+        .map(|e| {
+            EnvName::parse(&e).map_err(|err| {
+                ApiError::bad_request(format!("env: {e:?} is not an environment name: {err}"))
+            })
+        })
+        .transpose()?;
+    let query = ValidatedQuery {
+        suite: suite.clone(),
+        env: env.clone(),
+    };
+    let rows = state
+        .registry
+        .validated_prompts(caller, &query, &req)
+        .await?;
+    let reads = state.registry.reads(caller)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let filter = PromptFilter {
+            prefix: Some(row.name.to_string()),
+            tag: None,
+        };
+        let found = reads
+            .prompts(&filter, &PageRequest::first(1))
+            .await?
+            .into_iter()
+            .find(|p| p.name == row.name);
+        let Some(found) = found else { continue };
+        let mut summary = views::prompt(found);
+        summary.validated = Some(ValidatedIn {
+            suite: suite.clone(),
+            version: row.version,
+            digest: row.digest.to_string(),
+            validation_id: row.validation_id,
+            attached_at: row.attached_at,
+            env: env.as_ref().map(ToString::to_string),
+            env_version: row.env_version,
+        });
+        items.push(summary);
+    }
+    Ok(Json(page(
+        items,
+        limit,
+        ListKind::Prompts,
+        |r| r.name.to_string(),
+        |r| r,
     )))
 }
 

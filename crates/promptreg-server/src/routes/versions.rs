@@ -120,7 +120,18 @@ pub async fn get_version(
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         store.version(&name, v).await?
     };
-    Ok(Json(views::version(record, None)))
+    // The newest result of each suite (results come oldest first).
+    let mut newest = std::collections::BTreeMap::new();
+    for v in state
+        .registry
+        .validations(&caller, &record.name, record.version)
+        .await?
+    {
+        newest.insert(v.suite.clone(), views::validation(v));
+    }
+    let mut view = views::version(record, None);
+    view.validations = Some(newest.into_values().collect());
+    Ok(Json(view))
 }
 
 /// Versions are immutable: `PUT`, `PATCH` and `DELETE` answer 405.

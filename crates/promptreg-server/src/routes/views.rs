@@ -30,6 +30,7 @@ pub fn version(v: VersionRecord, created: Option<bool>) -> VersionView {
         signature: envelope(v.signature.as_deref()),
         ledger_index: ledger_index(v.ledger_seq),
         pruned_at: None,
+        validations: None,
     }
 }
 
@@ -61,7 +62,28 @@ pub fn listed(v: StoredVersion) -> VersionView {
             signature: envelope(v.signature.as_deref()),
             ledger_index: ledger_index(v.ledger_seq),
             pruned_at,
+            validations: None,
         },
+    }
+}
+
+/// A validation result on the wire.
+pub fn validation(v: promptreg_store::ValidationRecord) -> promptreg_api::ValidationView {
+    promptreg_api::ValidationView {
+        id: v.id,
+        name: v.name,
+        version: v.version,
+        digest: v.digest.to_string(),
+        suite: v.suite,
+        passed: v.passed,
+        metrics: v.metrics,
+        details: v.details,
+        tool: promptreg_api::ToolRef {
+            name: v.tool_name,
+            version: v.tool_version,
+        },
+        attached_by: v.attached_by,
+        attached_at: v.attached_at,
     }
 }
 
@@ -122,6 +144,7 @@ pub fn prompt(p: PromptRecord<StoredContent>) -> PromptSummary {
             })
             .collect(),
         name: p.name,
+        validated: None,
     }
 }
 

@@ -70,6 +70,13 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/resolve/{name}/render") => Some("reader"),
         ("post", "/v1/outcomes") => Some("reader"),
         ("delete", "/api/public/v2/prompts/{name}") => Some("reader"),
+        // Validation results and promotion gates.
+        ("post", "/v1/prompts/{name}/versions/{version}/validations") => Some("author"),
+        ("put", "/v1/environments/{env}/gates") => Some("admin"),
+        (
+            "get",
+            "/v1/prompts/{name}/versions/{version}/validations" | "/v1/environments/{env}/gates",
+        ) => Some("reader"),
         _ => return None,
     };
     Some(role)
@@ -106,6 +113,10 @@ fn body(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/prune") => json!({"dry_run": true}),
         // Names no rollout that exists: allowed roles get 404, the others 403.
         ("post", "/v1/hooks/abort") => json!({"rollout": "no-such-rollout"}),
+        ("post", "/v1/prompts/{name}/versions/{version}/validations") => {
+            json!({"suite": "s", "passed": true, "tool": {"name": "ci", "version": "1"}})
+        }
+        ("put", "/v1/environments/{env}/gates") => json!({}),
         _ => return None,
     })
 }

@@ -17,6 +17,7 @@ mod differential;
 mod encryption;
 mod feed_faults;
 mod files;
+mod gates;
 mod langfuse;
 mod ledger;
 mod ledger_replicas;

@@ -289,4 +289,27 @@ impl Store for Proxy {
     ) -> StoreResult<()> {
         self.inner.add_signing_key(key, retire).await
     }
+    async fn list_validations(
+        &self,
+        p: &ProjectId,
+        n: &PromptName,
+        v: Version,
+    ) -> StoreResult<Vec<ValidationRecord>> {
+        self.inner.list_validations(p, n, v).await
+    }
+    async fn environment_gates(
+        &self,
+        p: &ProjectId,
+        e: &EnvName,
+    ) -> StoreResult<Option<GatesRecord>> {
+        self.inner.environment_gates(p, e).await
+    }
+    async fn validated_prompts(
+        &self,
+        p: &ProjectId,
+        q: &ValidatedQuery,
+        pg: &PageRequest<PromptName>,
+    ) -> StoreResult<Vec<ValidatedPrompt>> {
+        self.inner.validated_prompts(p, q, pg).await
+    }
 }

@@ -17,6 +17,7 @@
 //! - `sealing`: sealed and plaintext content, the walk over every version, rewrapping.
 //! - `import`: the import steps (counting, clearing, replaying a log verbatim).
 //! - `retention`: lifecycle rules, what the rules read, and the prune's tombstone.
+//! - `gates`: validation results, environment gates and the validated-prompts query.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -35,6 +36,7 @@ use serde_json::json;
 use crate::*;
 
 mod deploy;
+mod gates;
 mod import;
 mod keys;
 mod misc;
@@ -46,6 +48,7 @@ mod versions;
 mod webhooks;
 
 pub use deploy::*;
+pub use gates::*;
 pub use import::*;
 pub use keys::*;
 pub use misc::*;
@@ -107,6 +110,7 @@ macro_rules! conformance_suite {
             sealed_and_plaintext_versions_round_trip_and_reseal,
             an_import_replays_a_log_verbatim,
             retention_reads_rules_and_prunes_to_a_tombstone,
+            validations_gates_and_the_validated_query,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
