@@ -38,6 +38,7 @@ pub mod paging;
 pub mod verify;
 
 mod builder;
+mod changes;
 mod deploy;
 mod kek;
 mod lifecycle;
@@ -58,6 +59,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 pub use builder::ClientBuilder;
+pub use changes::ChangeRequestFilter;
 pub use error::ClientError;
 pub use paging::{all_pages, PageRequest};
 pub use resolve::{render_local, verified_content, ResolveOptions, Track};

@@ -23,12 +23,15 @@
 //!   the retry schedule.
 //! - [`integrity`]: Ed25519 keys, DSSE envelopes and in-toto statements for signed versions and
 //!   deployments, RFC 6962 Merkle proofs for the ledger, and C2SP signed checkpoints.
+//! - [`change`]: change requests for protected environments: statuses, the two-person rule,
+//!   and the [`change::Approval`] a protected pointer move is made under.
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+pub mod change;
 pub mod content;
 pub mod deploy;
 pub mod diff;

@@ -61,7 +61,13 @@ pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
         | ChangeEvent::TokenRevoked { .. }
         | ChangeEvent::WebhookCreated { .. }
         | ChangeEvent::WebhookDeleted { .. }
-        | ChangeEvent::LifecycleSet { .. } => return None,
+        | ChangeEvent::LifecycleSet { .. }
+        // Change requests are read through the API (`GET /v1/change-requests`); the move an
+        // applied one makes is delivered as `pointer_moved`.
+        | ChangeEvent::ChangeRequested { .. }
+        | ChangeEvent::ChangeReviewed { .. }
+        | ChangeEvent::ChangeApplied { .. }
+        | ChangeEvent::EnvironmentUpdated { .. } => return None,
     })
 }
 

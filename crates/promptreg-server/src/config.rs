@@ -49,6 +49,11 @@ pub struct ServiceConfig {
     /// project's log origin (`<name>/<project>`). Give each deployment its own.
     #[arg(long, env = "PROMPTREG_LEDGER_NAME", default_value = "promptreg")]
     pub ledger_name: String,
+    /// How long a change request (approval for a protected environment) stays applicable
+    /// after it is opened: `30m`, `72h`…
+    #[arg(long, env = "PROMPTREG_CHANGE_REQUEST_TTL", default_value = "72h",
+        value_parser = promptreg_core::parse_duration)]
+    pub change_request_ttl: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -60,6 +65,7 @@ impl Default for ServiceConfig {
             outcomes_max_future_secs: 300,
             outcomes_accept_window_secs: 3600,
             ledger_name: "promptreg".into(),
+            change_request_ttl: crate::registry::DEFAULT_CHANGE_REQUEST_TTL,
         }
     }
 }
@@ -78,6 +84,7 @@ impl ServiceConfig {
             },
             ledger_name: self.ledger_name.clone(),
             seal_content: true,
+            change_request_ttl: self.change_request_ttl,
         }
     }
 }

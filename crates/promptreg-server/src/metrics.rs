@@ -108,6 +108,16 @@ pub struct MoveLabels {
 }
 
 /// Labels of certificate reload counters.
+/// Labels of a pointer move into a protected environment.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApprovalLabels {
+    /// Environment.
+    pub env: String,
+    /// `change_request`, `break_glass` or `protected_rollback`.
+    pub approval: String,
+}
+
+/// Labels of a TLS reload.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TlsReloadLabels {
     /// `loaded` or `failed`.
@@ -142,6 +152,9 @@ pub struct Metrics {
     /// Reloads of the TLS certificate after its files changed, by outcome (a failed one
     /// keeps the previous certificate: alert on it before that one expires).
     pub tls_reloads: Family<TlsReloadLabels, Counter>,
+    /// Pointer moves into protected environments by the authority they were made under
+    /// (an applied change request, break-glass, a rollback without approval).
+    pub protected_moves: Family<ApprovalLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -164,6 +177,7 @@ impl Metrics {
         let integrity_errors = Gauge::default();
         let outcomes = crate::outcomes::counters::OutcomeCounters::new(max);
         let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
+        let protected_moves = Family::<ApprovalLabels, Counter>::default();
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status; _count counts requests",
@@ -209,6 +223,11 @@ impl Metrics {
             "Reloads of the TLS certificate after its files changed, by outcome (loaded, failed: the previous certificate stays)",
             tls_reloads.clone(),
         );
+        registry.register(
+            "protected_moves",
+            "Pointer moves into protected environments by approval (change_request, break_glass, protected_rollback)",
+            protected_moves.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             http_latency,
@@ -219,6 +238,7 @@ impl Metrics {
             outcomes,
             integrity_errors,
             tls_reloads,
+            protected_moves,
         }
     }
 

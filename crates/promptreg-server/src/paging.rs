@@ -34,6 +34,8 @@ pub enum ListKind {
     Rollouts,
     /// A webhook's deliveries.
     Deliveries,
+    /// Change requests.
+    ChangeRequests,
 }
 
 impl ListKind {
@@ -47,6 +49,7 @@ impl ListKind {
             ListKind::Tokens => "t",
             ListKind::Rollouts => "r",
             ListKind::Deliveries => "d",
+            ListKind::ChangeRequests => "q",
         }
     }
 }

@@ -9,6 +9,7 @@
 mod helpers;
 
 #[cfg(unix)]
+mod approvals;
 mod crash;
 mod deploy;
 mod errors;

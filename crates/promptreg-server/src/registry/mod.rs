@@ -13,6 +13,8 @@
 //! - `reads`: every read, each behind the policy.
 //! - `serve`: authentication, resolve and render (the agents' hot path).
 //! - `rollouts`: starting rollouts, people's commands and the controller's steps.
+//! - `changes`: change requests (open, review, apply) and environment settings: the
+//!   two-person rule for protected environments.
 //! - `outcomes`: reporting agent outcomes and reading a version's figures.
 //! - `tokens`: tokens and key pairs.
 //! - `webhooks`: webhook subscriptions and the inbound abort hook.
@@ -28,6 +30,7 @@
 //! - `recovery`: the export's signature and the import of a bundle into an empty project.
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
+mod changes;
 pub mod controller;
 pub mod dispatch;
 pub mod error;
@@ -52,6 +55,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use promptreg_core::{ChangeEvent, EventDraft, EventRecord};
 use promptreg_store::{Store, StoreTx, TokenRecord, VersionRecord};
 
+pub use changes::MAX_APPROVALS;
 pub use error::{ServiceError, ServiceResult};
 pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
@@ -74,6 +78,10 @@ use follow::FeedState;
 /// A source of the current time (tests pass a fixed clock).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// How long a change request stays applicable by default (72 hours).
+pub const DEFAULT_CHANGE_REQUEST_TTL: std::time::Duration =
+    std::time::Duration::from_secs(72 * 3600);
+
 /// Choices an operator makes about the service's behaviour.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
@@ -94,6 +102,8 @@ pub struct RegistryOptions {
     pub ledger_name: String,
     /// Whether version content is encrypted at rest (off only to measure what it costs).
     pub seal_content: bool,
+    /// How long a change request stays applicable after it is opened.
+    pub change_request_ttl: std::time::Duration,
 }
 
 impl Default for RegistryOptions {
@@ -105,6 +115,7 @@ impl Default for RegistryOptions {
             outcomes: crate::outcomes::OutcomeOptions::default(),
             ledger_name: "promptreg".into(),
             seal_content: true,
+            change_request_ttl: DEFAULT_CHANGE_REQUEST_TTL,
         }
     }
 }
@@ -324,7 +335,12 @@ impl Registry {
             // never live (the rules hold every version that is), so the index has nothing
             // to forget.
             | ChangeEvent::LifecycleSet { .. }
-            | ChangeEvent::VersionPruned { .. } => {}
+            | ChangeEvent::VersionPruned { .. }
+            // Change requests and environment settings are read from the store when used.
+            | ChangeEvent::ChangeRequested { .. }
+            | ChangeEvent::ChangeReviewed { .. }
+            | ChangeEvent::ChangeApplied { .. }
+            | ChangeEvent::EnvironmentUpdated { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = match known {
                     Known::Token(t) => t,
@@ -371,12 +387,28 @@ impl Registry {
     /// echoed back by the change feed is not counted twice).
     async fn applied(&self, event: &EventRecord, known: Known) {
         match &event.change {
-            ChangeEvent::PointerMoved { env, kind, .. } => {
+            ChangeEvent::PointerMoved {
+                env,
+                kind,
+                approval,
+                ..
+            } => {
                 let labels = MoveLabels {
                     env: env.to_string(),
                     kind: kind.as_str().into(),
                 };
                 self.metrics.pointer_moves.get_or_create(&labels).inc();
+                if let Some(approval) = approval {
+                    if *approval == promptreg_core::change::Approval::BreakGlass {
+                        tracing::warn!(env = %env, actor = %event.actor,
+                            "break-glass deploy into a protected environment");
+                    }
+                    let labels = crate::metrics::ApprovalLabels {
+                        env: env.to_string(),
+                        approval: approval.kind().into(),
+                    };
+                    self.metrics.protected_moves.get_or_create(&labels).inc();
+                }
             }
             ChangeEvent::VersionCreated { .. } => {
                 self.metrics.versions_created.inc();

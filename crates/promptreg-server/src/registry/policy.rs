@@ -152,9 +152,11 @@ pub trait Policy: Send + Sync + 'static {
     ) -> Result<(), ServiceError>;
 }
 
-/// Roles in order (`reader` < `author` < `deployer` < `admin`), and protected environments:
-/// deploying into one takes `admin`, while rolling back stays a `deployer` right, because a
-/// rollback is how an on-call engineer stops an incident.
+/// Roles in order (`reader` < `author` < `reviewer` < `deployer` < `admin`). Who may deploy
+/// into a protected environment is a `deployer`, as anywhere; *whether* a deploy there may
+/// happen (an approved change request, or an admin's break-glass) is the change-request
+/// workflow's question (`registry::changes`), not the policy's. Rolling back stays a
+/// `deployer` right without approval, because a rollback is how on-call stops an incident.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RolePolicy;
 
@@ -170,13 +172,10 @@ impl RolePolicy {
             }
             Action::ReviewChange | Action::ReadAudit => Role::Reviewer,
             Action::ApplyChange => Role::Deployer,
-            Action::Deploy | Action::StartRollout | Action::PromoteRollout => match resource {
-                Resource::Pointer {
-                    protected: true, ..
-                } => Role::Admin,
-                _ => Role::Deployer,
-            },
-            Action::Rollback
+            Action::Deploy
+            | Action::StartRollout
+            | Action::PromoteRollout
+            | Action::Rollback
             | Action::CreateEnvironmentByLabel
             | Action::ControlRollout
             | Action::AbortRollout => Role::Deployer,
@@ -290,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn protected_environments_take_admin_to_deploy_and_deployer_to_roll_back() {
+    fn deployers_deploy_and_roll_back_anywhere_and_only_admins_break_glass() {
         let env = EnvName::production();
         let name = PromptName::parse("a").unwrap_or_else(|_| unreachable!());
         let pointer = |protected| Resource::Pointer {
@@ -302,11 +301,33 @@ mod tests {
         assert!(p
             .check(&principal(Role::Deployer), Action::Deploy, pointer(false))
             .is_ok());
+        // Whether an approval exists is the change-request workflow's question.
         assert!(p
             .check(&principal(Role::Deployer), Action::Deploy, pointer(true))
+            .is_ok());
+        assert!(p
+            .check(
+                &principal(Role::Deployer),
+                Action::BreakGlass,
+                pointer(true)
+            )
             .is_err());
         assert!(p
-            .check(&principal(Role::Admin), Action::Deploy, pointer(true))
+            .check(&principal(Role::Admin), Action::BreakGlass, pointer(true))
+            .is_ok());
+        assert!(p
+            .check(
+                &principal(Role::Author),
+                Action::ReviewChange,
+                pointer(true)
+            )
+            .is_err());
+        assert!(p
+            .check(
+                &principal(Role::Reviewer),
+                Action::ReviewChange,
+                pointer(true)
+            )
             .is_ok());
         assert!(p
             .check(&principal(Role::Deployer), Action::Rollback, pointer(true))

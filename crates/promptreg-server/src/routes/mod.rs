@@ -1,5 +1,6 @@
 //! The one route table, its layers and the OpenAPI document generated from the handlers.
 
+mod changes;
 mod environments;
 mod kek;
 mod langfuse;
@@ -50,6 +51,8 @@ use crate::error::ApiError;
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
+        environments::update_environment,
+        changes::create, changes::list, changes::get, changes::approve, changes::reject, changes::apply,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
@@ -102,7 +105,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/environments",
             post(environments::create_environment).get(environments::list_environments),
         )
-        .route("/v1/environments/{env}", get(environments::get_environment))
+        .route(
+            "/v1/environments/{env}",
+            get(environments::get_environment).patch(environments::update_environment),
+        )
         .route("/v1/environments/{env}/catalog", get(environments::catalog))
         .route(
             "/v1/environments/{env}/prompts/{name}",
@@ -175,7 +181,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(recovery::import).layer(DefaultBodyLimit::max(recovery::MAX_IMPORT_BYTES)),
         )
         .route("/v1/lifecycle", get(lifecycle::get).put(lifecycle::set))
-        .route("/v1/prune", post(lifecycle::prune));
+        .route("/v1/prune", post(lifecycle::prune))
+        .route(
+            "/v1/change-requests",
+            post(changes::create).get(changes::list),
+        )
+        .route("/v1/change-requests/{id}", get(changes::get))
+        .route("/v1/change-requests/{id}/approve", post(changes::approve))
+        .route("/v1/change-requests/{id}/reject", post(changes::reject))
+        .route("/v1/change-requests/{id}/apply", post(changes::apply));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod abort_hook;
+mod approvals;
 mod auth;
 mod authz;
 mod bad_input;

@@ -17,6 +17,8 @@
 //! - `sealing`: sealed and plaintext content, the walk over every version, rewrapping.
 //! - `import`: the import steps (counting, clearing, replaying a log verbatim).
 //! - `retention`: lifecycle rules, what the rules read, and the prune's tombstone.
+//! - `changes`: change requests, their reviews (one per reviewer), filters and expiry,
+//!   environment settings.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -34,6 +36,7 @@ use serde_json::json;
 
 use crate::*;
 
+mod changes;
 mod deploy;
 mod import;
 mod keys;
@@ -45,6 +48,7 @@ mod sealing;
 mod versions;
 mod webhooks;
 
+pub use changes::*;
 pub use deploy::*;
 pub use import::*;
 pub use keys::*;
@@ -107,6 +111,7 @@ macro_rules! conformance_suite {
             sealed_and_plaintext_versions_round_trip_and_reseal,
             an_import_replays_a_log_verbatim,
             retention_reads_rules_and_prunes_to_a_tombstone,
+            change_requests_round_trip_with_reviews_and_filters,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
@@ -252,6 +257,7 @@ pub(crate) fn environment(e: &str) -> Environment {
         description: Some(format!("the {e} environment")),
         created_by: "admin".into(),
         created_at: at(0),
+        approvals_required: 1,
     }
 }
 
@@ -299,6 +305,12 @@ pub(crate) async fn move_to(
         kind,
         signature: (seq % 2 == 1).then(|| format!(r#"{{"payload":"move {seq}"}}"#)),
         ledger_seq: None,
+        // Every other move into production says under which authority it was made.
+        approval: (e == "production" && seq % 2 == 0).then(|| {
+            promptreg_core::change::Approval::ChangeRequest {
+                id: format!("cr-{seq}"),
+            }
+        }),
     };
     tx.insert_deployment(&record).await.unwrap();
     let event = tx.append_event(draft(record.event(p))).await.unwrap();
