@@ -40,3 +40,8 @@ CREATE TABLE change_reviews (
     PRIMARY KEY (project, request_id, reviewer_id),
     FOREIGN KEY (project, request_id) REFERENCES change_requests (project, id)
 );
+
+-- The reviewer role (approves change requests) joins the roles a token may have.
+ALTER TABLE tokens DROP CONSTRAINT IF EXISTS tokens_role_check;
+ALTER TABLE tokens ADD CONSTRAINT tokens_role_check
+    CHECK (role IN ('reader', 'author', 'reviewer', 'deployer', 'admin'));

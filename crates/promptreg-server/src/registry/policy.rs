@@ -162,7 +162,7 @@ pub struct RolePolicy;
 
 impl RolePolicy {
     /// The least role that may perform `action` on `resource`.
-    pub fn needed(action: Action, resource: Resource<'_>) -> Role {
+    pub fn needed(action: Action, _resource: Resource<'_>) -> Role {
         match action {
             Action::Read | Action::Resolve | Action::ReportOutcomes | Action::ReadLedger => {
                 Role::Reader

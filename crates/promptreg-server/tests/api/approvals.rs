@@ -510,8 +510,13 @@ async fn langfuse_labels_cannot_move_a_protected_environment(app: &TestApp) {
         Some(json!({"newLabels": ["production"]})),
     )
     .await;
-    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
-    assert!(a.body.to_string().contains("approval"), "{}", a.body);
+    // The Langfuse envelope answers a refused change with 400 `InvalidRequestError`.
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert!(
+        a.body.to_string().contains("POST /v1/change-requests"),
+        "{}",
+        a.body
+    );
     // Create-with-labels is refused as a whole: no version is created either.
     let a = crate::langfuse::create(
         app,
@@ -519,7 +524,8 @@ async fn langfuse_labels_cannot_move_a_protected_environment(app: &TestApp) {
         json!({"name": "p", "prompt": "new", "type": "text", "labels": ["production"]}),
     )
     .await;
-    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert!(a.body.to_string().contains("protected"), "{}", a.body);
     assert_eq!(log(app).await.len(), before, "nothing changed");
     let r = app.get("/v1/resolve/p?env=production").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

@@ -268,13 +268,6 @@ fn version(
         created_at: view.created_at,
         signature: signature.map(|(text, _)| text),
         ledger_seq: None,
-        approval: match (view.approval.as_deref(), &view.change_request) {
-            (Some("change_request"), Some(id)) => {
-                Some(promptreg_core::change::Approval::ChangeRequest { id: id.clone() })
-            }
-            (Some(kind), _) => promptreg_core::change::Approval::from_column(kind),
-            (None, _) => None,
-        },
     })
 }
 
