@@ -10,12 +10,28 @@ use serde::{Deserialize, Serialize};
 pub struct CreateEnvironment {
     /// 1-63 characters, `[a-z0-9][a-z0-9._-]*`.
     pub name: String,
-    /// Protected environments will require approvals (governance); recorded now.
+    /// A deploy into a protected environment needs an approved change request (or an
+    /// admin's break-glass).
     #[serde(default)]
     pub protected: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// How many approvals a change request into it needs (1-10, default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals_required: Option<u32>,
+}
+
+/// `PATCH /v1/environments/{env}` body: what to change (at least one field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEnvironment {
+    /// Whether deploys into it need an approved change request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+    /// How many approvals a change request into it needs (1-10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals_required: Option<u32>,
 }
 
 /// An environment.
@@ -31,6 +47,13 @@ pub struct EnvironmentView {
     pub created_by: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// How many approvals a change request into it needs (1 in exports older than it).
+    #[serde(default = "one")]
+    pub approvals_required: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `PUT /v1/environments/{env}/prompts/{name}` body.
@@ -40,9 +63,13 @@ pub struct DeployRequest {
     /// The version to make live.
     #[schema(value_type = i64)]
     pub version: Version,
-    /// Why.
+    /// Why (required with `break_glass`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// An admin's deploy into a protected environment without an approved change request;
+    /// flagged in the record, the history, the event log and a metric.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
 }
 
 /// `POST /v1/environments/{env}/prompts/{name}/rollback` body (may be empty).
@@ -96,6 +123,13 @@ pub struct DeploymentView {
     /// The move's leaf in the project's ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_index: Option<u64>,
+    /// Under which authority a move into a protected environment was made:
+    /// `change_request`, `break_glass` or `protected_rollback` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// The change request it applied, when `approval` is `change_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_request: Option<String>,
 }
 
 /// A prompt deployed in an environment.

@@ -13,6 +13,7 @@
 //! - [`ledger`]: checkpoints, ledger entries, inclusion and consistency proofs, signing keys.
 //! - [`snapshot`]: a project as plain data (what `verify` checks), export bundles, import.
 //! - [`lifecycle`]: lifecycle rules and pruning.
+//! - [`changes`]: change requests and their reviews (approvals for protected environments).
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -20,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod changes;
 pub mod deploy;
 pub mod error;
 pub mod gates;
@@ -36,6 +38,7 @@ pub mod webhooks;
 use serde::{Deserialize, Serialize};
 
 pub use audit::*;
+pub use changes::*;
 pub use deploy::*;
 pub use error::{ErrorBody, ErrorDetail};
 pub use gates::*;

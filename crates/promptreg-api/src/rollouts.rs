@@ -22,6 +22,10 @@ pub struct StartRollout {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub analysis: Option<Value>,
+    /// An approved change request for this environment, prompt and candidate: required to
+    /// start a rollout in a protected environment; starting the rollout applies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_request: Option<String>,
 }
 
 /// Body of `POST /v1/rollouts/{id}/promote|pause|resume|abort|skip-analysis` (may be empty).

@@ -39,6 +39,7 @@ pub mod verify;
 
 mod audit;
 mod builder;
+mod changes;
 mod deploy;
 mod gates;
 mod kek;
@@ -60,6 +61,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 pub use builder::ClientBuilder;
+pub use changes::ChangeRequestFilter;
 pub use error::ClientError;
 pub use paging::{all_pages, PageRequest};
 pub use resolve::{render_local, verified_content, ResolveOptions, Track};

@@ -128,6 +128,34 @@ pub fn keys(change: &ChangeEvent) -> AuditKeys {
             Some(env.to_string()),
             format!("gates:{env}"),
         ),
+        ChangeEvent::ChangeRequested { id, env, name, .. } => (
+            "change_requested".to_owned(),
+            Some(name.to_string()),
+            Some(env.to_string()),
+            format!("change_request:{id}"),
+        ),
+        ChangeEvent::ChangeReviewed { id, verdict, .. } => (
+            match verdict {
+                crate::change::Verdict::Approve => "change_approved",
+                crate::change::Verdict::Reject => "change_rejected",
+            }
+            .to_owned(),
+            None,
+            None,
+            format!("change_request:{id}"),
+        ),
+        ChangeEvent::ChangeApplied { id, .. } => (
+            "change_applied".to_owned(),
+            None,
+            None,
+            format!("change_request:{id}"),
+        ),
+        ChangeEvent::EnvironmentUpdated { env, .. } => (
+            "environment_updated".to_owned(),
+            None,
+            Some(env.to_string()),
+            format!("environment:{env}"),
+        ),
     };
     AuditKeys {
         action,
@@ -192,6 +220,23 @@ pub fn state_after(change: &ChangeEvent) -> Value {
             gates,
             ..
         } => json!({ "required_predecessor": required_predecessor, "gates": gates }),
+        ChangeEvent::ChangeRequested {
+            version, digest, ..
+        } => json!({ "status": "pending", "version": version, "digest": digest }),
+        ChangeEvent::ChangeReviewed { status, .. } => json!({ "status": status }),
+        ChangeEvent::ChangeApplied { rollout, .. } => {
+            json!({ "status": "applied", "rollout": rollout })
+        }
+        ChangeEvent::EnvironmentUpdated {
+            env,
+            protected,
+            approvals_required,
+            ..
+        } => json!({
+            "environment": env,
+            "protected": protected,
+            "approvals_required": approvals_required,
+        }),
     }
 }
 

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::Phase;
+use crate::change::{Approval, ChangeStatus, Verdict};
 use crate::content::Digest;
 use crate::deploy::DeployKind;
 use crate::name::{EnvName, ProjectId, PromptName, Version};
@@ -52,6 +53,11 @@ pub enum ChangeEvent {
         /// SHA-256 of the DSSE envelope that signs the move (absent before signing existed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature: Option<Digest>,
+        /// Under which authority a move into a protected environment was made (an applied
+        /// change request, break-glass, or a rollback); absent otherwise, and in events
+        /// written before approvals existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<Approval>,
     },
     /// An environment was created.
     EnvironmentCreated {
@@ -197,6 +203,55 @@ pub enum ChangeEvent {
         /// The gates' names.
         gates: Vec<String>,
     },
+    // --- Change requests and approvals (protected environments).
+    /// A change request was opened (a deploy into a protected environment, to be approved).
+    ChangeRequested {
+        /// The tenant.
+        project: ProjectId,
+        /// The request's id.
+        id: String,
+        /// The environment.
+        env: EnvName,
+        /// The prompt.
+        name: PromptName,
+        /// The version to deploy.
+        version: Version,
+        /// Its digest.
+        digest: Digest,
+    },
+    /// A change request was approved or rejected by a reviewer.
+    ChangeReviewed {
+        /// The tenant.
+        project: ProjectId,
+        /// The request's id.
+        id: String,
+        /// What the reviewer said.
+        verdict: Verdict,
+        /// The request's status after the review.
+        status: ChangeStatus,
+    },
+    /// A change request was applied (its `PointerMoved`, or its rollout's start, is in the
+    /// same transaction).
+    ChangeApplied {
+        /// The tenant.
+        project: ProjectId,
+        /// The request's id.
+        id: String,
+        /// The rollout that applies it, when it was applied by starting one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rollout: Option<String>,
+    },
+    /// An environment's protection or approval count was changed.
+    EnvironmentUpdated {
+        /// The tenant.
+        project: ProjectId,
+        /// The environment.
+        env: EnvName,
+        /// Whether it is protected now.
+        protected: bool,
+        /// How many approvals a change request needs now.
+        approvals_required: u32,
+    },
 }
 
 impl ChangeEvent {
@@ -216,6 +271,10 @@ impl ChangeEvent {
             | ChangeEvent::LifecycleSet { project, .. }
             | ChangeEvent::ValidationAttached { project, .. }
             | ChangeEvent::EnvironmentGatesSet { project, .. } => project,
+            | ChangeEvent::ChangeRequested { project, .. }
+            | ChangeEvent::ChangeReviewed { project, .. }
+            | ChangeEvent::ChangeApplied { project, .. }
+            | ChangeEvent::EnvironmentUpdated { project, .. } => project,
         }
     }
 
@@ -235,6 +294,10 @@ impl ChangeEvent {
             ChangeEvent::LifecycleSet { .. } => "lifecycle_set",
             ChangeEvent::ValidationAttached { .. } => "validation_attached",
             ChangeEvent::EnvironmentGatesSet { .. } => "environment_gates_set",
+            ChangeEvent::ChangeRequested { .. } => "change_requested",
+            ChangeEvent::ChangeReviewed { .. } => "change_reviewed",
+            ChangeEvent::ChangeApplied { .. } => "change_applied",
+            ChangeEvent::EnvironmentUpdated { .. } => "environment_updated",
         }
     }
 }

@@ -25,6 +25,8 @@
 //!   deployments, RFC 6962 Merkle proofs for the ledger, and C2SP signed checkpoints.
 //! - [`gates`]: promotion gates (required predecessor, CEL expressions over a version's facts)
 //!   and [`validation`]: the rules for validation results attached to versions.
+//! - [`change`]: change requests for protected environments: statuses, the two-person rule,
+//!   and the [`change::Approval`] a protected pointer move is made under.
 //! - [`model`]: a pure model of the registry's rules (publish and pointer moves over plain maps),
 //!   for differential tests against the real backends.
 
@@ -32,6 +34,7 @@
 
 pub mod analysis;
 pub mod audit;
+pub mod change;
 pub mod content;
 pub mod deploy;
 pub mod diff;

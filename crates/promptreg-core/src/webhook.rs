@@ -64,6 +64,12 @@ pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
         | ChangeEvent::LifecycleSet { .. }
         | ChangeEvent::ValidationAttached { .. }
         | ChangeEvent::EnvironmentGatesSet { .. } => return None,
+        // Change requests are read through the API (`GET /v1/change-requests`); the move an
+        // applied one makes is delivered as `pointer_moved`.
+        | ChangeEvent::ChangeRequested { .. }
+        | ChangeEvent::ChangeReviewed { .. }
+        | ChangeEvent::ChangeApplied { .. }
+        | ChangeEvent::EnvironmentUpdated { .. } => return None,
     })
 }
 

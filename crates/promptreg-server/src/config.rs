@@ -55,6 +55,11 @@ pub struct ServiceConfig {
     /// policies in force stay).
     #[arg(long, env = "PROMPTREG_POLICY_FILE")]
     pub policy_file: Option<PathBuf>,
+    /// How long a change request (approval for a protected environment) stays applicable
+    /// after it is opened: `30m`, `72h`…
+    #[arg(long, env = "PROMPTREG_CHANGE_REQUEST_TTL", default_value = "72h",
+        value_parser = promptreg_core::parse_duration)]
+    pub change_request_ttl: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -67,6 +72,7 @@ impl Default for ServiceConfig {
             outcomes_accept_window_secs: 3600,
             ledger_name: "promptreg".into(),
             policy_file: None,
+            change_request_ttl: crate::registry::DEFAULT_CHANGE_REQUEST_TTL,
         }
     }
 }
@@ -86,6 +92,7 @@ impl ServiceConfig {
             ledger_name: self.ledger_name.clone(),
             seal_content: true,
             policies: None,
+            change_request_ttl: self.change_request_ttl,
         }
     }
 }

@@ -108,6 +108,16 @@ pub struct MoveLabels {
 }
 
 /// Labels of certificate reload counters.
+/// Labels of a pointer move into a protected environment.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApprovalLabels {
+    /// Environment.
+    pub env: String,
+    /// `change_request`, `break_glass` or `protected_rollback`.
+    pub approval: String,
+}
+
+/// Labels of a TLS reload.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TlsReloadLabels {
     /// `loaded` or `failed`.
@@ -145,6 +155,9 @@ pub struct Metrics {
     /// Reloads of the policy file on SIGHUP, by outcome (a failed one keeps the policies in
     /// force: alert on it, the file on disk is not what is enforced).
     pub policy_reloads: Family<TlsReloadLabels, Counter>,
+    /// Pointer moves into protected environments by the authority they were made under
+    /// (an applied change request, break-glass, a rollback without approval).
+    pub protected_moves: Family<ApprovalLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -168,6 +181,7 @@ impl Metrics {
         let outcomes = crate::outcomes::counters::OutcomeCounters::new(max);
         let tls_reloads = Family::<TlsReloadLabels, Counter>::default();
         let policy_reloads = Family::<TlsReloadLabels, Counter>::default();
+        let protected_moves = Family::<ApprovalLabels, Counter>::default();
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status; _count counts requests",
@@ -217,6 +231,9 @@ impl Metrics {
             "policy_reloads",
             "Reloads of the Cedar policy file on SIGHUP, by outcome (loaded, failed: the policies in force stay)",
             policy_reloads.clone(),
+            "protected_moves",
+            "Pointer moves into protected environments by approval (change_request, break_glass, protected_rollback)",
+            protected_moves.clone(),
         );
         Self {
             registry: Mutex::new(registry),
@@ -229,6 +246,7 @@ impl Metrics {
             integrity_errors,
             tls_reloads,
             policy_reloads,
+            protected_moves,
         }
     }
 

@@ -36,6 +36,8 @@ pub enum ListKind {
     Deliveries,
     /// The audit log.
     Audit,
+    /// Change requests.
+    ChangeRequests,
 }
 
 impl ListKind {
@@ -50,6 +52,7 @@ impl ListKind {
             ListKind::Rollouts => "r",
             ListKind::Deliveries => "d",
             ListKind::Audit => "a",
+            ListKind::ChangeRequests => "q",
         }
     }
 }

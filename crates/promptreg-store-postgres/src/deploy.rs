@@ -13,7 +13,7 @@ use crate::PgStore;
 
 /// The columns of `deployments` that [`rows::deployment`] reads.
 pub(crate) const DEPLOYMENT_COLUMNS: &str =
-    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq";
+    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, approval, ledger_seq";
 
 /// Joins a pointer `p` to its live version `v`.
 const POINTER_JOIN: &str = "pointers p JOIN versions v \

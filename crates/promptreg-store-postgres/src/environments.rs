@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::rows;
 
 /// The columns of `environments` that [`rows::environment`] reads.
-pub(crate) const COLUMNS: &str = "name, protected, description, created_by, created_at";
+pub(crate) const COLUMNS: &str =
+    "name, protected, description, created_by, created_at, approvals_required";
 
 /// One environment, if it exists, inside a transaction or not.
 pub(crate) async fn find<'e, E>(

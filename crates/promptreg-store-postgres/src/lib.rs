@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod changes;
 mod connect;
 mod deploy;
 mod environments;
@@ -451,5 +452,24 @@ impl Store for PgStore {
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<promptreg_store::ValidatedPrompt>> {
         Ok(gates::validated_prompts(&self.pool, project, query, page).await?)
+    }
+
+    async fn get_change_request(
+        &self,
+        project: &ProjectId,
+        id: &str,
+    ) -> StoreResult<Option<promptreg_store::ChangeRequestRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(changes::get(&mut conn, project, Some(id), None, false).await?)
+    }
+
+    async fn list_change_requests(
+        &self,
+        project: &ProjectId,
+        filter: &promptreg_store::ChangeRequestFilter,
+        page: &PageRequest<String>,
+    ) -> StoreResult<Vec<promptreg_store::ChangeRequestRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::other)?;
+        Ok(changes::list(&mut conn, project, filter, page).await?)
     }
 }

@@ -79,6 +79,10 @@ pub(crate) fn environment(row: &PgRow) -> Result<Environment> {
         description: row.try_get("description")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
+        approvals_required: {
+            let n: i32 = row.try_get("approvals_required")?;
+            u32::try_from(n).map_err(|e| corrupt("approvals_required", e))?
+        },
     })
 }
 
@@ -101,6 +105,13 @@ pub(crate) fn deployment(row: &PgRow) -> Result<DeploymentRecord> {
         kind: DeployKind::parse(&kind).ok_or_else(|| corrupt("deployment kind", &kind))?,
         signature: row.try_get("signature")?,
         ledger_seq: row.try_get("ledger_seq")?,
+        approval: row
+            .try_get::<Option<String>, _>("approval")?
+            .map(|t| {
+                promptreg_core::change::Approval::from_column(&t)
+                    .ok_or_else(|| corrupt("deployment approval", &t))
+            })
+            .transpose()?,
     })
 }
 

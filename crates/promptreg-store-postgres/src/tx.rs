@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    DeploymentRecord, Environment, LifecycleRecord, StoreResult, StoreTx, StoredVersion,
-    TokenRecord, VersionStub,
+    ChangeRequestRecord, ChangeReviewRecord, DeploymentRecord, Environment, LifecycleRecord,
+    StoreResult, StoreTx, StoredVersion, TokenRecord, VersionStub,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -202,7 +202,7 @@ impl StoreTx for PgTx {
     async fn insert_environment(&mut self, env: &Environment) -> StoreResult<()> {
         self.flush().await?;
         sqlx::query(&format!(
-            "INSERT INTO environments (project, {}) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO environments (project, {}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             environments::COLUMNS
         ))
         .bind(self.project.as_str())
@@ -211,6 +211,7 @@ impl StoreTx for PgTx {
         .bind(&env.description)
         .bind(&env.created_by)
         .bind(env.created_at)
+        .bind(i64::from(env.approvals_required))
         .execute(&mut *self.tx)
         .await
         .map_err(|e| exists_or(e, || format!("environment '{}' already exists", env.name)))?;
@@ -233,7 +234,7 @@ impl StoreTx for PgTx {
         sqlx::query(&format!(
             "WITH record AS ( \
                  INSERT INTO deployments (project, {DEPLOYMENT_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                      (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1)) \
              ) \
              INSERT INTO pointers (project, env, name, version, seq, updated_at) \
@@ -253,6 +254,7 @@ impl StoreTx for PgTx {
         .bind(r.at)
         .bind(r.kind.as_str())
         .bind(&r.signature)
+        .bind(r.approval.as_ref().map(|a| a.to_column()))
         .execute(&mut *self.tx)
         .await
         .map_err(|e| {
@@ -444,6 +446,43 @@ impl StoreTx for PgTx {
     ) -> StoreResult<()> {
         self.flush().await?;
         Ok(gates::set_environment_gates(&mut *self.tx, &self.project, record).await?)
+    }
+
+    async fn lock_change_request(&mut self, id: &str) -> StoreResult<Option<ChangeRequestRecord>> {
+        self.flush().await?;
+        Ok(crate::changes::get(&mut self.tx, &self.project, Some(id), None, true).await?)
+    }
+
+    async fn insert_change_request(&mut self, request: &ChangeRequestRecord) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(crate::changes::insert(&mut self.tx, &self.project, request).await?)
+    }
+
+    async fn update_change_request(&mut self, request: &ChangeRequestRecord) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(crate::changes::update(&mut self.tx, &self.project, request).await?)
+    }
+
+    async fn insert_change_review(
+        &mut self,
+        request_id: &str,
+        review: &ChangeReviewRecord,
+    ) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(crate::changes::insert_review(&mut self.tx, &self.project, request_id, review).await?)
+    }
+
+    async fn change_request_of_rollout(
+        &mut self,
+        rollout: &str,
+    ) -> StoreResult<Option<ChangeRequestRecord>> {
+        self.flush().await?;
+        Ok(crate::changes::get(&mut self.tx, &self.project, None, Some(rollout), false).await?)
+    }
+
+    async fn update_environment(&mut self, env: &Environment) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(crate::changes::update_environment(&mut self.tx, &self.project, env).await?)
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {

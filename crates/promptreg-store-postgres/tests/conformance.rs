@@ -260,6 +260,7 @@ async fn errors_name_the_object() {
             description: None,
             created_by: "admin".into(),
             created_at: t0(),
+            approvals_required: 1,
         };
         let token = TokenRecord {
             id: "tok".into(),

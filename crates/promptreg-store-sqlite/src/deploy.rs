@@ -6,9 +6,10 @@ use sqlx::{Row, SqlitePool};
 
 use crate::{db_err, rows};
 
-pub(crate) const ENV_COLS: &str = "name, protected, description, created_by, created_at";
+pub(crate) const ENV_COLS: &str =
+    "name, protected, description, created_by, created_at, approvals_required";
 pub(crate) const DEPLOY_COLS: &str =
-    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq";
+    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq, approval";
 
 pub(crate) async fn get_environment(
     pool: &SqlitePool,

@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod changes;
 mod deploy;
 mod events;
 mod gates;
@@ -508,5 +509,24 @@ impl Store for SqliteStore {
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<ValidatedPrompt>> {
         gates::validated_prompts(&self.reader, project, query, page).await
+    }
+
+    async fn get_change_request(
+        &self,
+        project: &ProjectId,
+        id: &str,
+    ) -> StoreResult<Option<ChangeRequestRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        changes::get(&mut conn, project, Some(id), None).await
+    }
+
+    async fn list_change_requests(
+        &self,
+        project: &ProjectId,
+        filter: &ChangeRequestFilter,
+        page: &PageRequest<String>,
+    ) -> StoreResult<Vec<ChangeRequestRecord>> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        changes::list(&mut conn, project, filter, page).await
     }
 }

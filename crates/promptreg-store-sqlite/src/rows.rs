@@ -116,7 +116,17 @@ pub(crate) fn deployment(row: &SqliteRow) -> StoreResult<DeploymentRecord> {
             .ok_or_else(|| corrupt("kind", "unknown kind"))?,
         signature: row.try_get("signature").map_err(StoreError::other)?,
         ledger_seq: row.try_get("ledger_seq").map_err(StoreError::other)?,
+        approval: approval(row)?,
     })
+}
+
+fn approval(row: &SqliteRow) -> StoreResult<Option<promptreg_core::change::Approval>> {
+    let text: Option<String> = row.try_get("approval").map_err(StoreError::other)?;
+    text.map(|t| {
+        promptreg_core::change::Approval::from_column(&t)
+            .ok_or_else(|| corrupt("approval", format!("unknown approval {t:?}")))
+    })
+    .transpose()
 }
 
 pub(crate) fn environment(row: &SqliteRow) -> StoreResult<Environment> {
@@ -126,6 +136,12 @@ pub(crate) fn environment(row: &SqliteRow) -> StoreResult<Environment> {
         description: row.try_get("description").map_err(StoreError::other)?,
         created_by: text(row, "created_by")?,
         created_at: time(row, "created_at")?,
+        approvals_required: {
+            let n: i64 = row
+                .try_get("approvals_required")
+                .map_err(StoreError::other)?;
+            u32::try_from(n).map_err(|e| corrupt("approvals_required", e))?
+        },
     })
 }
 

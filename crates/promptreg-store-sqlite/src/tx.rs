@@ -23,7 +23,7 @@ pub(crate) struct SqliteTx {
 }
 
 const DEPLOY_COLS: &str =
-    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq";
+    "env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq, approval";
 
 #[async_trait]
 impl StoreTx for SqliteTx {
@@ -111,8 +111,8 @@ impl StoreTx for SqliteTx {
 
     async fn get_environment(&mut self, env: &EnvName) -> StoreResult<Option<Environment>> {
         sqlx::query(
-            "SELECT name, protected, description, created_by, created_at FROM environments
-             WHERE project = ? AND name = ?",
+            "SELECT name, protected, description, created_by, created_at, approvals_required
+             FROM environments WHERE project = ? AND name = ?",
         )
         .bind(self.project.as_str())
         .bind(env.as_str())
@@ -125,13 +125,14 @@ impl StoreTx for SqliteTx {
     }
 
     async fn insert_environment(&mut self, env: &Environment) -> StoreResult<()> {
-        sqlx::query("INSERT INTO environments (project, name, protected, description, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO environments (project, name, protected, description, created_by, created_at, approvals_required) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(self.project.as_str())
             .bind(env.name.as_str())
             .bind(env.protected)
             .bind(&env.description)
             .bind(&env.created_by)
             .bind(ts(env.created_at))
+            .bind(i64::from(env.approvals_required))
             .execute(&mut *self.tx)
             .await
             .map_err(|e| match db_err(e) {
@@ -166,8 +167,8 @@ impl StoreTx for SqliteTx {
     async fn insert_deployment(&mut self, r: &DeploymentRecord) -> StoreResult<()> {
         let at = ts(r.at);
         sqlx::query(
-            "INSERT INTO deployments (project, env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, ledger_seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+            "INSERT INTO deployments (project, env, name, seq, from_version, to_version, digest, actor, reason, at, kind, signature, approval, ledger_seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                      (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = ?))",
         )
         .bind(self.project.as_str())
@@ -182,6 +183,7 @@ impl StoreTx for SqliteTx {
         .bind(&at)
         .bind(r.kind.as_str())
         .bind(&r.signature)
+        .bind(r.approval.as_ref().map(|a| a.to_column()))
         .bind(self.project.as_str())
         .execute(&mut *self.tx)
         .await
@@ -346,6 +348,37 @@ impl StoreTx for SqliteTx {
 
     async fn set_environment_gates(&mut self, record: &GatesRecord) -> StoreResult<()> {
         gates::set_environment_gates(&mut self.tx, &self.project, record).await
+    }
+
+    async fn lock_change_request(&mut self, id: &str) -> StoreResult<Option<ChangeRequestRecord>> {
+        crate::changes::get(&mut self.tx, &self.project, Some(id), None).await
+    }
+
+    async fn insert_change_request(&mut self, request: &ChangeRequestRecord) -> StoreResult<()> {
+        crate::changes::insert(&mut self.tx, &self.project, request).await
+    }
+
+    async fn update_change_request(&mut self, request: &ChangeRequestRecord) -> StoreResult<()> {
+        crate::changes::update(&mut self.tx, &self.project, request).await
+    }
+
+    async fn insert_change_review(
+        &mut self,
+        request_id: &str,
+        review: &ChangeReviewRecord,
+    ) -> StoreResult<()> {
+        crate::changes::insert_review(&mut self.tx, &self.project, request_id, review).await
+    }
+
+    async fn change_request_of_rollout(
+        &mut self,
+        rollout: &str,
+    ) -> StoreResult<Option<ChangeRequestRecord>> {
+        crate::changes::get(&mut self.tx, &self.project, None, Some(rollout)).await
+    }
+
+    async fn update_environment(&mut self, env: &Environment) -> StoreResult<()> {
+        crate::changes::update_environment(&mut self.tx, &self.project, env).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -6,6 +6,7 @@
 //!   [`outcomes`]: outcome windows and accepted event ids; [`webhooks`]: webhook subscriptions
 //!   and their delivery history; [`gates`]: validation results, environments' promotion
 //!   gates and the validated-prompts query.
+//!   and their delivery history; [`changes`]: change requests and their reviews.
 //! - [`StoreError`]: `NotFound`, `Conflict` (with a machine code), `Unavailable` (the database
 //!   cannot be reached), `StorageFull` and `Other`.
 //! - [`codec`]: the content columns of a version row (sealed, plaintext or pruned), mapped
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod changes;
 pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -39,6 +41,7 @@ use promptreg_core::{
 
 pub use audit::AuditFilter;
 pub use gates::{GatesRecord, ValidatedPrompt, ValidatedQuery, ValidationRecord};
+pub use changes::{ChangeRequestFilter, ChangeRequestRecord, ChangeReviewRecord};
 pub use outcomes::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
 pub use records::*;
 pub use rollouts::{RolloutFilter, RolloutRecord};
@@ -397,6 +400,22 @@ pub trait Store: Send + Sync + 'static {
         query: &ValidatedQuery,
         page: &PageRequest<PromptName>,
     ) -> StoreResult<Vec<ValidatedPrompt>>;
+    // --- Change requests (approvals for protected environments). Opening, reviewing and
+    // applying one are changes (`StoreTx` steps with their events); these are the reads.
+
+    /// One change request of a project with its reviews, if it exists there.
+    async fn get_change_request(
+        &self,
+        project: &ProjectId,
+        id: &str,
+    ) -> StoreResult<Option<ChangeRequestRecord>>;
+    /// Change requests with their reviews, newest first, below `page.after` (an id), filtered.
+    async fn list_change_requests(
+        &self,
+        project: &ProjectId,
+        filter: &ChangeRequestFilter,
+        page: &PageRequest<String>,
+    ) -> StoreResult<Vec<ChangeRequestRecord>>;
 }
 
 /// A credential to look up in the store.
@@ -531,6 +550,33 @@ pub trait StoreTx: Send {
     async fn environment_gates(&mut self, env: &EnvName) -> StoreResult<Option<GatesRecord>>;
     /// Sets (inserts or replaces) an environment's gates.
     async fn set_environment_gates(&mut self, record: &GatesRecord) -> StoreResult<()>;
+
+    // --- Change requests (approvals for protected environments).
+
+    /// One change request with its reviews, its row locked until the unit of work ends
+    /// (`SELECT … FOR UPDATE` where the database has row locks; the project's writer lock
+    /// serializes the rest), so two applies of one request take turns and the second sees
+    /// the first's status.
+    async fn lock_change_request(&mut self, id: &str) -> StoreResult<Option<ChangeRequestRecord>>;
+    /// Inserts a change request (its reviews are inserted one by one); `Conflict` if the id
+    /// is taken.
+    async fn insert_change_request(&mut self, request: &ChangeRequestRecord) -> StoreResult<()>;
+    /// Writes a change request's status, `applied_at`, `applied_by` and `rollout`.
+    async fn update_change_request(&mut self, request: &ChangeRequestRecord) -> StoreResult<()>;
+    /// Inserts a review; `Conflict { code: "already_reviewed" }` when this reviewer has
+    /// reviewed the request already.
+    async fn insert_change_review(
+        &mut self,
+        request_id: &str,
+        review: &ChangeReviewRecord,
+    ) -> StoreResult<()>;
+    /// The change request a rollout applied, if any.
+    async fn change_request_of_rollout(
+        &mut self,
+        rollout: &str,
+    ) -> StoreResult<Option<ChangeRequestRecord>>;
+    /// Writes an environment's `protected` and `approvals_required`; `NotFound` if unknown.
+    async fn update_environment(&mut self, env: &Environment) -> StoreResult<()>;
 
     /// Commits everything.
     async fn commit(self: Box<Self>) -> StoreResult<()>;

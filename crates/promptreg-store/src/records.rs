@@ -243,6 +243,8 @@ pub struct NewEnvironment {
     pub created_by: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// How many approvals a change request into it needs (when it is protected).
+    pub approvals_required: u32,
 }
 
 /// A stored environment.
@@ -276,6 +278,8 @@ pub struct DeploymentRecord {
     pub signature: Option<String>,
     /// The `seq` of the event that recorded this move (see [`VersionRecord::ledger_seq`]).
     pub ledger_seq: Option<i64>,
+    /// Under which authority a move into a protected environment was made.
+    pub approval: Option<promptreg_core::change::Approval>,
 }
 
 impl DeploymentRecord {
@@ -294,6 +298,7 @@ impl DeploymentRecord {
                 .signature
                 .as_deref()
                 .map(|s| Digest::of_bytes(s.as_bytes())),
+            approval: self.approval.clone(),
         }
     }
 }

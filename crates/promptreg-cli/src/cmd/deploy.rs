@@ -1,4 +1,6 @@
-//! `promptreg deploy <NAME> <VERSION> --env ENV [--reason R]`: moves an environment's pointer.
+//! `promptreg deploy <NAME> <VERSION> --env ENV [--reason R] [--break-glass]`: moves an
+//! environment's pointer (into a protected environment only as an admin's break-glass; the
+//! normal way there is `promptreg request` and `promptreg apply`).
 
 use anyhow::Context as _;
 use promptreg_api::DeployRequest;
@@ -17,9 +19,13 @@ pub struct Args {
     /// Target environment.
     #[arg(long)]
     env: EnvName,
-    /// Why (kept in the deployment history).
+    /// Why (kept in the deployment history; required with --break-glass).
     #[arg(long)]
     reason: Option<String>,
+    /// Admins only: deploy into a protected environment without an approved change request
+    /// (flagged in the history, the event log and metrics). Needs --reason.
+    #[arg(long, requires = "reason")]
+    break_glass: bool,
 }
 
 /// Runs `deploy`.
@@ -27,6 +33,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let body = DeployRequest {
         version: args.version,
         reason: args.reason,
+        break_glass: args.break_glass,
     };
     let record = ctx
         .client
@@ -44,6 +51,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             record.env
         )?;
     } else {
+        if record.approval.as_deref() == Some("break_glass") {
+            outln!("BREAK-GLASS deploy into a protected environment (recorded and flagged)")?;
+        }
         let was = record
             .from_version
             .map_or_else(|| "first deploy".to_owned(), |v| format!("was v{v}"));

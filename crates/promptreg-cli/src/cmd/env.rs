@@ -50,6 +50,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 name: args.name.to_string(),
                 protected: args.protected,
                 description: args.description,
+                approvals_required: None,
             };
             let env = ctx
                 .client

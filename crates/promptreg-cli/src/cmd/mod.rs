@@ -4,6 +4,7 @@
 
 mod audit;
 mod catalog;
+mod changes;
 mod deploy;
 mod diff;
 mod env;
@@ -121,6 +122,16 @@ enum Command {
     Diff(WithClient<diff::Args>),
     /// Make a version live in an environment.
     Deploy(WithClient<deploy::Args>),
+    /// Ask for a deploy into a protected environment (a change request).
+    Request(WithClient<changes::RequestArgs>),
+    /// Approve someone else's change request.
+    Approve(WithClient<changes::ApproveArgs>),
+    /// Reject a change request (with a comment).
+    Reject(WithClient<changes::RejectArgs>),
+    /// Deploy an approved change request.
+    Apply(WithClient<changes::ApplyArgs>),
+    /// List change requests.
+    Requests(WithClient<changes::ListArgs>),
     /// Move an environment back to an earlier version.
     Rollback(WithClient<rollback::Args>),
     /// Roll a version out progressively (canary, blue-green) and steer it.
@@ -172,6 +183,11 @@ impl Cli {
             Command::Versions(c) => c.run(versions::run).await,
             Command::Diff(c) => c.run(diff::run).await,
             Command::Deploy(c) => c.run(deploy::run).await,
+            Command::Request(c) => c.run(changes::request).await,
+            Command::Approve(c) => c.run(changes::approve).await,
+            Command::Reject(c) => c.run(changes::reject).await,
+            Command::Apply(c) => c.run(changes::apply).await,
+            Command::Requests(c) => c.run(changes::list).await,
             Command::Rollback(c) => c.run(rollback::run).await,
             Command::Rollout(c) => c.run(rollout::run).await,
             Command::History(c) => c.run(history::run).await,

@@ -10,6 +10,7 @@ mod helpers;
 
 #[cfg(unix)]
 mod audit;
+mod approvals;
 mod crash;
 mod deploy;
 mod errors;

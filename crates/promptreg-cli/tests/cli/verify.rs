@@ -171,6 +171,7 @@ async fn deploy(client: &Client, env: &str, name: &str, version: i64) {
             &DeployRequest {
                 version: Version::try_from(version).unwrap(),
                 reason: Some("test".into()),
+                break_glass: false,
             },
         )
         .await

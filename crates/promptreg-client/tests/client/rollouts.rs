@@ -114,6 +114,7 @@ async fn starts_and_commands_go_to_their_routes_with_their_bodies() {
         reason: Some("try".into()),
         strategy: json!({"canary": {"steps": [{"set_weight": 500}]}}),
         analysis: None,
+        change_request: None,
     };
     let started = client
         .start_rollout(&env("production"), &name(), &body)

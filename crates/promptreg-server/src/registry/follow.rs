@@ -168,6 +168,7 @@ impl Registry {
                 description: None,
                 created_by: system.principal.actor(),
                 created_at: self.now(),
+                approvals_required: 1,
             })
             .await?;
             let change = promptreg_core::ChangeEvent::EnvironmentCreated {

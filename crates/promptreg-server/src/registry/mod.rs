@@ -13,6 +13,8 @@
 //! - `reads`: every read, each behind the policy.
 //! - `serve`: authentication, resolve and render (the agents' hot path).
 //! - `rollouts`: starting rollouts, people's commands and the controller's steps.
+//! - `changes`: change requests (open, review, apply) and environment settings: the
+//!   two-person rule for protected environments.
 //! - `outcomes`: reporting agent outcomes and reading a version's figures.
 //! - `tokens`: tokens and key pairs.
 //! - `webhooks`: webhook subscriptions and the inbound abort hook.
@@ -33,6 +35,7 @@
 
 mod audit;
 pub mod cedar;
+mod changes;
 pub mod controller;
 pub mod dispatch;
 pub mod error;
@@ -60,6 +63,7 @@ use promptreg_store::{Store, StoreTx, TokenRecord, VersionRecord};
 
 pub use audit::AuditedChange;
 pub use cedar::{CedarPolicy, PolicyError, PreparedPolicies};
+pub use changes::MAX_APPROVALS;
 pub use error::{ServiceError, ServiceResult};
 pub use gates::NewValidation;
 pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
@@ -83,6 +87,10 @@ use follow::FeedState;
 /// A source of the current time (tests pass a fixed clock).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// How long a change request stays applicable by default (72 hours).
+pub const DEFAULT_CHANGE_REQUEST_TTL: std::time::Duration =
+    std::time::Duration::from_secs(72 * 3600);
+
 /// Choices an operator makes about the service's behaviour.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
@@ -105,6 +113,8 @@ pub struct RegistryOptions {
     pub seal_content: bool,
     /// An operator's Cedar policies (`--policy-file`), validated; `None`: the built-in ones.
     pub policies: Option<PreparedPolicies>,
+    /// How long a change request stays applicable after it is opened.
+    pub change_request_ttl: std::time::Duration,
 }
 
 impl Default for RegistryOptions {
@@ -117,6 +127,7 @@ impl Default for RegistryOptions {
             ledger_name: "promptreg".into(),
             seal_content: true,
             policies: None,
+            change_request_ttl: DEFAULT_CHANGE_REQUEST_TTL,
         }
     }
 }
@@ -368,6 +379,11 @@ impl Registry {
             // transaction (under the writer lock), never from memory.
             | ChangeEvent::ValidationAttached { .. }
             | ChangeEvent::EnvironmentGatesSet { .. } => {}
+            // Change requests and environment settings are read from the store when used.
+            | ChangeEvent::ChangeRequested { .. }
+            | ChangeEvent::ChangeReviewed { .. }
+            | ChangeEvent::ChangeApplied { .. }
+            | ChangeEvent::EnvironmentUpdated { .. } => {}
             ChangeEvent::TokenCreated { id, .. } => {
                 let token = match known {
                     Known::Token(t) => t,
@@ -414,12 +430,28 @@ impl Registry {
     /// echoed back by the change feed is not counted twice).
     async fn applied(&self, event: &EventRecord, known: Known) {
         match &event.change {
-            ChangeEvent::PointerMoved { env, kind, .. } => {
+            ChangeEvent::PointerMoved {
+                env,
+                kind,
+                approval,
+                ..
+            } => {
                 let labels = MoveLabels {
                     env: env.to_string(),
                     kind: kind.as_str().into(),
                 };
                 self.metrics.pointer_moves.get_or_create(&labels).inc();
+                if let Some(approval) = approval {
+                    if *approval == promptreg_core::change::Approval::BreakGlass {
+                        tracing::warn!(env = %env, actor = %event.actor,
+                            "break-glass deploy into a protected environment");
+                    }
+                    let labels = crate::metrics::ApprovalLabels {
+                        env: env.to_string(),
+                        approval: approval.kind().into(),
+                    };
+                    self.metrics.protected_moves.get_or_create(&labels).inc();
+                }
             }
             ChangeEvent::VersionCreated { .. } => {
                 self.metrics.versions_created.inc();

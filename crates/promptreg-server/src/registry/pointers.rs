@@ -18,6 +18,17 @@ pub struct Moved {
     pub changed: bool,
 }
 
+/// Under which authority a deploy is made: what a protected environment asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Authority {
+    /// A plain deploy: refused in a protected environment (`approval_required`).
+    Direct,
+    /// An admin's break-glass deploy (the policy has allowed `BreakGlass`).
+    BreakGlass,
+    /// It applies this approved change request.
+    ChangeRequest(String),
+}
+
 /// A pointer move written in an open transaction, to finish after commit.
 pub(crate) enum PendingMove {
     /// The version was already live.
@@ -34,18 +45,22 @@ impl Registry {
         name: EnvName,
         protected: bool,
         description: Option<String>,
+        approvals_required: Option<u32>,
     ) -> ServiceResult<Environment> {
         self.check(
             caller,
             Action::ManageEnvironments,
             Resource::Project(&caller.project),
         )?;
+        let approvals_required = approvals_required.unwrap_or(1);
+        super::changes::check_approvals(approvals_required)?;
         let env = Environment {
             name,
             protected,
             description,
             created_by: caller.principal.actor(),
             created_at: self.now(),
+            approvals_required,
         };
         let mut tx = self.store.begin(&caller.project).await?;
         tx.insert_environment(&env).await?;
@@ -58,7 +73,8 @@ impl Registry {
         Ok(env)
     }
 
-    /// Deploys a version to an environment.
+    /// Deploys a version to an environment. Into a protected environment only as an admin's
+    /// `break_glass` (with a reason); otherwise through an approved change request.
     pub async fn deploy(
         &self,
         caller: &Caller,
@@ -66,15 +82,27 @@ impl Registry {
         name: PromptName,
         version: Version,
         reason: Option<String>,
+        break_glass: bool,
     ) -> ServiceResult<Moved> {
+        if break_glass && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(ServiceError::invalid(
+                "reason: a break-glass deploy needs a reason",
+            ));
+        }
         let mut tx = self.store.begin(&caller.project).await?;
         let environment = environment(&mut *tx, &env).await?;
-        self.check(caller, Action::Deploy, pointer(&environment, &name))?;
+        let authority = if break_glass {
+            self.check(caller, Action::BreakGlass, pointer(&environment, &name))?;
+            Authority::BreakGlass
+        } else {
+            self.check(caller, Action::Deploy, pointer(&environment, &name))?;
+            Authority::Direct
+        };
         let target = self
             .find_version(&mut *tx, &caller.project, &name, version)
             .await?;
         let pending = self
-            .plan_deploy(&mut *tx, caller, &environment, target, reason)
+            .plan_deploy(&mut *tx, caller, &environment, target, reason, authority)
             .await?;
         tx.commit().await?;
         Ok(self.finish_move(pending).await)
@@ -121,8 +149,14 @@ impl Registry {
         let target = self
             .find_version(&mut *tx, &caller.project, &name, planned.to)
             .await?;
+        // No approval needed (speed matters in an incident), but it is flagged.
+        let approval = environment
+            .protected
+            .then_some(promptreg_core::change::Approval::ProtectedRollback);
         let pending = self
-            .record_move(&mut *tx, caller, &env, &history, planned, target, reason)
+            .record_move(
+                &mut *tx, caller, &env, &history, planned, target, reason, approval,
+            )
             .await?;
         tx.commit().await?;
         Ok(self.finish_move(pending).await)
@@ -146,8 +180,15 @@ impl Registry {
         for env in labels {
             let environment = self.label_environment(&mut *tx, caller, env).await?;
             pending.push(
-                self.plan_deploy(&mut *tx, caller, &environment, target.clone(), None)
-                    .await?,
+                self.plan_deploy(
+                    &mut *tx,
+                    caller,
+                    &environment,
+                    target.clone(),
+                    None,
+                    Authority::Direct,
+                )
+                .await?,
             );
         }
         tx.commit().await?;
@@ -186,6 +227,7 @@ impl Registry {
             description: Some("created by a Langfuse label".into()),
             created_by: caller.principal.actor(),
             created_at: self.now(),
+            approvals_required: 1,
         };
         tx.insert_environment(&environment).await?;
         let change = ChangeEvent::EnvironmentCreated {
@@ -197,7 +239,9 @@ impl Registry {
         Ok(environment)
     }
 
-    /// Inside a transaction: checks the policy and records a deploy of `target`.
+    /// Inside a transaction: checks the policy and the approval, and records a deploy of
+    /// `target`. Every deploy (native, Langfuse labels, change requests) comes through here,
+    /// so none bypasses a protected environment.
     pub(crate) async fn plan_deploy(
         &self,
         tx: &mut dyn StoreTx,
@@ -205,11 +249,30 @@ impl Registry {
         environment: &Environment,
         target: VersionRecord,
         reason: Option<String>,
+        authority: Authority,
     ) -> ServiceResult<PendingMove> {
-        self.check(caller, Action::Deploy, pointer(environment, &target.name))?;
+        if authority != Authority::BreakGlass {
+            self.check(caller, Action::Deploy, pointer(environment, &target.name))?;
+        }
         if let Some(active) = tx.active_rollout(&environment.name, &target.name).await? {
             return Err(super::rollouts::in_progress(&active));
         }
+        let approval = match authority {
+            Authority::Direct if environment.protected => {
+                return Err(super::changes::approval_required(
+                    &environment.name,
+                    &target.name,
+                    target.version,
+                ));
+            }
+            Authority::Direct => None,
+            Authority::BreakGlass => environment
+                .protected
+                .then_some(promptreg_core::change::Approval::BreakGlass),
+            Authority::ChangeRequest(id) => {
+                Some(promptreg_core::change::Approval::ChangeRequest { id })
+            }
+        };
         let history = tx.pointer_history(&environment.name, &target.name).await?;
         let stack = live_stack(history.iter().map(|r| (r.kind, r.to_version)));
         let Some(planned) = plan_move(&stack, MoveRequest::Deploy(target.version))? else {
@@ -230,6 +293,7 @@ impl Registry {
             planned,
             target,
             reason,
+            approval,
         )
         .await
     }
@@ -245,6 +309,7 @@ impl Registry {
         planned: PointerMove,
         target: VersionRecord,
         reason: Option<String>,
+        approval: Option<promptreg_core::change::Approval>,
     ) -> ServiceResult<PendingMove> {
         let mut record = DeploymentRecord {
             env: env.clone(),
@@ -259,6 +324,7 @@ impl Registry {
             kind: planned.kind,
             signature: None,
             ledger_seq: None,
+            approval,
         };
         self.check_signature(&caller.project, &target).await?;
         record.signature = self.sign_move(&caller.project, &record);

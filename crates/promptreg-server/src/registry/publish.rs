@@ -134,7 +134,14 @@ impl Registry {
         version: &VersionRecord,
     ) -> ServiceResult<super::pointers::PendingMove> {
         let environment = self.label_environment(tx, caller, env).await?;
-        self.plan_deploy(tx, caller, &environment, version.clone(), None)
-            .await
+        self.plan_deploy(
+            tx,
+            caller,
+            &environment,
+            version.clone(),
+            None,
+            super::pointers::Authority::Direct,
+        )
+        .await
     }
 }

@@ -2,6 +2,9 @@
 //! unit of work that records the rollout's new state and its event (and, on promotion or a
 //! blue-green switch, the pointer move) through the same write path as every other change.
 
+use std::sync::Arc;
+
+use promptreg_core::change::Approval;
 use promptreg_core::deploy::{live_stack, plan_move, MoveRequest};
 use promptreg_core::rollout::{self, machine, PointerTarget, RolloutSpec, Transition};
 use promptreg_core::{EnvName, EventRecord, PromptName, Version};
@@ -46,6 +49,8 @@ impl RolloutCommand {
 pub(crate) struct Effects {
     moves: Vec<PendingMove>,
     events: Vec<(EventRecord, VersionRecord)>,
+    /// Events with nothing to apply in memory (a change request applied by the start).
+    plain: Vec<EventRecord>,
 }
 
 impl Registry {
@@ -58,10 +63,16 @@ impl Registry {
         candidate: Version,
         spec: RolloutSpec,
         reason: Option<String>,
+        change_request: Option<String>,
     ) -> ServiceResult<RolloutRecord> {
         let mut tx = self.store.begin(&caller.project).await?;
         let environment = environment(&mut *tx, &env).await?;
         self.check(caller, Action::StartRollout, pointer(&environment, &name))?;
+        if environment.protected && change_request.is_none() {
+            // A rollout into a protected environment is a deploy: it applies an approved
+            // change request (`change_request`), which starting it marks applied.
+            return Err(super::changes::approval_required(&env, &name, candidate));
+        }
         let target = self
             .find_version(&mut *tx, &caller.project, &name, candidate)
             .await?;
@@ -121,6 +132,20 @@ impl Registry {
             .await?;
         let mut effects = Effects::default();
         effects.events.push((event, target.clone()));
+        if let Some(id) = &change_request {
+            let applied = self
+                .apply_change_by_rollout(
+                    &mut *tx,
+                    caller,
+                    &environment,
+                    &record.name,
+                    candidate,
+                    id,
+                    &record.id,
+                )
+                .await?;
+            effects.plain.push(applied);
+        }
         if let Some(t) = immediate {
             self.write_transition(
                 &mut *tx,
@@ -345,8 +370,18 @@ impl Registry {
                         .map(|r| format!(": {r}"))
                         .unwrap_or_default()
                 ));
+                let approval = self.rollout_approval(tx, record, planned.kind).await?;
                 let pending = self
-                    .record_move(tx, caller, &record.env, &history, planned, version, why)
+                    .record_move(
+                        tx,
+                        caller,
+                        &record.env,
+                        &history,
+                        planned,
+                        version,
+                        why,
+                        approval,
+                    )
                     .await?;
                 effects.moves.push(pending);
             }
@@ -362,6 +397,35 @@ impl Registry {
         Ok(())
     }
 
+    /// Under which authority a rollout moves a protected environment's pointer: back to
+    /// stable needs none (flagged), forward to the candidate needs the change request the
+    /// rollout was started with.
+    async fn rollout_approval(
+        &self,
+        tx: &mut dyn StoreTx,
+        record: &RolloutRecord,
+        kind: promptreg_core::DeployKind,
+    ) -> ServiceResult<Option<Approval>> {
+        let protected = tx
+            .get_environment(&record.env)
+            .await?
+            .is_some_and(|e| e.protected);
+        if !protected {
+            return Ok(None);
+        }
+        if kind == promptreg_core::DeployKind::Rollback {
+            return Ok(Some(Approval::ProtectedRollback));
+        }
+        match tx.change_request_of_rollout(&record.id).await? {
+            Some(request) => Ok(Some(Approval::ChangeRequest { id: request.id })),
+            None => Err(super::changes::approval_required(
+                &record.env,
+                &record.name,
+                record.candidate_version,
+            )),
+        }
+    }
+
     /// After commit: pointer moves first, then the rollout events, in log order.
     async fn finish(&self, effects: Effects) {
         for pending in effects.moves {
@@ -369,6 +433,9 @@ impl Registry {
         }
         for (event, candidate) in effects.events {
             self.applied(&event, Known::Candidate(candidate)).await;
+        }
+        for event in effects.plain {
+            self.applied(&event, Known::Nothing).await;
         }
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use promptreg_api::{
     CatalogEntry, CreateEnvironment, DeployRequest, DeploymentView, EnvironmentView, Page,
-    PageParams, RollbackRequest,
+    PageParams, RollbackRequest, UpdateEnvironment,
 };
 use promptreg_core::{EnvName, PromptName};
 use promptreg_store::PageRequest;
@@ -19,7 +19,7 @@ use crate::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::paging::{page, page_request, ListKind};
 use crate::registry::{not_deployed, Moved};
 
-fn env_name(raw: &str) -> Result<EnvName, ApiError> {
+pub(crate) fn env_name(raw: &str) -> Result<EnvName, ApiError> {
     EnvName::parse(raw)
         .map_err(|e| ApiError::bad_request(format!("invalid environment name {raw:?}: {e}")))
 }
@@ -49,9 +49,38 @@ pub async fn create_environment(
     check_text("description", &body.description)?;
     let env = state
         .registry
-        .create_environment(&caller, name, body.protected, body.description)
+        .create_environment(
+            &caller,
+            name,
+            body.protected,
+            body.description,
+            body.approvals_required,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(views::environment(env))))
+}
+
+/// Sets an environment's protection and how many approvals a change request into it needs
+/// (admins; recorded as an `environment_updated` event).
+#[utoipa::path(patch, path = "/v1/environments/{env}", tag = "environments", params(("env" = String, Path)),
+    request_body = UpdateEnvironment,
+    responses((status = 200, body = EnvironmentView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound))]
+pub async fn update_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(env): AppPath<String>,
+    AppJson(body): AppJson<UpdateEnvironment>,
+) -> Result<Json<EnvironmentView>, ApiError> {
+    let env = state
+        .registry
+        .update_environment(
+            &caller,
+            env_name(&env)?,
+            body.protected,
+            body.approvals_required,
+        )
+        .await?;
+    Ok(Json(views::environment(env)))
 }
 
 /// Environments by name.
@@ -109,7 +138,8 @@ pub(crate) fn pointer(env: &str, name: &str) -> Result<(EnvName, PromptName), Ap
 /// Deploys a version: moves the environment's pointer and records the move.
 #[utoipa::path(put, path = "/v1/environments/{env}/prompts/{name}", tag = "deployments",
     params(("env" = String, Path), ("name" = String, Path)), request_body = DeployRequest,
-    responses((status = 200, body = DeploymentView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound, crate::responses::Conflict))]
+    responses((status = 200, body = DeploymentView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound,
+        (status = 409, body = promptreg_api::ErrorBody, description = "`approval_required` (a protected environment: ask with POST /v1/change-requests, or an admin's `break_glass`), `rollout_in_progress`, `integrity_error`")))]
 pub async fn deploy(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,7 +151,14 @@ pub async fn deploy(
     Ok(moved(
         state
             .registry
-            .deploy(&caller, env, name, body.version, body.reason)
+            .deploy(
+                &caller,
+                env,
+                name,
+                body.version,
+                body.reason,
+                body.break_glass,
+            )
             .await?,
     ))
 }

@@ -1,6 +1,7 @@
 //! The one route table, its layers and the OpenAPI document generated from the handlers.
 
 mod audit;
+mod changes;
 mod environments;
 mod gates;
 mod kek;
@@ -54,6 +55,8 @@ use crate::error::ApiError;
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
         gates::attach, gates::list, gates::get, gates::set,
+        environments::update_environment,
+        changes::create, changes::list, changes::get, changes::approve, changes::reject, changes::apply,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
@@ -106,7 +109,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/environments",
             post(environments::create_environment).get(environments::list_environments),
         )
-        .route("/v1/environments/{env}", get(environments::get_environment))
+        .route(
+            "/v1/environments/{env}",
+            get(environments::get_environment).patch(environments::update_environment),
+        )
         .route("/v1/environments/{env}/catalog", get(environments::catalog))
         .route(
             "/v1/environments/{env}/prompts/{name}",
@@ -190,6 +196,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/environments/{env}/gates",
             get(gates::get).put(gates::set),
         );
+        .route(
+            "/v1/change-requests",
+            post(changes::create).get(changes::list),
+        )
+        .route("/v1/change-requests/{id}", get(changes::get))
+        .route("/v1/change-requests/{id}/approve", post(changes::approve))
+        .route("/v1/change-requests/{id}/reject", post(changes::reject))
+        .route("/v1/change-requests/{id}/apply", post(changes::apply));
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

@@ -81,7 +81,7 @@ pub fn view(r: RolloutRecord) -> RolloutView {
 #[utoipa::path(post, path = "/v1/environments/{env}/prompts/{name}/rollouts", tag = "rollouts",
     params(("env" = String, Path), ("name" = String, Path)), request_body = StartRollout,
     responses((status = 201, body = RolloutView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound,
-        (status = 409, body = promptreg_api::ErrorBody, description = "`rollout_in_progress`, `candidate_is_stable` or `not_deployed`")))]
+        (status = 409, body = promptreg_api::ErrorBody, description = "`rollout_in_progress`, `candidate_is_stable`, `not_deployed`, `approval_required` (a protected environment without `change_request`), `change_request_mismatch`, or the change request is not approved (`change_request_pending`, `_rejected`, `_applied`, `_expired`)")))]
 pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,7 +94,15 @@ pub async fn start(
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let record = state
         .registry
-        .start_rollout(&caller, env, name, body.candidate, spec, body.reason)
+        .start_rollout(
+            &caller,
+            env,
+            name,
+            body.candidate,
+            spec,
+            body.reason,
+            body.change_request,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(view(record))))
 }

@@ -113,6 +113,11 @@ pub fn deployment(r: DeploymentRecord, changed: Option<bool>) -> DeploymentView 
         changed,
         signature: envelope(r.signature.as_deref()),
         ledger_index: ledger_index(r.ledger_seq),
+        change_request: r
+            .approval
+            .as_ref()
+            .and_then(|a| a.change_request().map(str::to_owned)),
+        approval: r.approval.map(|a| a.kind().to_owned()),
     }
 }
 
@@ -124,6 +129,7 @@ pub fn environment(e: Environment) -> EnvironmentView {
         description: e.description,
         created_by: e.created_by,
         created_at: e.created_at,
+        approvals_required: e.approvals_required,
     }
 }
 

@@ -19,6 +19,13 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/environments/{env}/prompts/{name}/rollback") => Some("deployer"),
         ("patch", "/api/public/v2/prompts/{name}/versions/{version}") => Some("deployer"),
         ("post", "/v1/environments") => Some("admin"),
+        ("patch", "/v1/environments/{env}") => Some("admin"),
+        ("post", "/v1/change-requests") => Some("author"),
+        ("get", "/v1/change-requests" | "/v1/change-requests/{id}") => Some("reader"),
+        ("post", "/v1/change-requests/{id}/approve" | "/v1/change-requests/{id}/reject") => {
+            Some("reviewer")
+        }
+        ("post", "/v1/change-requests/{id}/apply") => Some("deployer"),
         ("post" | "get", "/v1/tokens") | ("delete", "/v1/tokens/{id}") => Some("admin"),
         ("post", "/v1/key-pairs") => Some("admin"),
         ("post", "/v1/environments/{env}/prompts/{name}/rollouts") => Some("deployer"),
@@ -93,6 +100,12 @@ fn body(method: &str, path: &str) -> Option<Value> {
             json!({"newLabels": ["staging"]})
         }
         ("post", "/v1/environments") => json!({"name": "e"}),
+        ("patch", "/v1/environments/{env}") => json!({"approvals_required": 1}),
+        // `staging` is not protected: allowed roles get 409 `approval_not_needed`.
+        ("post", "/v1/change-requests") => {
+            json!({"env": "staging", "prompt": "p", "version": 1, "reason": "r"})
+        }
+        ("post", "/v1/change-requests/{id}/reject") => json!({"comment": "no"}),
         ("post", "/v1/tokens" | "/v1/key-pairs") => json!({"name": "t", "role": "reader"}),
         ("post", "/v1/resolve/{name}/render") => json!({"variables": {"n": 1}}),
         ("post", "/v1/outcomes") => {
@@ -318,4 +331,52 @@ both_backends!(
     every_route_refuses_exactly_the_roles_below_its_need,
     protected_environments_take_no_higher_role_in_the_policy,
     changes_record_the_policies_that_allowed_them,
+    protected_environments_need_approval_or_break_glass_but_deployers_may_roll_back,
 );
+
+async fn protected_environments_need_approval_or_break_glass_but_deployers_may_roll_back(
+    app: &TestApp,
+) {
+    app.push("p", "one").await;
+    app.push("p", "two").await;
+    let a = app
+        .post(
+            "/v1/environments",
+            json!({"name": "prod-eu", "protected": true}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let deployer = app.token("deployer").await;
+    let path = "/v1/environments/prod-eu/prompts/p";
+    for token in [deployer.as_str(), ADMIN] {
+        let a = app
+            .call(Method::PUT, path, token, Some(json!({"version": 1})))
+            .await;
+        assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+        assert_eq!(a.code(), "approval_required");
+        assert!(a.message().contains("protected"), "{}", a.message());
+    }
+    let glass = json!({"version": 1, "break_glass": true, "reason": "outage"});
+    let a = app.call(Method::PUT, path, &deployer, Some(glass)).await;
+    assert_eq!(
+        a.status,
+        StatusCode::FORBIDDEN,
+        "only admins break glass: {}",
+        a.body
+    );
+    for v in [1, 2] {
+        let glass = json!({"version": v, "break_glass": true, "reason": "outage"});
+        let a = app.call(Method::PUT, path, ADMIN, Some(glass)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    let a = app
+        .call(
+            Method::POST,
+            &format!("{path}/rollback"),
+            &deployer,
+            Some(json!({"reason": "incident"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["to_version"], 1);
+}

@@ -7,6 +7,7 @@ mod helpers;
 
 mod abort_hook;
 mod audit;
+mod approvals;
 mod auth;
 mod authz;
 mod bad_input;

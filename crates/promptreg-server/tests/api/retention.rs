@@ -39,7 +39,17 @@ async fn seed(app: &TestApp) {
         let template = format!("B{i} {}", "lorem ipsum ".repeat(2_000));
         assert_eq!(app.push("t/b", &template).await.status, StatusCode::CREATED);
     }
-    for (env, v) in [("prod", 1), ("prod", 2), ("staging", 3), ("staging", 4)] {
+    for v in [1, 2] {
+        // `prod` is protected: the admin seeds it by break-glass.
+        let a = app
+            .put(
+                "/v1/environments/prod/prompts/t%2Fa",
+                json!({"version": v, "break_glass": true, "reason": "seed"}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    for (env, v) in [("staging", 3), ("staging", 4)] {
         let a = app.deploy(env, "t/a", v).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     }

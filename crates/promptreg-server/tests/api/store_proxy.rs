@@ -312,4 +312,19 @@ impl Store for Proxy {
     ) -> StoreResult<Vec<ValidatedPrompt>> {
         self.inner.validated_prompts(p, q, pg).await
     }
+    async fn get_change_request(
+        &self,
+        p: &ProjectId,
+        id: &str,
+    ) -> StoreResult<Option<ChangeRequestRecord>> {
+        self.inner.get_change_request(p, id).await
+    }
+    async fn list_change_requests(
+        &self,
+        p: &ProjectId,
+        f: &ChangeRequestFilter,
+        pg: &PageRequest<String>,
+    ) -> StoreResult<Vec<ChangeRequestRecord>> {
+        self.inner.list_change_requests(p, f, pg).await
+    }
 }

@@ -18,6 +18,8 @@
 //! - `import`: the import steps (counting, clearing, replaying a log verbatim).
 //! - `retention`: lifecycle rules, what the rules read, and the prune's tombstone.
 //! - `gates`: validation results, environment gates and the validated-prompts query.
+//! - `changes`: change requests, their reviews (one per reviewer), filters and expiry,
+//!   environment settings.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed story.
 
@@ -35,6 +37,7 @@ use serde_json::json;
 
 use crate::*;
 
+mod changes;
 mod deploy;
 mod gates;
 mod import;
@@ -47,6 +50,7 @@ mod sealing;
 mod versions;
 mod webhooks;
 
+pub use changes::*;
 pub use deploy::*;
 pub use gates::*;
 pub use import::*;
@@ -111,6 +115,7 @@ macro_rules! conformance_suite {
             an_import_replays_a_log_verbatim,
             retention_reads_rules_and_prunes_to_a_tombstone,
             validations_gates_and_the_validated_query,
+            change_requests_round_trip_with_reviews_and_filters,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
@@ -257,6 +262,7 @@ pub(crate) fn environment(e: &str) -> Environment {
         description: Some(format!("the {e} environment")),
         created_by: "admin".into(),
         created_at: at(0),
+        approvals_required: 1,
     }
 }
 
@@ -304,6 +310,12 @@ pub(crate) async fn move_to(
         kind,
         signature: (seq % 2 == 1).then(|| format!(r#"{{"payload":"move {seq}"}}"#)),
         ledger_seq: None,
+        // Every other move into production says under which authority it was made.
+        approval: (e == "production" && seq % 2 == 0).then(|| {
+            promptreg_core::change::Approval::ChangeRequest {
+                id: format!("cr-{seq}"),
+            }
+        }),
     };
     tx.insert_deployment(&record).await.unwrap();
     let event = tx.append_event(draft(record.event(p))).await.unwrap();

@@ -60,6 +60,10 @@ struct StartArgs {
     /// The version to roll out.
     #[arg(long)]
     candidate: Version,
+    /// An approved change request for this environment, prompt and candidate: required in a
+    /// protected environment (starting the rollout applies it).
+    #[arg(long)]
+    change_request: Option<String>,
     /// Canary steps, comma-separated: `500` or `5%` sets the weight (in 1/10,000 or percent),
     /// `60s`/`5m` pauses that long, `pause` waits for `resume`, `approval` for `promote`.
     /// E.g. "5%,60s,25%,pause,100%".
@@ -260,6 +264,7 @@ async fn start(args: StartArgs, ctx: &Ctx) -> anyhow::Result<()> {
             .as_deref()
             .map(|p| steps::read_json(p, "analysis"))
             .transpose()?,
+        change_request: args.change_request.clone(),
     };
     let view = ctx
         .client

@@ -310,6 +310,13 @@ fn deployment(
         kind: view.kind,
         signature: signature.map(|(text, _)| text),
         ledger_seq: None,
+        approval: match (view.approval.as_deref(), &view.change_request) {
+            (Some("change_request"), Some(id)) => {
+                Some(promptreg_core::change::Approval::ChangeRequest { id: id.clone() })
+            }
+            (Some(kind), _) => promptreg_core::change::Approval::from_column(kind),
+            (None, _) => None,
+        },
     })
 }
 
@@ -342,5 +349,6 @@ fn environment(view: &EnvironmentView) -> Result<Environment, ServiceError> {
         description: view.description.clone(),
         created_by: view.created_by.clone(),
         created_at: view.created_at,
+        approvals_required: view.approvals_required,
     })
 }
