@@ -231,6 +231,8 @@ impl Metrics {
             "policy_reloads",
             "Reloads of the Cedar policy file on SIGHUP, by outcome (loaded, failed: the policies in force stay)",
             policy_reloads.clone(),
+        );
+        registry.register(
             "protected_moves",
             "Pointer moves into protected environments by approval (change_request, break_glass, protected_rollback)",
             protected_moves.clone(),

@@ -195,7 +195,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             "/v1/environments/{env}/gates",
             get(gates::get).put(gates::set),
-        );
+        )
         .route(
             "/v1/change-requests",
             post(changes::create).get(changes::list),
