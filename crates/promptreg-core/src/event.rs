@@ -166,6 +166,14 @@ pub enum ChangeEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prune_unused_after: Option<String>,
     },
+    /// A project was created: the first event of its log (its first environments follow).
+    ProjectCreated {
+        /// The new tenant.
+        project: ProjectId,
+        /// What it is for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
 }
 
 impl ChangeEvent {
@@ -182,7 +190,8 @@ impl ChangeEvent {
             | ChangeEvent::WebhookCreated { project, .. }
             | ChangeEvent::WebhookDeleted { project, .. }
             | ChangeEvent::VersionPruned { project, .. }
-            | ChangeEvent::LifecycleSet { project, .. } => project,
+            | ChangeEvent::LifecycleSet { project, .. }
+            | ChangeEvent::ProjectCreated { project, .. } => project,
         }
     }
 
@@ -200,6 +209,7 @@ impl ChangeEvent {
             ChangeEvent::WebhookDeleted { .. } => "webhook_deleted",
             ChangeEvent::VersionPruned { .. } => "version_pruned",
             ChangeEvent::LifecycleSet { .. } => "lifecycle_set",
+            ChangeEvent::ProjectCreated { .. } => "project_created",
         }
     }
 }

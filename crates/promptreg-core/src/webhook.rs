@@ -61,7 +61,8 @@ pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
         | ChangeEvent::TokenRevoked { .. }
         | ChangeEvent::WebhookCreated { .. }
         | ChangeEvent::WebhookDeleted { .. }
-        | ChangeEvent::LifecycleSet { .. } => return None,
+        | ChangeEvent::LifecycleSet { .. }
+        | ChangeEvent::ProjectCreated { .. } => return None,
     })
 }
 

@@ -49,6 +49,11 @@ pub struct ServiceConfig {
     /// project's log origin (`<name>/<project>`). Give each deployment its own.
     #[arg(long, env = "PROMPTREG_LEDGER_NAME", default_value = "promptreg")]
     pub ledger_name: String,
+    /// Failed authentication attempts one client address (the TCP peer) may make within a
+    /// minute; past it, the address gets 429 with `Retry-After` until the minute ends, even
+    /// with a correct credential. 0 turns the limit off.
+    #[arg(long, env = "PROMPTREG_AUTH_FAILURE_LIMIT", default_value_t = crate::throttle::DEFAULT_LIMIT)]
+    pub auth_failure_limit: u32,
 }
 
 impl Default for ServiceConfig {
@@ -60,6 +65,7 @@ impl Default for ServiceConfig {
             outcomes_max_future_secs: 300,
             outcomes_accept_window_secs: 3600,
             ledger_name: "promptreg".into(),
+            auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
         }
     }
 }
@@ -78,6 +84,7 @@ impl ServiceConfig {
             },
             ledger_name: self.ledger_name.clone(),
             seal_content: true,
+            auth_failure_limit: self.auth_failure_limit,
         }
     }
 }

@@ -14,6 +14,7 @@ mod key_pair;
 mod keys;
 mod lifecycle;
 mod list;
+mod projects;
 mod push;
 mod render;
 mod report;
@@ -133,8 +134,10 @@ enum Command {
     /// Manage environments.
     Env(WithClient<env::Args>),
     /// Manage API tokens.
+    #[command(alias = "tokens")]
     Token(WithClient<token::Args>),
     /// Manage Langfuse-style key pairs (pk-…/sk-…, for the Langfuse-compatible routes).
+    #[command(alias = "key-pairs")]
     KeyPair(WithClient<key_pair::Args>),
     /// The server's keys: list the public signing keys, rotate the signing key or the
     /// key-encryption key (admin).
@@ -150,6 +153,9 @@ enum Command {
     /// Prune the versions the lifecycle rules let go (admin): their content is dropped, a
     /// tombstone stays.
     Prune(WithClient<lifecycle::PruneArgs>),
+    /// Create and list projects (tenants; creating one takes a server administrator).
+    #[command(alias = "project")]
+    Projects(WithClient<projects::Args>),
 }
 
 impl Cli {
@@ -178,6 +184,7 @@ impl Cli {
             Command::Import(c) => c.run(import::run).await,
             Command::Lifecycle(c) => c.run(lifecycle::run).await,
             Command::Prune(c) => c.run(lifecycle::prune).await,
+            Command::Projects(c) => c.run(projects::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

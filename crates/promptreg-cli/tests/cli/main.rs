@@ -16,6 +16,7 @@ mod kek;
 mod key_pairs;
 mod output;
 mod pipes;
+mod projects;
 mod push;
 mod recovery;
 mod roles;

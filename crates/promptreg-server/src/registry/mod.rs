@@ -14,7 +14,9 @@
 //! - `serve`: authentication, resolve and render (the agents' hot path).
 //! - `rollouts`: starting rollouts, people's commands and the controller's steps.
 //! - `outcomes`: reporting agent outcomes and reading a version's figures.
-//! - `tokens`: tokens and key pairs.
+//! - `tokens`: tokens and key pairs (grants, expiry, last use).
+//! - `projects`: projects (tenants): created by server administrators with their first
+//!   environments.
 //! - `webhooks`: webhook subscriptions and the inbound abort hook.
 //! - [`dispatch`]: the webhook dispatcher (signed deliveries in log order, retries, leases).
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
@@ -36,6 +38,7 @@ mod integrity;
 mod outcomes;
 mod pointers;
 pub mod policy;
+mod projects;
 mod publish;
 mod reads;
 mod recovery;
@@ -63,7 +66,7 @@ pub use retention::{Pruned, PrunedVersion};
 pub use rollouts::RolloutCommand;
 pub use sealing::KekRotation;
 pub use serve::{not_deployed, Served, Target};
-pub use tokens::IssuedToken;
+pub use tokens::{run_token_use_flusher, IssuedToken, TokenRequest};
 pub use webhooks::AbortTarget;
 
 use crate::auth::{Caller, TokenCache};
@@ -94,6 +97,9 @@ pub struct RegistryOptions {
     pub ledger_name: String,
     /// Whether version content is encrypted at rest (off only to measure what it costs).
     pub seal_content: bool,
+    /// Failed authentication attempts a client address may make per minute before it gets
+    /// 429 (0: no limit).
+    pub auth_failure_limit: u32,
 }
 
 impl Default for RegistryOptions {
@@ -105,6 +111,7 @@ impl Default for RegistryOptions {
             outcomes: crate::outcomes::OutcomeOptions::default(),
             ledger_name: "promptreg".into(),
             seal_content: true,
+            auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
         }
     }
 }
@@ -324,13 +331,16 @@ impl Registry {
             // never live (the rules hold every version that is), so the index has nothing
             // to forget.
             | ChangeEvent::LifecycleSet { .. }
-            | ChangeEvent::VersionPruned { .. } => {}
-            ChangeEvent::TokenCreated { id, .. } => {
+            | ChangeEvent::VersionPruned { .. }
+            // A project lives in the store; its log starting is what the feed follows.
+            | ChangeEvent::ProjectCreated { .. } => {}
+            ChangeEvent::TokenCreated { id, project } => {
                 let token = match known {
                     Known::Token(t) => t,
                     _ => self.store.get_token(id).await?,
                 };
-                if token.revoked_at.is_none() {
+                // A token is only ever admitted into the project whose log announced it.
+                if token.revoked_at.is_none() && &token.project == project {
                     self.tokens.insert(&token);
                 }
             }
@@ -371,8 +381,11 @@ impl Registry {
     /// echoed back by the change feed is not counted twice).
     async fn applied(&self, event: &EventRecord, known: Known) {
         match &event.change {
-            ChangeEvent::PointerMoved { env, kind, .. } => {
+            ChangeEvent::PointerMoved {
+                project, env, kind, ..
+            } => {
                 let labels = MoveLabels {
+                    project: project.to_string(),
                     env: env.to_string(),
                     kind: kind.as_str().into(),
                 };

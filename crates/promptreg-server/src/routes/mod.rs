@@ -6,6 +6,7 @@ mod langfuse;
 mod ledger;
 mod lifecycle;
 mod outcomes;
+mod projects;
 mod prompts;
 mod recovery;
 mod resolve;
@@ -50,6 +51,7 @@ use crate::error::ApiError;
         service::healthz, service::readyz, service::metrics, service::openapi,
         langfuse::get_prompt, langfuse::list_prompts, langfuse::create_prompt, langfuse::update_labels,
         langfuse::delete_prompt, langfuse::projects,
+        projects::create_project, projects::list_projects,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
@@ -175,7 +177,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(recovery::import).layer(DefaultBodyLimit::max(recovery::MAX_IMPORT_BYTES)),
         )
         .route("/v1/lifecycle", get(lifecycle::get).put(lifecycle::set))
-        .route("/v1/prune", post(lifecycle::prune));
+        .route("/v1/prune", post(lifecycle::prune))
+        .route(
+            "/v1/projects",
+            post(projects::create_project).get(projects::list_projects),
+        );
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

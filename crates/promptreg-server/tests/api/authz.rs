@@ -38,6 +38,8 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/keys/kek/rotate") => Some("admin"),
         ("post", "/v1/export/sign" | "/v1/import") => Some("admin"),
         ("put", "/v1/lifecycle") | ("post", "/v1/prune") => Some("admin"),
+        // No project role reaches it: server administrators only.
+        ("post", "/v1/projects") => Some(SERVER_ADMIN),
         (
             "get",
             "/v1/prompts"
@@ -64,7 +66,8 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/lifecycle"
             | "/api/public/v2/prompts"
             | "/api/public/v2/prompts/{name}"
-            | "/api/public/projects",
+            | "/api/public/projects"
+            | "/v1/projects",
         ) => Some("reader"),
         ("post", "/v1/resolve/{name}/render") => Some("reader"),
         ("post", "/v1/outcomes") => Some("reader"),
@@ -103,13 +106,17 @@ fn body(method: &str, path: &str) -> Option<Value> {
         }
         ("put", "/v1/lifecycle") => json!({"keep_last": 3}),
         ("post", "/v1/prune") => json!({"dry_run": true}),
+        ("post", "/v1/projects") => json!({"id": "new-project"}),
         // Names no rollout that exists: allowed roles get 404, the others 403.
         ("post", "/v1/hooks/abort") => json!({"rollout": "no-such-rollout"}),
         _ => return None,
     })
 }
 
-const ROLES: [&str; 4] = ["reader", "author", "deployer", "admin"];
+const ROLES: [&str; 5] = ["reader", "author", "reviewer", "deployer", "admin"];
+
+/// What a route needs when no project role is enough.
+const SERVER_ADMIN: &str = "server-admin";
 
 async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
     app.push("p", "one").await;
@@ -180,7 +187,12 @@ async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
                         &[("content-type", "application/json")],
                     )
                     .await;
-                let allowed = need.is_none_or(|n| ROLES.iter().position(|r| *r == n).unwrap() <= i);
+                let allowed = need.is_none_or(|n| {
+                    ROLES
+                        .iter()
+                        .position(|r| *r == n)
+                        .is_some_and(|needed| needed <= i)
+                });
                 if allowed {
                     assert_ne!(
                         a.status,
@@ -206,7 +218,7 @@ async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
             }
         }
     }
-    assert!(checked >= 30 * 4, "only {checked} route × role checks");
+    assert!(checked >= 30 * 5, "only {checked} route × role checks");
 }
 
 async fn protected_environments_need_admin_to_deploy_but_deployers_may_roll_back(app: &TestApp) {

@@ -39,6 +39,7 @@ mod import;
 mod keys;
 mod misc;
 mod outcomes;
+mod projects;
 mod prompt_page;
 mod retention;
 mod sealing;
@@ -50,6 +51,7 @@ pub use import::*;
 pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
+pub use projects::*;
 pub use prompt_page::*;
 pub use retention::*;
 pub use sealing::*;
@@ -107,6 +109,7 @@ macro_rules! conformance_suite {
             sealed_and_plaintext_versions_round_trip_and_reseal,
             an_import_replays_a_log_verbatim,
             retention_reads_rules_and_prunes_to_a_tombstone,
+            projects_and_token_grants_round_trip,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {

@@ -252,6 +252,21 @@ impl Store for Counting {
     async fn load_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         self.0.load_tokens().await
     }
+    async fn list_projects(&self) -> StoreResult<Vec<promptreg_store::ProjectRecord>> {
+        self.0.list_projects().await
+    }
+    async fn get_project(
+        &self,
+        id: &promptreg_core::ProjectId,
+    ) -> StoreResult<promptreg_store::ProjectRecord> {
+        self.0.get_project(id).await
+    }
+    async fn record_token_use(
+        &self,
+        uses: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> StoreResult<()> {
+        self.0.record_token_use(uses).await
+    }
     async fn events_after(
         &self,
         p: &ProjectId,
