@@ -321,3 +321,41 @@ async fn failed_authentication_is_throttled_per_address() {
         app.finish().await;
     }
 }
+
+/// The last use seen by a server is written when it stops (and every 30 s before), so a
+/// server started afterwards over the same database shows it.
+#[tokio::test]
+async fn last_use_is_flushed_to_the_store() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::new(backend).await else {
+            continue;
+        };
+        let a = create(&app, ADMIN, json!({"name": "agent", "role": "reader"})).await;
+        let token = a.body["token"].as_str().unwrap().to_owned();
+        let server = promptreg_server::testing::spawn_with_store(Arc::clone(&app.store))
+            .await
+            .unwrap();
+        let res = reqwest::Client::new()
+            .get(format!("{}/v1/prompts", server.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        server.stop().await;
+        let stored = app
+            .store
+            .list_tokens(&promptreg_core::ProjectId::default())
+            .await
+            .unwrap();
+        assert!(stored[0].last_used_at.is_some(), "{stored:?}");
+        let later = app.restarted().await;
+        let listed = later.get("/v1/tokens").await;
+        assert!(
+            listed.body["items"][0]["last_used_at"].is_string(),
+            "{}",
+            listed.body
+        );
+        app.finish().await;
+    }
+}
