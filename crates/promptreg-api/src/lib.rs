@@ -8,7 +8,8 @@
 //! - [`resolve`]: what agents fetch on their hot path and the render call.
 //! - [`rollouts`]: starting, commanding and reading rollouts.
 //! - [`outcomes`]: outcome batches agents report and per-version figures.
-//! - [`tokens`]: bearer tokens and Langfuse-style key pairs.
+//! - [`tokens`]: bearer tokens and Langfuse-style key pairs (grants, expiry, last use), and
+//!   projects.
 //! - [`webhooks`]: webhook subscriptions, their deliveries, the inbound abort hook.
 //! - [`ledger`]: checkpoints, ledger entries, inclusion and consistency proofs, signing keys.
 //! - [`snapshot`]: a project as plain data (what `verify` checks), export bundles, import.

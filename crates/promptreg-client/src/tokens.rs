@@ -1,4 +1,4 @@
-//! Bearer tokens and key pairs (admin).
+//! Bearer tokens and key pairs (admin), and projects.
 
 use promptreg_api::{CreateToken, KeyPairCreated, Page, TokenCreated, TokenInfo};
 use reqwest::Method;
@@ -31,5 +31,22 @@ impl Client {
     pub async fn create_key_pair(&self, body: &CreateToken) -> Result<KeyPairCreated, ClientError> {
         self.call(self.request(Method::POST, "/v1/key-pairs").json(body))
             .await
+    }
+}
+
+impl Client {
+    /// `POST /v1/projects`: a new project with development, staging and production (server
+    /// administrators only).
+    pub async fn create_project(
+        &self,
+        body: &promptreg_api::CreateProject,
+    ) -> Result<promptreg_api::ProjectView, ClientError> {
+        self.call(self.request(Method::POST, "/v1/projects").json(body))
+            .await
+    }
+
+    /// `GET /v1/projects`: every project for a server administrator, else the caller's own.
+    pub async fn list_projects(&self) -> Result<Page<promptreg_api::ProjectView>, ClientError> {
+        self.call(self.request(Method::GET, "/v1/projects")).await
     }
 }

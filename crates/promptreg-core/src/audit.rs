@@ -150,6 +150,12 @@ pub fn keys(change: &ChangeEvent) -> AuditKeys {
             None,
             format!("change_request:{id}"),
         ),
+        ChangeEvent::ProjectCreated { project, .. } => (
+            "project_created".to_owned(),
+            None,
+            None,
+            format!("project:{project}"),
+        ),
         ChangeEvent::EnvironmentUpdated { env, .. } => (
             "environment_updated".to_owned(),
             None,
@@ -227,6 +233,7 @@ pub fn state_after(change: &ChangeEvent) -> Value {
         ChangeEvent::ChangeApplied { rollout, .. } => {
             json!({ "status": "applied", "rollout": rollout })
         }
+        ChangeEvent::ProjectCreated { project, .. } => json!({ "project": project }),
         ChangeEvent::EnvironmentUpdated {
             env,
             protected,

@@ -251,6 +251,13 @@ pub enum ChangeEvent {
         protected: bool,
         /// How many approvals a change request needs now.
         approvals_required: u32,
+    /// A project was created: the first event of its log (its first environments follow).
+    ProjectCreated {
+        /// The new tenant.
+        project: ProjectId,
+        /// What it is for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
     },
 }
 
@@ -274,7 +281,8 @@ impl ChangeEvent {
             | ChangeEvent::ChangeRequested { project, .. }
             | ChangeEvent::ChangeReviewed { project, .. }
             | ChangeEvent::ChangeApplied { project, .. }
-            | ChangeEvent::EnvironmentUpdated { project, .. } => project,
+            | ChangeEvent::EnvironmentUpdated { project, .. }
+            | ChangeEvent::ProjectCreated { project, .. } => project,
         }
     }
 
@@ -298,6 +306,7 @@ impl ChangeEvent {
             ChangeEvent::ChangeReviewed { .. } => "change_reviewed",
             ChangeEvent::ChangeApplied { .. } => "change_applied",
             ChangeEvent::EnvironmentUpdated { .. } => "environment_updated",
+            ChangeEvent::ProjectCreated { .. } => "project_created",
         }
     }
 }

@@ -69,7 +69,8 @@ pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
         | ChangeEvent::ChangeRequested { .. }
         | ChangeEvent::ChangeReviewed { .. }
         | ChangeEvent::ChangeApplied { .. }
-        | ChangeEvent::EnvironmentUpdated { .. } => return None,
+        | ChangeEvent::EnvironmentUpdated { .. }
+        | ChangeEvent::ProjectCreated { .. } => return None,
     })
 }
 

@@ -35,6 +35,8 @@ pub struct AppState {
     pub supervisor: Supervisor,
     /// The outcome aggregator (flushed once more at shutdown).
     pub outcomes: Arc<Outcomes>,
+    /// Failed authentication attempts per client address.
+    pub auth_throttle: Arc<crate::throttle::AuthThrottle>,
 }
 
 impl AppState {
@@ -43,6 +45,9 @@ impl AppState {
         self.supervisor.shutdown().await;
         if let Err(e) = self.outcomes.flush(self.registry.now()).await {
             tracing::error!(error = %e, "the last flush of outcome windows failed");
+        }
+        if let Err(e) = self.registry.flush_token_use().await {
+            tracing::error!(error = %e, "the last flush of token use times failed");
         }
     }
 }
@@ -213,6 +218,7 @@ pub async fn state_with_keys(
     keys: Keys,
 ) -> anyhow::Result<AppState> {
     let Keys { signer, keyring } = keys;
+    let auth_failure_limit = options.auth_failure_limit;
     let metrics = Arc::new(metrics);
     let outcome_options = options.outcomes.clone();
     let aggregator = Arc::new(Outcomes::new(
@@ -269,12 +275,20 @@ pub async fn state_with_keys(
     supervisor.spawn("webhook dispatcher", move |stop| {
         crate::registry::dispatch::run(dispatcher.clone(), dispatcher_owner.clone(), stop)
     });
+    let flusher = registry.clone();
+    supervisor.spawn("token use flusher", move |stop| {
+        crate::registry::run_token_use_flusher(flusher.clone(), stop)
+    });
     Ok(AppState {
         registry,
         metrics,
         request_ids: Default::default(),
         supervisor,
         outcomes: aggregator,
+        auth_throttle: Arc::new(crate::throttle::AuthThrottle::new(
+            auth_failure_limit,
+            std::time::Duration::from_secs(60),
+        )),
     })
 }
 

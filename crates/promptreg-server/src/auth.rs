@@ -10,6 +10,8 @@
 //! send them.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -18,6 +20,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use promptreg_core::{GrantScope, ProjectId, Role};
 use promptreg_store::{TokenKind, TokenRecord};
@@ -62,7 +65,7 @@ impl Principal {
             role: token.role,
             project: token.project.clone(),
             server_admin: false,
-            scope: GrantScope::default(),
+            scope: token.scope.clone(),
         }
     }
 
@@ -150,13 +153,47 @@ pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-type KeyPairEntry = ([u8; 32], Arc<Principal>);
+/// A stored token as the cache holds it: who it is, until when, and when it was last used
+/// here (kept in memory and flushed in batches, never written per request).
+pub(crate) struct Cached {
+    principal: Arc<Principal>,
+    expires_at: Option<DateTime<Utc>>,
+    /// Microseconds since the epoch of the last use seen here (0: none).
+    last_used: AtomicI64,
+    /// The last use already flushed to the store.
+    flushed: AtomicI64,
+}
+
+impl Cached {
+    fn new(principal: Arc<Principal>, expires_at: Option<DateTime<Utc>>) -> Arc<Self> {
+        Arc::new(Self {
+            principal,
+            expires_at,
+            last_used: AtomicI64::new(0),
+            flushed: AtomicI64::new(0),
+        })
+    }
+
+    /// The principal, when the token has not expired at `now`; records the use.
+    fn admit(&self, now: DateTime<Utc>) -> Option<Arc<Principal>> {
+        if self.expires_at.is_some_and(|t| t <= now) {
+            return None;
+        }
+        if !self.principal.is_bootstrap() {
+            self.last_used
+                .fetch_max(now.timestamp_micros(), Ordering::Relaxed);
+        }
+        Some(self.principal.clone())
+    }
+}
+
+type KeyPairEntry = ([u8; 32], Arc<Cached>);
 
 /// In-memory view of active tokens.
 #[derive(Default)]
 pub struct TokenCache {
-    by_hash: RwLock<HashMap<[u8; 32], Arc<Principal>>>,
-    /// Public key → (secret hash, principal).
+    by_hash: RwLock<HashMap<[u8; 32], Arc<Cached>>>,
+    /// Public key → (secret hash, token).
     key_pairs: RwLock<HashMap<String, KeyPairEntry>>,
 }
 
@@ -174,56 +211,126 @@ impl TokenCache {
         };
         self.by_hash
             .write()
-            .insert(hash_secret(secret), Arc::new(admin));
+            .insert(hash_secret(secret), Cached::new(Arc::new(admin), None));
     }
 
-    /// Adds (or replaces) a stored token.
+    /// Adds (or replaces) a stored token, keeping the use already seen here.
     pub fn insert(&self, token: &TokenRecord) {
         let Ok(hash) = hex::decode(&token.secret_hash).map(|h| <[u8; 32]>::try_from(h.as_slice()))
         else {
             return;
         };
         let Ok(hash) = hash else { return };
-        let principal = Arc::new(Principal::of(token));
+        let entry = Cached::new(Arc::new(Principal::of(token)), token.expires_at);
         match (token.kind, &token.public_key) {
             (TokenKind::KeyPair, Some(pk)) => {
-                self.key_pairs.write().insert(pk.clone(), (hash, principal));
+                let mut pairs = self.key_pairs.write();
+                if let Some((_, old)) = pairs.get(pk) {
+                    carry_use(old, &entry);
+                }
+                pairs.insert(pk.clone(), (hash, entry));
             }
             _ => {
-                self.by_hash.write().insert(hash, principal);
+                let mut tokens = self.by_hash.write();
+                if let Some(old) = tokens.get(&hash) {
+                    carry_use(old, &entry);
+                }
+                tokens.insert(hash, entry);
             }
         }
     }
 
     /// Forgets a token at once.
     pub fn remove(&self, id: &str) {
-        self.by_hash.write().retain(|_, p| p.id != id);
-        self.key_pairs.write().retain(|_, (_, p)| p.id != id);
+        self.by_hash.write().retain(|_, c| c.principal.id != id);
+        self.key_pairs
+            .write()
+            .retain(|_, (_, c)| c.principal.id != id);
     }
 
     /// Replaces all stored tokens (keeps the bootstrap admin).
     pub fn replace_all(&self, tokens: &[TokenRecord]) {
-        self.by_hash.write().retain(|_, p| p.is_bootstrap());
+        self.by_hash
+            .write()
+            .retain(|_, c| c.principal.is_bootstrap());
         self.key_pairs.write().clear();
         for t in tokens {
             self.insert(t);
         }
     }
 
-    /// Authenticates an `Authorization` header value from memory.
+    /// Authenticates an `Authorization` header value from memory, now.
     pub fn authenticate(&self, header: &str) -> Option<Arc<Principal>> {
+        self.authenticate_at(header, Utc::now())
+    }
+
+    /// Authenticates an `Authorization` header value from memory at `now`: an expired token
+    /// is refused here, on every replica, without waiting for any event.
+    pub fn authenticate_at(&self, header: &str, now: DateTime<Utc>) -> Option<Arc<Principal>> {
         match parse_credential(header)? {
-            Credential::Bearer { hash } => self.by_hash.read().get(&hash).cloned(),
+            Credential::Bearer { hash } => self.by_hash.read().get(&hash)?.admit(now),
             Credential::KeyPair {
                 public_key,
                 secret_hash,
             } => {
                 let pairs = self.key_pairs.read();
-                let (hash, principal) = pairs.get(&public_key)?;
-                (*hash == secret_hash).then(|| principal.clone())
+                let (hash, cached) = pairs.get(&public_key)?;
+                if *hash != secret_hash {
+                    return None;
+                }
+                cached.admit(now)
             }
         }
     }
+
+    /// The last use seen here of each token, by id (what a token list shows besides the
+    /// stored time).
+    pub fn last_used(&self) -> HashMap<String, DateTime<Utc>> {
+        self.entries()
+            .filter_map(|c| {
+                Some((
+                    c.principal.id.clone(),
+                    micros(c.last_used.load(Ordering::Relaxed))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The uses seen since the last flush, marked flushed: one batch for the store.
+    pub fn take_unflushed(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.entries()
+            .filter_map(|c| {
+                let used = c.last_used.load(Ordering::Relaxed);
+                let before = c.flushed.fetch_max(used, Ordering::Relaxed);
+                if used <= before {
+                    return None;
+                }
+                Some((c.principal.id.clone(), micros(used)?))
+            })
+            .collect()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Arc<Cached>> {
+        let mut all: Vec<Arc<Cached>> = self.by_hash.read().values().cloned().collect();
+        all.extend(self.key_pairs.read().values().map(|(_, c)| c.clone()));
+        all.into_iter().filter(|c| !c.principal.is_bootstrap())
+    }
+}
+
+/// Keeps the use seen of a token that is replaced in the cache (the same token read again).
+fn carry_use(old: &Cached, new: &Cached) {
+    if old.principal.id == new.principal.id {
+        new.last_used
+            .store(old.last_used.load(Ordering::Relaxed), Ordering::Relaxed);
+        new.flushed
+            .store(old.flushed.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+fn micros(t: i64) -> Option<DateTime<Utc>> {
+    (t > 0)
+        .then(|| DateTime::from_timestamp_micros(t))
+        .flatten()
 }
 
 /// The authenticated caller of a request with the request's id; 401 when the credential is
@@ -279,8 +386,19 @@ impl Caller {
     pub async fn from_headers(
         state: &AppState,
         headers: &HeaderMap,
+        peer: Option<IpAddr>,
         allow_key_pairs: bool,
     ) -> Result<Self, ApiError> {
+        let throttle = &state.auth_throttle;
+        if let Some(wait) = peer.and_then(|ip| throttle.blocked(ip)) {
+            state.metrics.auth_throttled.inc();
+            return Err(ApiError::too_many_requests(
+                format!(
+                    "too many failed authentication attempts from this address; retry in {wait} s"
+                ),
+                wait,
+            ));
+        }
         let header = headers
             .get(AUTHORIZATION)
             .ok_or_else(|| {
@@ -294,11 +412,13 @@ impl Caller {
                  (/api/public/...); /v1 takes `Authorization: Bearer <token>`",
             ));
         }
-        let principal = state
-            .registry
-            .authenticate(header)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid or revoked token"))?;
+        let Some(principal) = state.registry.authenticate(header).await? else {
+            state.metrics.auth_failures.inc();
+            if let Some(ip) = peer {
+                throttle.failed(ip);
+            }
+            return Err(ApiError::unauthorized("invalid, expired or revoked token"));
+        };
         let request_id = headers
             .get(crate::request_id::HEADER)
             .and_then(|v| v.to_str().ok())
@@ -315,7 +435,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Caller::from_headers(state, &parts.headers, false).await
+        Caller::from_headers(state, &parts.headers, peer(&parts.extensions), false).await
     }
 }
 
@@ -328,8 +448,16 @@ impl FromRequestParts<AppState> for KeyPairCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Caller::from_headers(state, &parts.headers, true)
+        Caller::from_headers(state, &parts.headers, peer(&parts.extensions), true)
             .await
             .map(KeyPairCaller)
     }
+}
+
+/// The TCP peer address of a request, when the server recorded it (`connections` does; a
+/// router called in-process does not, and then nothing is throttled).
+pub fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }

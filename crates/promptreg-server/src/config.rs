@@ -60,6 +60,11 @@ pub struct ServiceConfig {
     #[arg(long, env = "PROMPTREG_CHANGE_REQUEST_TTL", default_value = "72h",
         value_parser = promptreg_core::parse_duration)]
     pub change_request_ttl: std::time::Duration,
+    /// Failed authentication attempts one client address (the TCP peer) may make within a
+    /// minute; past it, the address gets 429 with `Retry-After` until the minute ends, even
+    /// with a correct credential. 0 turns the limit off.
+    #[arg(long, env = "PROMPTREG_AUTH_FAILURE_LIMIT", default_value_t = crate::throttle::DEFAULT_LIMIT)]
+    pub auth_failure_limit: u32,
 }
 
 impl Default for ServiceConfig {
@@ -73,6 +78,7 @@ impl Default for ServiceConfig {
             ledger_name: "promptreg".into(),
             policy_file: None,
             change_request_ttl: crate::registry::DEFAULT_CHANGE_REQUEST_TTL,
+            auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
         }
     }
 }
@@ -93,6 +99,7 @@ impl ServiceConfig {
             seal_content: true,
             policies: None,
             change_request_ttl: self.change_request_ttl,
+            auth_failure_limit: self.auth_failure_limit,
         }
     }
 }

@@ -267,6 +267,9 @@ async fn connection(stream: TcpStream, mut served: Served, _permit: OwnedSemapho
     served.open.push(&ctl);
     // Small answers (resolve) must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
+    // The TCP peer, handed to every request as `ConnectInfo` (what the authentication
+    // throttle counts failures by).
+    let peer = stream.peer_addr().ok();
     let active = Arc::new(AtomicBool::new(true));
     // Under TLS, `Tracked` sits below the encryption: idleness counts the bytes on the wire.
     let tracked = Tracked {
@@ -274,7 +277,7 @@ async fn connection(stream: TcpStream, mut served: Served, _permit: OwnedSemapho
         active: active.clone(),
     };
     let Some(tls) = served.tls.take() else {
-        return http(tracked, served, ctl, active).await;
+        return http(tracked, served, ctl, active, peer).await;
     };
     let handshake = tokio::time::timeout(served.options.header_read_timeout, tls.accept(tracked));
     let stream = tokio::select! {
@@ -294,12 +297,17 @@ async fn connection(stream: TcpStream, mut served: Served, _permit: OwnedSemapho
         () = ctl.evict.notified() => return,
         _ = served.stopping.changed() => return,
     };
-    http(stream, served, ctl, active).await
+    http(stream, served, ctl, active, peer).await
 }
 
 /// Serves HTTP/1 on an accepted (and, with TLS, handshaken) connection.
-async fn http<I>(io: I, served: Served, ctl: Arc<Ctl>, active: Arc<AtomicBool>)
-where
+async fn http<I>(
+    io: I,
+    served: Served,
+    ctl: Arc<Ctl>,
+    active: Arc<AtomicBool>,
+    peer: Option<std::net::SocketAddr>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let Served {
@@ -310,9 +318,13 @@ where
     } = served;
     let io = TokioIo::new(io);
     let service_ctl = ctl.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let app = app.clone();
         let busy = Busy::new(&service_ctl);
+        if let Some(peer) = peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         async move {
             let _busy = busy;
             let res: Result<_, Infallible> = app.oneshot(req.map(axum::body::Body::new)).await;

@@ -13,6 +13,8 @@
 //!   never touches the database.
 //! - [`auth`]: bearer tokens and key pairs, the token cache and the [`auth::Caller`] extractor
 //!   (who is calling; whether they may is the registry's policy).
+//! - [`throttle`]: failed authentication attempts counted per client address (429 past a
+//!   limit).
 //! - [`supervisor`]: background tasks restarted on failure, stopped by one shutdown token.
 //! - [`routes`]: the route table, thin handlers and the OpenAPI document.
 //! - [`error`] and [`extract`]: one error envelope for everything, extractor rejections included;
@@ -47,6 +49,7 @@ pub mod routes;
 pub mod supervisor;
 pub mod telemetry;
 pub mod testing;
+pub mod throttle;
 pub mod tls;
 
 pub use app::{

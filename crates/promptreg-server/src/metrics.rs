@@ -101,6 +101,8 @@ impl ResolveCounters {
 /// Labels of pointer-move counters.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MoveLabels {
+    /// Tenant (environment names repeat across projects).
+    pub project: String,
     /// Environment.
     pub env: String,
     /// `deploy` or `rollback`.
@@ -158,6 +160,10 @@ pub struct Metrics {
     /// Pointer moves into protected environments by the authority they were made under
     /// (an applied change request, break-glass, a rollback without approval).
     pub protected_moves: Family<ApprovalLabels, Counter>,
+    /// Requests whose credential did not authenticate (unknown, expired, revoked).
+    pub auth_failures: Counter,
+    /// Requests refused with 429 because their address failed too often.
+    pub auth_throttled: Counter,
 }
 
 impl Default for Metrics {
@@ -194,7 +200,7 @@ impl Metrics {
         );
         registry.register(
             "pointer_moves",
-            "Deploys and rollbacks by environment",
+            "Deploys and rollbacks by project, environment and kind",
             pointer_moves.clone(),
         );
         registry.register(
@@ -236,8 +242,21 @@ impl Metrics {
             "protected_moves",
             "Pointer moves into protected environments by approval (change_request, break_glass, protected_rollback)",
             protected_moves.clone(),
+        let auth_failures = Counter::default();
+        let auth_throttled = Counter::default();
+        registry.register(
+            "auth_failures",
+            "Requests whose credential did not authenticate (unknown, expired or revoked)",
+            auth_failures.clone(),
+        );
+        registry.register(
+            "auth_throttled",
+            "Requests refused with 429 because their client address failed authentication too often",
+            auth_throttled.clone(),
         );
         Self {
+            auth_failures,
+            auth_throttled,
             registry: Mutex::new(registry),
             http_latency,
             resolves,
@@ -336,7 +355,14 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 /// (401 with the envelope otherwise); every other path passes untouched.
 pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.uri().path() == "/metrics" {
-        if let Err(e) = crate::auth::Caller::from_headers(&state, req.headers(), true).await {
+        if let Err(e) = crate::auth::Caller::from_headers(
+            &state,
+            req.headers(),
+            crate::auth::peer(req.extensions()),
+            true,
+        )
+        .await
+        {
             return axum::response::IntoResponse::into_response(e);
         }
     }

@@ -140,7 +140,7 @@ async fn listen(
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{}", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
-    let supervisor = state.supervisor.clone();
+    let stopping = state.clone();
     let app = crate::app::router(state, max_body_bytes);
     let handle = tokio::spawn(async move {
         let stopped = async move {
@@ -152,8 +152,9 @@ async fn listen(
             None => crate::serve_with(listener, app, options, stopped).await,
         };
         // Like `promptreg serve`: background work (change feed, rollout controller) stops with
-        // the server, so a stopped test server no longer writes.
-        supervisor.shutdown().await;
+        // the server, so a stopped test server no longer writes, after the last flushes
+        // (outcomes, token use).
+        stopping.shutdown().await;
     });
     Ok(TestServer {
         url,

@@ -57,10 +57,10 @@ use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{AuditFilter, DeliveryRecord, WebhookRecord};
 use promptreg_store::{
     CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OffsetPage,
-    OutcomeIdBatch, PageRequest, PromptFilter, PromptPage, PromptQuery, PromptRecord, Reseal,
-    RolloutFilter, RolloutRecord, RolloutWindowRow, SigningKeyRecord, Store, StoreError,
-    StoreResult, StoreTx, StoredContent, StoredVersion, TokenLookup, TokenRecord, VersionFilter,
-    VersionKey, VersionWindowRow,
+    OutcomeIdBatch, PageRequest, ProjectRecord, PromptFilter, PromptPage, PromptQuery,
+    PromptRecord, Reseal, RolloutFilter, RolloutRecord, RolloutWindowRow, SigningKeyRecord, Store,
+    StoreError, StoreResult, StoreTx, StoredContent, StoredVersion, TokenLookup, TokenRecord,
+    VersionFilter, VersionKey, VersionWindowRow,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
@@ -301,6 +301,24 @@ impl Store for PgStore {
 
     async fn load_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         Ok(tokens::load_all(self).await?)
+    }
+
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRecord>> {
+        Ok(tokens::list_projects(self).await?)
+    }
+
+    async fn get_project(&self, id: &ProjectId) -> StoreResult<ProjectRecord> {
+        Ok(tokens::get_project(self, id).await?)
+    }
+
+    async fn record_token_use(
+        &self,
+        uses: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        Ok(tokens::record_use(self, uses).await?)
     }
 
     async fn events_after(

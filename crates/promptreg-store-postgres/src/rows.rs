@@ -130,5 +130,21 @@ pub(crate) fn token(row: &PgRow) -> Result<TokenRecord> {
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        scope: match row.try_get::<Option<serde_json::Value>, _>("scope")? {
+            Some(json) => serde_json::from_value(json).map_err(|e| corrupt("token scope", e))?,
+            None => Default::default(),
+        },
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+/// A `projects` row.
+pub(crate) fn project_row(row: &PgRow) -> Result<promptreg_store::ProjectRecord> {
+    Ok(promptreg_store::ProjectRecord {
+        id: project(row.try_get("id")?)?,
+        description: row.try_get("description")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
     })
 }

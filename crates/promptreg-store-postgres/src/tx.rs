@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
     ChangeRequestRecord, ChangeReviewRecord, DeploymentRecord, Environment, LifecycleRecord,
-    StoreResult, StoreTx, StoredVersion, TokenRecord, VersionStub,
+    ProjectRecord, StoreResult, StoreTx, StoredVersion, TokenRecord, VersionStub,
 };
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -271,7 +271,7 @@ impl StoreTx for PgTx {
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
         self.flush().await?;
         sqlx::query(&format!(
-            "INSERT INTO tokens ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+            "INSERT INTO tokens ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, NULL)",
             tokens::COLUMNS
         ))
         .bind(&t.id)
@@ -283,6 +283,8 @@ impl StoreTx for PgTx {
         .bind(&t.secret_hash)
         .bind(&t.created_by)
         .bind(t.created_at)
+        .bind(tokens::scope_column(&t.scope))
+        .bind(t.expires_at)
         .execute(&mut *self.tx)
         .await
         .map_err(|e| tokens::insert_error(e, t))?;
@@ -483,6 +485,24 @@ impl StoreTx for PgTx {
     async fn update_environment(&mut self, env: &Environment) -> StoreResult<()> {
         self.flush().await?;
         Ok(crate::changes::update_environment(&mut self.tx, &self.project, env).await?)
+    }
+
+    async fn insert_project(&mut self, p: &ProjectRecord) -> StoreResult<()> {
+        self.flush().await?;
+        sqlx::query(
+            "INSERT INTO projects (id, description, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(p.id.as_str())
+        .bind(&p.description)
+        .bind(&p.created_by)
+        .bind(p.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some(_) => already_exists(format!("project '{}' already exists", p.id)),
+            None => Error::from(e),
+        })?;
+        Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {

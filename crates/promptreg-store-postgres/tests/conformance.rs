@@ -273,6 +273,9 @@ async fn errors_name_the_object() {
             created_by: "admin".into(),
             created_at: t0(),
             revoked_at: None,
+            scope: Default::default(),
+            expires_at: None,
+            last_used_at: None,
         };
         let pair = TokenRecord {
             id: "pair".into(),

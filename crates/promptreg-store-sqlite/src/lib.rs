@@ -65,7 +65,8 @@ impl std::fmt::Debug for SqliteStore {
 
 /// The columns of a token row, in the order the token queries bind and read them.
 pub(crate) const TOKEN_COLS: &str =
-    "id, project, name, role, kind, public_key, secret_hash, created_by, created_at, revoked_at";
+    "id, project, name, role, kind, public_key, secret_hash, created_by, created_at, revoked_at, \
+     scope, expires_at, last_used_at";
 
 /// Maps sqlx errors: unique violations are conflicts, a missing row is not found, a full disk
 /// is [`StoreError::StorageFull`] (so the edge can say so instead of "internal error").
@@ -370,6 +371,22 @@ impl Store for SqliteStore {
 
     async fn load_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         tokens::list(&self.reader, None).await
+    }
+
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRecord>> {
+        tokens::list_projects(&self.reader).await
+    }
+
+    async fn get_project(&self, id: &ProjectId) -> StoreResult<ProjectRecord> {
+        tokens::get_project(&self.reader, id).await
+    }
+
+    async fn record_token_use(&self, uses: &[(String, DateTime<Utc>)]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        tokens::record_use(&mut conn, uses).await
     }
 
     async fn events_after(

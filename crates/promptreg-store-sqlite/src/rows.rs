@@ -158,5 +158,23 @@ pub(crate) fn token(row: &SqliteRow) -> StoreResult<TokenRecord> {
         created_by: text(row, "created_by")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
+        scope: match row
+            .try_get::<Option<String>, _>("scope")
+            .map_err(StoreError::other)?
+        {
+            Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("scope", e))?,
+            None => Default::default(),
+        },
+        expires_at: opt_time(row, "expires_at")?,
+        last_used_at: opt_time(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn project(row: &SqliteRow) -> StoreResult<promptreg_store::ProjectRecord> {
+    Ok(promptreg_store::ProjectRecord {
+        id: ProjectId::parse(&text(row, "id")?).map_err(|e| corrupt("id", e))?,
+        description: row.try_get("description").map_err(StoreError::other)?,
+        created_by: text(row, "created_by")?,
+        created_at: time(row, "created_at")?,
     })
 }

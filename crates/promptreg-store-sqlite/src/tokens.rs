@@ -58,3 +58,59 @@ pub(crate) async fn find(
         .map(rows::token)
         .transpose()
 }
+
+/// The `scope` column of a token: JSON, or NULL for a token whose grants reach everywhere.
+pub(crate) fn scope_column(scope: &promptreg_core::GrantScope) -> StoreResult<Option<String>> {
+    if scope == &promptreg_core::GrantScope::default() {
+        return Ok(None);
+    }
+    serde_json::to_string(scope)
+        .map(Some)
+        .map_err(StoreError::other)
+}
+
+/// Every project by id.
+pub(crate) async fn list_projects(pool: &SqlitePool) -> StoreResult<Vec<ProjectRecord>> {
+    let rows =
+        sqlx::query("SELECT id, description, created_by, created_at FROM projects ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?;
+    rows.iter().map(rows::project).collect()
+}
+
+/// One project.
+pub(crate) async fn get_project(pool: &SqlitePool, id: &ProjectId) -> StoreResult<ProjectRecord> {
+    let row =
+        sqlx::query("SELECT id, description, created_by, created_at FROM projects WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("project '{id}' not found")))?;
+    rows::project(&row)
+}
+
+/// Moves each token's `last_used_at` up to the given time (never back), in one statement:
+/// the batch goes in as one JSON array of `[id, time]` pairs.
+pub(crate) async fn record_use(
+    conn: &mut sqlx::SqliteConnection,
+    uses: &[(String, chrono::DateTime<chrono::Utc>)],
+) -> StoreResult<()> {
+    let batch: Vec<(&str, String)> = uses
+        .iter()
+        .map(|(id, at)| (id.as_str(), crate::ts(*at)))
+        .collect();
+    let json = serde_json::to_string(&batch).map_err(StoreError::other)?;
+    sqlx::query(
+        "UPDATE tokens SET last_used_at = v.at \
+         FROM (SELECT json_extract(value, '$[0]') AS id, MAX(json_extract(value, '$[1]')) AS at \
+               FROM json_each(?) GROUP BY 1) AS v \
+         WHERE tokens.id = v.id AND (tokens.last_used_at IS NULL OR tokens.last_used_at < v.at)",
+    )
+    .bind(json)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}

@@ -206,7 +206,7 @@ impl StoreTx for SqliteTx {
 
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
         sqlx::query(&format!(
-            "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+            "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL)"
         ))
         .bind(&t.id)
         .bind(self.project.as_str())
@@ -217,6 +217,8 @@ impl StoreTx for SqliteTx {
         .bind(&t.secret_hash)
         .bind(&t.created_by)
         .bind(ts(t.created_at))
+        .bind(crate::tokens::scope_column(&t.scope)?)
+        .bind(t.expires_at.map(ts))
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -379,6 +381,26 @@ impl StoreTx for SqliteTx {
 
     async fn update_environment(&mut self, env: &Environment) -> StoreResult<()> {
         crate::changes::update_environment(&mut self.tx, &self.project, env).await
+    }
+
+    async fn insert_project(&mut self, p: &ProjectRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO projects (id, description, created_by, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(p.id.as_str())
+        .bind(&p.description)
+        .bind(&p.created_by)
+        .bind(ts(p.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict { code, .. } => StoreError::Conflict {
+                code,
+                message: format!("project '{}' already exists", p.id),
+            },
+            other => other,
+        })?;
+        Ok(())
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

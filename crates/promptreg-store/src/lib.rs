@@ -416,6 +416,19 @@ pub trait Store: Send + Sync + 'static {
         filter: &ChangeRequestFilter,
         page: &PageRequest<String>,
     ) -> StoreResult<Vec<ChangeRequestRecord>>;
+    // --- Projects and token use (issue 14).
+
+    /// Every project, by id.
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRecord>>;
+    /// One project; `NotFound` naming it when there is none.
+    async fn get_project(&self, id: &ProjectId) -> StoreResult<ProjectRecord>;
+    /// Records when tokens were last used, in one statement: each token's `last_used_at`
+    /// becomes the later of the stored time and the given one (replicas flush their own
+    /// observations; the latest wins). Unknown ids are ignored.
+    async fn record_token_use(
+        &self,
+        uses: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> StoreResult<()>;
 }
 
 /// A credential to look up in the store.
@@ -578,6 +591,8 @@ pub trait StoreTx: Send {
     /// Writes an environment's `protected` and `approvals_required`; `NotFound` if unknown.
     async fn update_environment(&mut self, env: &Environment) -> StoreResult<()>;
 
+    /// Inserts the unit of work's project; `Conflict { code: "already_exists" }` if it exists.
+    async fn insert_project(&mut self, project: &ProjectRecord) -> StoreResult<()>;
     /// Commits everything.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

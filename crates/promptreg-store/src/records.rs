@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use promptreg_core::integrity::seal::SealedContent;
 use promptreg_core::{
-    ChangeEvent, DeployKind, Digest, EnvName, Metadata, ProjectId, PromptContent, PromptName,
-    PromptType, Role, Version,
+    ChangeEvent, DeployKind, Digest, EnvName, GrantScope, Metadata, ProjectId, PromptContent,
+    PromptName, PromptType, Role, Version,
 };
 
 /// An immutable version. `C` is its content: plaintext ([`PromptContent`]) where the server
@@ -380,6 +380,25 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     /// When revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Where its deploy and rollback grants reach (environments, prompt prefixes).
+    pub scope: GrantScope,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it last authenticated a request, as flushed by the replicas (the latest of them).
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A project (tenant): every other record belongs to exactly one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRecord {
+    /// Id (same rule as an environment name).
+    pub id: ProjectId,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Principal that created it (`migration` for the default project).
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A public key the server signs with (or signed with, once retired).

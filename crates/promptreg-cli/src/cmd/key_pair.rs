@@ -27,24 +27,17 @@ enum KeyPairCommand {
 struct CreateArgs {
     /// A label, e.g. langfuse-sdk.
     name: String,
-    /// reader, author, deployer or admin.
+    /// reader, author, reviewer, deployer or admin.
     #[arg(long)]
     role: Role,
+    #[command(flatten)]
+    grants: super::token::GrantArgs,
 }
 
 /// Runs `key-pair`.
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     match args.command {
-        KeyPairCommand::Create(args) => {
-            create(
-                CreateToken {
-                    name: args.name,
-                    role: args.role,
-                },
-                ctx,
-            )
-            .await
-        }
+        KeyPairCommand::Create(args) => create(args.grants.body(args.name, args.role), ctx).await,
     }
 }
 
@@ -64,6 +57,7 @@ pub async fn create(body: CreateToken, ctx: &Ctx) -> anyhow::Result<()> {
             ("id", pair.id.clone()),
             ("name", pair.name.clone()),
             ("role", pair.role.as_str().to_owned()),
+            ("project", pair.grants.project.clone()),
             ("created_at", time(&pair.created_at)),
             ("public_key", pair.public_key.clone()),
             ("secret_key", pair.secret_key.clone()),

@@ -17,6 +17,7 @@ mod key_pair;
 mod keys;
 mod lifecycle;
 mod list;
+mod projects;
 mod push;
 mod render;
 mod report;
@@ -147,8 +148,10 @@ enum Command {
     /// Manage environments.
     Env(WithClient<env::Args>),
     /// Manage API tokens.
+    #[command(alias = "tokens")]
     Token(WithClient<token::Args>),
     /// Manage Langfuse-style key pairs (pk-…/sk-…, for the Langfuse-compatible routes).
+    #[command(alias = "key-pairs")]
     KeyPair(WithClient<key_pair::Args>),
     /// The server's keys: list the public signing keys, rotate the signing key or the
     /// key-encryption key (admin).
@@ -170,6 +173,9 @@ enum Command {
     Validate(WithClient<validate::Args>),
     /// Show or set an environment's promotion path and CEL gates.
     Gates(WithClient<gates::Args>),
+    /// Create and list projects (tenants; creating one takes a server administrator).
+    #[command(alias = "project")]
+    Projects(WithClient<projects::Args>),
 }
 
 impl Cli {
@@ -206,6 +212,7 @@ impl Cli {
             Command::Audit(c) => c.run(audit::run).await,
             Command::Validate(c) => c.run(validate::run).await,
             Command::Gates(c) => c.run(gates::run).await,
+            Command::Projects(c) => c.run(projects::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

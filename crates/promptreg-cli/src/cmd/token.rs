@@ -29,9 +29,11 @@ enum TokenCommand {
 struct CreateArgs {
     /// A label, e.g. ci.
     name: String,
-    /// reader, author, deployer or admin.
+    /// reader, author, reviewer, deployer or admin.
     #[arg(long)]
     role: Role,
+    #[command(flatten)]
+    grants: GrantArgs,
     /// Create a Langfuse-style key pair (pk-…/sk-…, Basic auth) instead of a bearer token;
     /// the same as `promptreg key-pair create`.
     #[arg(long)]
@@ -65,13 +67,31 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             print_page(
                 ctx,
                 &page,
-                &["ID", "NAME", "ROLE", "KIND", "CREATED", "BY"],
+                &[
+                    "ID",
+                    "NAME",
+                    "ROLE",
+                    "KIND",
+                    "ENVIRONMENTS",
+                    "PREFIXES",
+                    "EXPIRES",
+                    "LAST USED",
+                    "CREATED",
+                    "BY",
+                ],
                 |t| {
                     vec![
                         t.id.clone(),
                         t.name.clone(),
                         t.role.as_str().to_owned(),
                         t.kind.clone(),
+                        limits(t.grants.environments.as_deref()),
+                        limits(t.grants.prompt_prefixes.as_deref()),
+                        t.grants
+                            .expires_at
+                            .as_ref()
+                            .map_or_else(|| "never".into(), time),
+                        t.last_used_at.as_ref().map_or_else(|| "never".into(), time),
                         time(&t.created_at),
                         t.created_by.clone(),
                     ]
@@ -95,10 +115,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let body = CreateToken {
-        name: args.name,
-        role: args.role,
-    };
+    let body = args.grants.body(args.name, args.role);
     if args.key_pair {
         return super::key_pair::create(body, ctx).await;
     }
@@ -116,10 +133,60 @@ async fn create(args: CreateArgs, ctx: &Ctx) -> anyhow::Result<()> {
             ("id", token.id.clone()),
             ("name", token.name.clone()),
             ("role", token.role.as_str().to_owned()),
+            ("project", token.grants.project.clone()),
+            ("environments", limits(token.grants.environments.as_deref())),
+            (
+                "prompt_prefixes",
+                limits(token.grants.prompt_prefixes.as_deref())
+            ),
+            (
+                "expires_at",
+                token
+                    .grants
+                    .expires_at
+                    .as_ref()
+                    .map_or_else(|| "never".into(), time)
+            ),
             ("created_at", time(&token.created_at)),
             ("token", token.token.clone()),
         ])
     )?;
     errln!("Store the secret now: it is not shown again.");
     Ok(())
+}
+
+/// What a new token or key pair may reach besides its role (`token create`, `key-pair create`).
+#[derive(Debug, Clone, clap::Args)]
+pub(super) struct GrantArgs {
+    /// The project it acts in (a server administrator's token may name any project);
+    /// default: the caller's.
+    #[arg(long)]
+    project: Option<String>,
+    /// Limit its deploy and rollback grants to this environment (repeat for several).
+    #[arg(long = "environment", value_name = "ENV")]
+    environments: Vec<String>,
+    /// Limit its grants to prompts whose name starts with this (repeat for several).
+    #[arg(long = "prompt-prefix", value_name = "PREFIX")]
+    prompt_prefixes: Vec<String>,
+    /// When it stops working (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl GrantArgs {
+    /// The request body for a token named `name` with `role`.
+    pub(super) fn body(self, name: String, role: Role) -> CreateToken {
+        CreateToken {
+            project: self.project,
+            environments: (!self.environments.is_empty()).then_some(self.environments),
+            prompt_prefixes: (!self.prompt_prefixes.is_empty()).then_some(self.prompt_prefixes),
+            expires_at: self.expires_at,
+            ..CreateToken::new(name, role)
+        }
+    }
+}
+
+/// A grant's limits as shown: `all` when there are none.
+pub(super) fn limits(values: Option<&[String]>) -> String {
+    values.map_or_else(|| "all".into(), |v| v.join(","))
 }

@@ -20,6 +20,7 @@ mod key_pairs;
 mod output;
 mod pipes;
 mod policy;
+mod projects;
 mod push;
 mod recovery;
 mod roles;

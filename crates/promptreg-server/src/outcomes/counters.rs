@@ -1,8 +1,8 @@
-//! `promptreg_outcomes_total{env, prompt, version, arm, result}`: outcomes counted per
+//! `promptreg_outcomes_total{project, env, prompt, version, arm, result}`: outcomes counted per
 //! version and arm, with `result` one of `success`, `failure`, `unreported`, `unsafe_action`,
 //! `policy_violation` (an event counts once in the first three and once more for each flag).
 //!
-//! `promptreg_outcome_latency_ms{env, prompt, version, arm}`: the reported latencies as a
+//! `promptreg_outcome_latency_ms{project, env, prompt, version, arm}`: the reported latencies as a
 //! histogram (10 ms to ~41 s, doubling), so latency quantiles per version and arm can be read
 //! from Prometheus as from `GET …/versions/{n}/outcomes`.
 //!
@@ -23,6 +23,8 @@ use crate::metrics::OTHER;
 /// Labels of outcome counters.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
+    /// Tenant (prompt and environment names repeat across projects).
+    pub project: String,
     /// Environment.
     pub env: String,
     /// Prompt.
@@ -38,6 +40,8 @@ pub struct OutcomeLabels {
 /// Labels of the latency histogram.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LatencyLabels {
+    /// Tenant.
+    pub project: String,
     /// Environment.
     pub env: String,
     /// Prompt.
@@ -58,6 +62,9 @@ impl MetricConstructor<Histogram> for LatencyBuckets {
     }
 }
 
+/// Project, environment, prompt, version and arm of a series.
+type SeriesKey = (String, String, String, String, String);
+
 /// The capped families.
 pub struct OutcomeCounters {
     /// The counters registered in `/metrics`.
@@ -65,8 +72,8 @@ pub struct OutcomeCounters {
     /// The latency histograms registered in `/metrics`.
     pub latency: Family<LatencyLabels, Histogram, LatencyBuckets>,
     max: usize,
-    /// (env, prompt, version, arm) combinations with their own series.
-    own: Mutex<HashSet<(String, String, String, String)>>,
+    /// (project, env, prompt, version, arm) combinations with their own series.
+    own: Mutex<HashSet<SeriesKey>>,
 }
 
 impl OutcomeCounters {
@@ -81,7 +88,7 @@ impl OutcomeCounters {
     }
 
     /// Whether this (env, prompt, version, arm) has series of its own (else `_other`).
-    fn own(&self, key: &(String, String, String, String)) -> bool {
+    fn own(&self, key: &SeriesKey) -> bool {
         let mut own = self.own.lock();
         if own.contains(key) {
             true
@@ -94,23 +101,33 @@ impl OutcomeCounters {
     }
 
     /// Records a batch's latencies of one version and arm.
-    pub fn observe_latency(&self, env: &str, prompt: &str, version: &str, arm: &str, ms: &[f64]) {
+    pub fn observe_latency(
+        &self,
+        project: &str,
+        env: &str,
+        prompt: &str,
+        version: &str,
+        arm: &str,
+        ms: &[f64],
+    ) {
         let key = (
+            project.to_owned(),
             env.to_owned(),
             prompt.to_owned(),
             version.to_owned(),
             arm.to_owned(),
         );
         let (prompt, version) = if self.own(&key) {
-            (key.1, key.2)
+            (key.2, key.3)
         } else {
             (OTHER.to_owned(), OTHER.to_owned())
         };
         let histogram = self.latency.get_or_create(&LatencyLabels {
-            env: key.0,
+            project: key.0,
+            env: key.1,
             prompt,
             version,
-            arm: key.3,
+            arm: key.4,
         });
         for v in ms {
             histogram.observe(*v);
@@ -118,8 +135,10 @@ impl OutcomeCounters {
     }
 
     /// Adds `n` to one series (once per batch and series, not per event).
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &self,
+        project: &str,
         env: &str,
         prompt: &str,
         version: &str,
@@ -128,22 +147,24 @@ impl OutcomeCounters {
         n: u64,
     ) {
         let key = (
+            project.to_owned(),
             env.to_owned(),
             prompt.to_owned(),
             version.to_owned(),
             arm.to_owned(),
         );
         let (prompt, version) = if self.own(&key) {
-            (key.1, key.2)
+            (key.2, key.3)
         } else {
             (OTHER.to_owned(), OTHER.to_owned())
         };
         self.family
             .get_or_create(&OutcomeLabels {
-                env: key.0,
+                project: key.0,
+                env: key.1,
                 prompt,
                 version,
-                arm: key.3,
+                arm: key.4,
                 result,
             })
             .inc_by(n);

@@ -272,14 +272,21 @@ impl Outcomes {
             let version = version.to_string();
             for (result, n) in RESULTS.iter().zip(counts) {
                 if n > 0 {
-                    self.metrics
-                        .outcomes
-                        .add(&env, &prompt, &version, arm, result, n);
+                    self.metrics.outcomes.add(
+                        project.as_str(),
+                        &env,
+                        &prompt,
+                        &version,
+                        arm,
+                        result,
+                        n,
+                    );
                 }
             }
         }
         for ((env, prompt, version, arm), values) in latencies {
             self.metrics.outcomes.observe_latency(
+                project.as_str(),
                 &env,
                 &prompt,
                 &version.to_string(),

@@ -16,7 +16,9 @@
 //! - `changes`: change requests (open, review, apply) and environment settings: the
 //!   two-person rule for protected environments.
 //! - `outcomes`: reporting agent outcomes and reading a version's figures.
-//! - `tokens`: tokens and key pairs.
+//! - `tokens`: tokens and key pairs (grants, expiry, last use).
+//! - `projects`: projects (tenants): created by server administrators with their first
+//!   environments.
 //! - `webhooks`: webhook subscriptions and the inbound abort hook.
 //! - [`dispatch`]: the webhook dispatcher (signed deliveries in log order, retries, leases).
 //! - [`follow`]: the change feed, catch-up by `seq`, and whether this replica is current.
@@ -45,6 +47,7 @@ mod integrity;
 mod outcomes;
 mod pointers;
 pub mod policy;
+mod projects;
 mod publish;
 mod reads;
 mod recovery;
@@ -76,7 +79,7 @@ pub use retention::{Pruned, PrunedVersion};
 pub use rollouts::RolloutCommand;
 pub use sealing::KekRotation;
 pub use serve::{not_deployed, Served, Target};
-pub use tokens::IssuedToken;
+pub use tokens::{run_token_use_flusher, IssuedToken, TokenRequest};
 pub use webhooks::AbortTarget;
 
 use crate::auth::{Caller, TokenCache};
@@ -115,6 +118,9 @@ pub struct RegistryOptions {
     pub policies: Option<PreparedPolicies>,
     /// How long a change request stays applicable after it is opened.
     pub change_request_ttl: std::time::Duration,
+    /// Failed authentication attempts a client address may make per minute before it gets
+    /// 429 (0: no limit).
+    pub auth_failure_limit: u32,
 }
 
 impl Default for RegistryOptions {
@@ -128,6 +134,7 @@ impl Default for RegistryOptions {
             seal_content: true,
             policies: None,
             change_request_ttl: DEFAULT_CHANGE_REQUEST_TTL,
+            auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
         }
     }
 }
@@ -384,12 +391,15 @@ impl Registry {
             | ChangeEvent::ChangeReviewed { .. }
             | ChangeEvent::ChangeApplied { .. }
             | ChangeEvent::EnvironmentUpdated { .. } => {}
-            ChangeEvent::TokenCreated { id, .. } => {
+            // A project lives in the store; its log starting is what the feed follows.
+            ChangeEvent::ProjectCreated { .. } => {}
+            ChangeEvent::TokenCreated { id, project } => {
                 let token = match known {
                     Known::Token(t) => t,
                     _ => self.store.get_token(id).await?,
                 };
-                if token.revoked_at.is_none() {
+                // A token is only ever admitted into the project whose log announced it.
+                if token.revoked_at.is_none() && &token.project == project {
                     self.tokens.insert(&token);
                 }
             }
@@ -431,12 +441,14 @@ impl Registry {
     async fn applied(&self, event: &EventRecord, known: Known) {
         match &event.change {
             ChangeEvent::PointerMoved {
+                project,
                 env,
                 kind,
                 approval,
                 ..
             } => {
                 let labels = MoveLabels {
+                    project: project.to_string(),
                     env: env.to_string(),
                     kind: kind.as_str().into(),
                 };

@@ -39,7 +39,16 @@ impl Registry {
             Action::ManageTokens,
             Resource::Project(&caller.project),
         )?;
-        Ok(self.store.list_tokens(&caller.project).await?)
+        let mut tokens = self.store.list_tokens(&caller.project).await?;
+        // The store has the uses flushed so far (by every replica); memory has this
+        // replica's since: show the later of the two.
+        let seen = self.tokens.last_used();
+        for t in &mut tokens {
+            if let Some(at) = seen.get(&t.id) {
+                t.last_used_at = t.last_used_at.max(Some(*at));
+            }
+        }
+        Ok(tokens)
     }
 }
 

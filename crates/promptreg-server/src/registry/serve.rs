@@ -38,7 +38,8 @@ pub struct Served {
 impl Registry {
     /// The principal an `Authorization` header value names; `Ok(None)` when it names none.
     pub async fn authenticate(&self, header: &str) -> ServiceResult<Option<Arc<Principal>>> {
-        let cached = self.tokens.authenticate(header);
+        let now = self.now();
+        let cached = self.tokens.authenticate_at(header, now);
         if self.is_current() || cached.as_ref().is_some_and(|p| p.is_bootstrap()) {
             return Ok(cached);
         }
@@ -63,7 +64,11 @@ impl Registry {
             other => other.into(),
         })?;
         Ok(found
-            .filter(|t| t.revoked_at.is_none() && credential.matches(t))
+            .filter(|t| {
+                t.revoked_at.is_none()
+                    && t.expires_at.is_none_or(|e| e > now)
+                    && credential.matches(t)
+            })
             .map(|t| Arc::new(Principal::of(&t))))
     }
 

@@ -9,6 +9,7 @@ mod langfuse;
 mod ledger;
 mod lifecycle;
 mod outcomes;
+mod projects;
 mod prompts;
 mod recovery;
 mod resolve;
@@ -57,6 +58,7 @@ use crate::error::ApiError;
         gates::attach, gates::list, gates::get, gates::set,
         environments::update_environment,
         changes::create, changes::list, changes::get, changes::approve, changes::reject, changes::apply,
+        projects::create_project, projects::list_projects,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
@@ -203,7 +205,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/change-requests/{id}", get(changes::get))
         .route("/v1/change-requests/{id}/approve", post(changes::approve))
         .route("/v1/change-requests/{id}/reject", post(changes::reject))
-        .route("/v1/change-requests/{id}/apply", post(changes::apply));
+        .route("/v1/change-requests/{id}/apply", post(changes::apply))
+        .route(
+            "/v1/projects",
+            post(projects::create_project).get(projects::list_projects),
+        );
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())

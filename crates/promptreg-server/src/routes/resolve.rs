@@ -78,14 +78,16 @@ pub async fn resolve(
     name: Result<AppPath<String>, ApiError>,
     query: Result<AppQuery<ResolveQuery>, ApiError>,
     headers: HeaderMap,
+    connected: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
 ) -> Response {
+    let peer = connected.map(|c| c.0 .0.ip());
     let start = Instant::now();
     let id = headers
         .get(request_id::HEADER)
         .cloned()
         .unwrap_or_else(|| state.request_ids.next());
     let mut response = match (name, query) {
-        (Ok(AppPath(name)), Ok(AppQuery(q))) => answer(&state, &name, &q, &headers).await,
+        (Ok(AppPath(name)), Ok(AppQuery(q))) => answer(&state, &name, &q, &headers, peer).await,
         (Err(e), _) | (_, Err(e)) => Err(e),
     }
     .unwrap_or_else(IntoResponse::into_response);
@@ -104,8 +106,9 @@ async fn answer(
     name: &str,
     query: &ResolveQuery,
     headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<Response, ApiError> {
-    let caller = Caller::from_headers(state, headers, false).await?;
+    let caller = Caller::from_headers(state, headers, peer, false).await?;
     let env = query.env.as_deref().unwrap_or("production");
     let target = query.target()?;
     let Served { entry, assignment } = state.registry.resolve(&caller, env, name, &target).await?;

@@ -6,6 +6,8 @@ use axum::Json;
 use promptreg_api::{CreateToken, KeyPairCreated, Page, PageParams, TokenCreated, TokenInfo};
 use promptreg_store::TokenKind;
 
+use crate::registry::TokenRequest;
+
 use super::views;
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -14,7 +16,7 @@ use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::paging::{page, page_request, ListKind};
 
 /// Creates a bearer token; its secret is in this answer only.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken, responses((status = 201, body = TokenCreated), crate::responses::Auth, crate::responses::BadBody))]
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateToken, responses((status = 201, body = TokenCreated), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound))]
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -22,12 +24,13 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     let issued = state
         .registry
-        .create_token(&caller, body.name, body.role, TokenKind::Bearer)
+        .create_token(&caller, request(body, TokenKind::Bearer))
         .await?;
     let r = issued.record;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
+            grants: views::grants(&r),
             id: r.id,
             name: r.name,
             role: r.role,
@@ -38,7 +41,7 @@ pub async fn create_token(
 }
 
 /// Creates a key pair (Basic auth `public_key:secret_key`); the secret key is in this answer only.
-#[utoipa::path(post, path = "/v1/key-pairs", tag = "tokens", request_body = CreateToken, responses((status = 201, body = KeyPairCreated), crate::responses::Auth, crate::responses::BadBody))]
+#[utoipa::path(post, path = "/v1/key-pairs", tag = "tokens", request_body = CreateToken, responses((status = 201, body = KeyPairCreated), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound))]
 pub async fn create_key_pair(
     State(state): State<AppState>,
     caller: Caller,
@@ -46,12 +49,13 @@ pub async fn create_key_pair(
 ) -> Result<(StatusCode, Json<KeyPairCreated>), ApiError> {
     let issued = state
         .registry
-        .create_token(&caller, body.name, body.role, TokenKind::KeyPair)
+        .create_token(&caller, request(body, TokenKind::KeyPair))
         .await?;
     let r = issued.record;
     Ok((
         StatusCode::CREATED,
         Json(KeyPairCreated {
+            grants: views::grants(&r),
             id: r.id,
             name: r.name,
             role: r.role,
@@ -99,4 +103,16 @@ pub async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     state.registry.revoke_token(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn request(body: CreateToken, kind: TokenKind) -> TokenRequest {
+    TokenRequest {
+        name: body.name,
+        role: body.role,
+        kind,
+        project: body.project,
+        environments: body.environments,
+        prompt_prefixes: body.prompt_prefixes,
+        expires_at: body.expires_at,
+    }
 }

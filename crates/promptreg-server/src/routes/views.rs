@@ -167,6 +167,8 @@ pub fn catalog(c: CatalogRecord) -> CatalogEntry {
 /// A token on the wire, without its secret.
 pub fn token(t: TokenRecord) -> TokenInfo {
     TokenInfo {
+        grants: grants(&t),
+        last_used_at: t.last_used_at,
         id: t.id,
         name: t.name,
         role: t.role,
@@ -174,5 +176,29 @@ pub fn token(t: TokenRecord) -> TokenInfo {
         public_key: t.public_key,
         created_by: t.created_by,
         created_at: t.created_at,
+    }
+}
+
+/// A token's project, limits and expiry as answered.
+pub fn grants(t: &TokenRecord) -> promptreg_api::TokenGrants {
+    promptreg_api::TokenGrants {
+        project: t.project.to_string(),
+        environments: t
+            .scope
+            .environments
+            .as_ref()
+            .map(|envs| envs.iter().map(ToString::to_string).collect()),
+        prompt_prefixes: t.scope.prompt_prefixes.clone(),
+        expires_at: t.expires_at,
+    }
+}
+
+/// A project as answered.
+pub fn project(p: promptreg_store::ProjectRecord) -> promptreg_api::ProjectView {
+    promptreg_api::ProjectView {
+        id: p.id.to_string(),
+        description: p.description,
+        created_by: p.created_by,
+        created_at: p.created_at,
     }
 }

@@ -46,6 +46,8 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
         ("post", "/v1/export/sign" | "/v1/import") => Some("admin"),
         ("put", "/v1/lifecycle") | ("post", "/v1/prune") => Some("admin"),
         ("get", "/v1/audit" | "/v1/audit/export") => Some("reviewer"),
+        // No project role reaches it: server administrators only.
+        ("post", "/v1/projects") => Some(SERVER_ADMIN),
         (
             "get",
             "/v1/prompts"
@@ -72,7 +74,8 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/lifecycle"
             | "/api/public/v2/prompts"
             | "/api/public/v2/prompts/{name}"
-            | "/api/public/projects",
+            | "/api/public/projects"
+            | "/v1/projects",
         ) => Some("reader"),
         ("post", "/v1/resolve/{name}/render") => Some("reader"),
         ("post", "/v1/outcomes") => Some("reader"),
@@ -124,6 +127,7 @@ fn body(method: &str, path: &str) -> Option<Value> {
         }
         ("put", "/v1/lifecycle") => json!({"keep_last": 3}),
         ("post", "/v1/prune") => json!({"dry_run": true}),
+        ("post", "/v1/projects") => json!({"id": "new-project"}),
         // Names no rollout that exists: allowed roles get 404, the others 403.
         ("post", "/v1/hooks/abort") => json!({"rollout": "no-such-rollout"}),
         ("post", "/v1/prompts/{name}/versions/{version}/validations") => {
@@ -135,6 +139,9 @@ fn body(method: &str, path: &str) -> Option<Value> {
 }
 
 const ROLES: [&str; 5] = ["reader", "author", "reviewer", "deployer", "admin"];
+
+/// What a route needs when no project role is enough.
+const SERVER_ADMIN: &str = "server-admin";
 
 async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
     app.push("p", "one").await;
@@ -205,7 +212,12 @@ async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
                         &[("content-type", "application/json")],
                     )
                     .await;
-                let allowed = need.is_none_or(|n| ROLES.iter().position(|r| *r == n).unwrap() <= i);
+                let allowed = need.is_none_or(|n| {
+                    ROLES
+                        .iter()
+                        .position(|r| *r == n)
+                        .is_some_and(|needed| needed <= i)
+                });
                 if allowed {
                     assert_ne!(
                         a.status,

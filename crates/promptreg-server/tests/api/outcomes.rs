@@ -167,25 +167,25 @@ async fn a_batch_is_answered_event_by_event(app: &TestApp) {
     let metrics = app.raw(Method::GET, "/metrics", None, vec![], &[]).await;
     let text = metrics.body.as_str().unwrap();
     assert!(
-        text.contains(r#"promptreg_outcomes_total{env="production",prompt="greet",version="1",arm="none",result="success"} 10001"#),
+        text.contains(r#"promptreg_outcomes_total{project="default",env="production",prompt="greet",version="1",arm="none",result="success"} 10001"#),
         "{text}"
     );
-    assert!(text.contains(r#"promptreg_outcomes_total{env="production",prompt="greet",version="2",arm="none",result="policy_violation"} 1"#));
+    assert!(text.contains(r#"promptreg_outcomes_total{project="default",env="production",prompt="greet",version="2",arm="none",result="policy_violation"} 1"#));
     // Latency per version and arm, as a histogram (every accepted event of version 1 above
     // reported at most 120 ms: all 10,002 fall in the 160 ms bucket).
     assert!(
-        text.contains(r#"promptreg_outcome_latency_ms_bucket{le="160.0",env="production",prompt="greet",version="1",arm="none"} 10002"#),
+        text.contains(r#"promptreg_outcome_latency_ms_bucket{le="160.0",project="default",env="production",prompt="greet",version="1",arm="none"} 10002"#),
         "{text}"
     );
     let below = text
         .lines()
-        .find(|l| l.starts_with(r#"promptreg_outcome_latency_ms_bucket{le="80.0",env="production",prompt="greet",version="1","#))
+        .find(|l| l.starts_with(r#"promptreg_outcome_latency_ms_bucket{le="80.0",project="default",env="production",prompt="greet",version="1","#))
         .unwrap_or_default();
     assert!(
         below.ends_with("} 1"),
         "one event above reported less than 80 ms: {below:?}"
     );
-    assert!(text.contains(r#"promptreg_outcome_latency_ms_count{env="production",prompt="greet",version="1",arm="none"} 10002"#));
+    assert!(text.contains(r#"promptreg_outcome_latency_ms_count{project="default",env="production",prompt="greet",version="1",arm="none"} 10002"#));
 }
 
 async fn start_canary(app: &TestApp, analysis: Value) -> String {

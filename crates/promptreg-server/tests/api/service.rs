@@ -52,7 +52,9 @@ async fn service_routes_answer_without_auth(app: &TestApp) {
     assert!(text.contains(r#"route="/v1/resolve/{name}""#), "{text}");
     assert!(text.contains("promptreg_http_request_duration_seconds_bucket"));
     assert!(
-        text.contains(r#"promptreg_pointer_moves_total{env="production",kind="deploy"} 1"#),
+        text.contains(
+            r#"promptreg_pointer_moves_total{project="default",env="production",kind="deploy"} 1"#
+        ),
         "{text}"
     );
     assert!(

@@ -327,4 +327,16 @@ impl Store for Proxy {
     ) -> StoreResult<Vec<ChangeRequestRecord>> {
         self.inner.list_change_requests(p, f, pg).await
     }
+    async fn list_projects(&self) -> StoreResult<Vec<ProjectRecord>> {
+        self.inner.list_projects().await
+    }
+    async fn get_project(&self, id: &ProjectId) -> StoreResult<ProjectRecord> {
+        self.inner.get_project(id).await
+    }
+    async fn record_token_use(
+        &self,
+        uses: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> StoreResult<()> {
+        self.inner.record_token_use(uses).await
+    }
 }

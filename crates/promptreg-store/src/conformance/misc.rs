@@ -23,6 +23,9 @@ pub(crate) fn token(id: &str, kind: TokenKind) -> TokenRecord {
         created_by: "admin".into(),
         created_at: at(n),
         revoked_at: None,
+        scope: Default::default(),
+        expires_at: None,
+        last_used_at: None,
     }
 }
 

@@ -44,6 +44,7 @@ mod import;
 mod keys;
 mod misc;
 mod outcomes;
+mod projects;
 mod prompt_page;
 mod retention;
 mod sealing;
@@ -57,6 +58,7 @@ pub use import::*;
 pub use keys::*;
 pub use misc::*;
 pub use outcomes::*;
+pub use projects::*;
 pub use prompt_page::*;
 pub use retention::*;
 pub use sealing::*;
@@ -116,6 +118,7 @@ macro_rules! conformance_suite {
             retention_reads_rules_and_prunes_to_a_tombstone,
             validations_gates_and_the_validated_query,
             change_requests_round_trip_with_reviews_and_filters,
+            projects_and_token_grants_round_trip,
         );
     };
     (@tests $make:path; $($story:ident),* $(,)?) => {
