@@ -251,6 +251,7 @@ pub enum ChangeEvent {
         protected: bool,
         /// How many approvals a change request needs now.
         approvals_required: u32,
+    },
     /// A project was created: the first event of its log (its first environments follow).
     ProjectCreated {
         /// The new tenant.

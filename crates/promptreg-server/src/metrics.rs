@@ -242,6 +242,7 @@ impl Metrics {
             "protected_moves",
             "Pointer moves into protected environments by approval (change_request, break_glass, protected_rollback)",
             protected_moves.clone(),
+        );
         let auth_failures = Counter::default();
         let auth_throttled = Counter::default();
         registry.register(

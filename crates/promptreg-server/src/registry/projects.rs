@@ -62,6 +62,7 @@ impl Registry {
             tx.insert_environment(&Environment {
                 name: env.clone(),
                 protected: false,
+                approvals_required: 1,
                 description: None,
                 created_by: caller.principal.actor(),
                 created_at: record.created_at,
