@@ -64,6 +64,9 @@ pub struct AuditEntry {
     pub reason: Option<String>,
     /// The request that made it (`x-request-id`).
     pub request_id: Option<String>,
+    /// The ids of the policies that allowed it (`docs/permissions.md`); null for changes
+    /// recorded before decisions were (and for the server's own, such as first start-up).
+    pub policies: Option<Vec<String>>,
     /// The change event exactly as the ledger records it.
     #[schema(value_type = Object)]
     pub change: serde_json::Value,

@@ -316,6 +316,7 @@ mod tests {
             digest: digest(),
             kind,
             signature: None,
+            approval: None,
         }
     }
 
@@ -327,6 +328,7 @@ mod tests {
             actor: "t:n".into(),
             reason: None,
             request_id: None,
+            policies: None,
             change,
         }
     }

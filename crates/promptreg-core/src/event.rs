@@ -279,7 +279,7 @@ impl ChangeEvent {
             | ChangeEvent::LifecycleSet { project, .. }
             | ChangeEvent::ValidationAttached { project, .. }
             | ChangeEvent::EnvironmentGatesSet { project, .. } => project,
-            | ChangeEvent::ChangeRequested { project, .. }
+            ChangeEvent::ChangeRequested { project, .. }
             | ChangeEvent::ChangeReviewed { project, .. }
             | ChangeEvent::ChangeApplied { project, .. }
             | ChangeEvent::EnvironmentUpdated { project, .. }

@@ -66,7 +66,7 @@ pub fn event_name(change: &ChangeEvent) -> Option<&'static str> {
         | ChangeEvent::EnvironmentGatesSet { .. } => return None,
         // Change requests are read through the API (`GET /v1/change-requests`); the move an
         // applied one makes is delivered as `pointer_moved`.
-        | ChangeEvent::ChangeRequested { .. }
+        ChangeEvent::ChangeRequested { .. }
         | ChangeEvent::ChangeReviewed { .. }
         | ChangeEvent::ChangeApplied { .. }
         | ChangeEvent::EnvironmentUpdated { .. }

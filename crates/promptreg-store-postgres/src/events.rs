@@ -345,6 +345,7 @@ mod tests {
                 actor: "tok:ci".into(),
                 reason,
                 request_id,
+                policies: Some(vec!["deployer-may-deploy".into()]),
                 change: ChangeEvent::EnvironmentCreated {
                     project: ProjectId::default(),
                     env: EnvName::production(),

@@ -40,8 +40,8 @@ use promptreg_core::{
 };
 
 pub use audit::AuditFilter;
-pub use gates::{GatesRecord, ValidatedPrompt, ValidatedQuery, ValidationRecord};
 pub use changes::{ChangeRequestFilter, ChangeRequestRecord, ChangeReviewRecord};
+pub use gates::{GatesRecord, ValidatedPrompt, ValidatedQuery, ValidationRecord};
 pub use outcomes::{OutcomeIdBatch, RolloutWindowRow, VersionWindowRow};
 pub use records::*;
 pub use rollouts::{RolloutFilter, RolloutRecord};

@@ -8,9 +8,9 @@
 
 mod helpers;
 
+mod approvals;
 #[cfg(unix)]
 mod audit;
-mod approvals;
 mod crash;
 mod deploy;
 mod errors;

@@ -2,7 +2,6 @@
 //! unit of work that records the rollout's new state and its event (and, on promotion or a
 //! blue-green switch, the pointer move) through the same write path as every other change.
 
-
 use promptreg_core::change::Approval;
 use promptreg_core::deploy::{live_stack, plan_move, MoveRequest};
 use promptreg_core::rollout::{self, machine, PointerTarget, RolloutSpec, Transition};

@@ -36,6 +36,7 @@ pub fn view(c: AuditedChange) -> AuditEntry {
         after: c.after,
         reason: c.record.reason,
         request_id: c.record.request_id,
+        policies: c.record.policies,
         change,
     }
 }

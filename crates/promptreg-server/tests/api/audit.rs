@@ -68,6 +68,9 @@ async fn every_change_is_listed_newest_first_with_before_and_after(app: &TestApp
     assert_eq!(rb["subject"], "pointer:production/support/triage");
     assert_eq!(rb["reason"], "bad answers");
     assert_eq!(rb["request_id"], "incident-42");
+    // The decision behind it: the policies that allowed it.
+    let policies = rb["policies"].as_array().expect("policies");
+    assert!(!policies.is_empty(), "{rb}");
     assert!(rb["actor"]
         .as_str()
         .unwrap()

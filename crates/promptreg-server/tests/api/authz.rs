@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, ADMIN};
 
 /// The least role each route needs (`None`: no authentication at all).
 fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {

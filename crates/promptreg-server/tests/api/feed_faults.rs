@@ -39,21 +39,6 @@ impl Hooks for BrokenFeed {
     fn shares_database(&self) -> Option<bool> {
         Some(true)
     }
-    async fn get_change_request(
-        &self,
-        project: &promptreg_core::ProjectId,
-        id: &str,
-    ) -> StoreResult<Option<promptreg_store::ChangeRequestRecord>> {
-        self.0.get_change_request(project, id).await
-    }
-    async fn list_change_requests(
-        &self,
-        project: &promptreg_core::ProjectId,
-        filter: &promptreg_store::ChangeRequestFilter,
-        page: &promptreg_store::PageRequest<String>,
-    ) -> StoreResult<Vec<promptreg_store::ChangeRequestRecord>> {
-        self.0.list_change_requests(project, filter, page).await
-    }
 }
 
 /// Replica B over the same database as `a`, with a broken feed.

@@ -6,8 +6,8 @@
 mod helpers;
 
 mod abort_hook;
-mod audit;
 mod approvals;
+mod audit;
 mod auth;
 mod authz;
 mod bad_input;
