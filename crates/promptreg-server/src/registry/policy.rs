@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use promptreg_core::{EnvName, GrantScope, ProjectId, PromptName};
+use promptreg_core::{EnvName, GrantScope, ProjectId, PromptName, Role};
 
 use super::error::ServiceError;
 use crate::auth::Principal;
@@ -260,6 +260,7 @@ pub fn refusal(
     action: Action,
     resource: Resource<'_>,
     decision: &Decision,
+    needed: Option<Role>,
 ) -> ServiceError {
     let why = match &decision.policies[..] {
         [] => "no policy permits it".to_owned(),
@@ -270,8 +271,11 @@ pub fn refusal(
     } else {
         ""
     };
+    let hint = needed.map_or_else(String::new, |role| {
+        format!("; it needs role '{}'", role.as_str())
+    });
     ServiceError::Forbidden(format!(
-        "role '{}' may not {} {resource}: {why}{scope}",
+        "role '{}' may not {} {resource}: {why}{scope}{hint}",
         principal.role.as_str(),
         describe(action),
     ))

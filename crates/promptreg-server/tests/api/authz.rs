@@ -259,7 +259,9 @@ async fn protected_environments_take_no_higher_role_in_the_policy(app: &TestApp)
         .await;
     assert_eq!(a.status, StatusCode::CREATED);
     for v in [1, 2] {
-        app.deploy("prod-eu", "p", v).await;
+        let glass = json!({"version": v, "break_glass": true, "reason": "seed"});
+        let a = app.put("/v1/environments/prod-eu/prompts/p", glass).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     }
     let (author, deployer) = (app.token("author").await, app.token("deployer").await);
     let path = "/v1/environments/prod-eu/prompts/p";
@@ -274,7 +276,7 @@ async fn protected_environments_take_no_higher_role_in_the_policy(app: &TestApp)
     assert_eq!(
         a.message(),
         "role 'author' may not deploy 'p' in the protected environment 'prod-eu': \
-         no policy permits it"
+         no policy permits it; it needs role 'deployer'"
     );
     let a = app
         .call(

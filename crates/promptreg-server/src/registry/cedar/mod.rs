@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision as CedarDecision, PolicySet, Schema};
 use parking_lot::RwLock;
+use promptreg_core::Role;
 
 use super::error::ServiceError;
 use super::policy::{refusal, Action, Decision, Policy, Resource};
@@ -180,6 +181,11 @@ impl Policy for CedarPolicy {
         action: Action,
         resource: Resource<'_>,
     ) -> Result<Decision, ServiceError> {
+        if action == Action::ManageProjects && !principal.server_admin {
+            return Err(ServiceError::Forbidden(
+                "only a server administrator may create or list all projects".into(),
+            ));
+        }
         if let Resource::Project(project) = resource {
             let across = matches!(action, Action::ManageProjects | Action::ManageTokens);
             if *project != principal.project && !(principal.server_admin && across) {
@@ -192,9 +198,19 @@ impl Policy for CedarPolicy {
         }
         let decision = self.decide(principal, action, resource);
         if decision.allowed {
-            Ok(decision)
-        } else {
-            Err(refusal(principal, action, resource, &decision))
+            return Ok(decision);
         }
+        // Say which role would do, when one would (a denial is rare: probing is cheap).
+        let needed = Role::ALL
+            .into_iter()
+            .filter(|role| *role > principal.role)
+            .find(|role| {
+                let higher = Principal {
+                    role: *role,
+                    ..principal.clone()
+                };
+                self.decide(&higher, action, resource).allowed
+            });
+        Err(refusal(principal, action, resource, &decision, needed))
     }
 }

@@ -200,7 +200,7 @@ fn a_decision_names_the_policies_behind_it_and_a_refusal_names_action_and_resour
     assert_eq!(
         m,
         "role 'deployer' may not manage tokens 'a' in the protected environment 'production': \
-         no policy permits it"
+         no policy permits it; it needs role 'admin'"
     );
     let scoped = principal(
         Role::Deployer,
