@@ -206,11 +206,14 @@ impl Registry {
     /// Inside a move's transaction: runs `env`'s required-predecessor rule and gates for
     /// `target`. Every pointer move into an environment that is not a rollback calls this
     /// (deploy, Langfuse labels, a rollout's start and its promotion); rollbacks never do.
+    /// `applying` is the change request the move applies, if any: its approvals are the
+    /// `approvals` fact (0 otherwise).
     pub(crate) async fn check_gates(
         &self,
         tx: &mut dyn StoreTx,
         env: &EnvName,
         target: &VersionRecord,
+        applying: Option<&str>,
     ) -> ServiceResult<()> {
         let Some(record) = tx.environment_gates(env).await? else {
             return Ok(());
@@ -218,6 +221,13 @@ impl Registry {
         if record.spec.is_empty() {
             return Ok(());
         }
+        let approvals = match applying {
+            Some(id) => tx
+                .lock_change_request(id)
+                .await?
+                .map_or(0, |request| request.approvals()),
+            None => 0,
+        };
         let now = self.now();
         let mut validations = BTreeMap::new();
         // Oldest first: a later result of a suite replaces an earlier one.
@@ -256,9 +266,7 @@ impl Registry {
                 created_at: target.created_at,
             },
             validations,
-            // approvals: the change request being applied fills this in (0 when the move
-            // applies none).
-            approvals: 0,
+            approvals,
             predecessor,
             now,
         };

@@ -257,6 +257,11 @@ impl Registry {
         if let Some(active) = tx.active_rollout(&environment.name, &target.name).await? {
             return Err(super::rollouts::in_progress(&active));
         }
+        // The change request this deploy applies: its approvals are a fact the gates see.
+        let applying = match &authority {
+            Authority::ChangeRequest(id) => Some(id.clone()),
+            _ => None,
+        };
         let approval = match authority {
             Authority::Direct if environment.protected => {
                 return Err(super::changes::approval_required(
@@ -284,7 +289,8 @@ impl Registry {
         };
         // Inside the transaction, under the writer lock: what the gates read cannot change
         // before this move commits.
-        self.check_gates(tx, &environment.name, &target).await?;
+        self.check_gates(tx, &environment.name, &target, applying.as_deref())
+            .await?;
         self.record_move(
             tx,
             caller,

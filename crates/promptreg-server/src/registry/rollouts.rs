@@ -96,7 +96,8 @@ impl Registry {
         }
         // A rollout exposes the candidate to the environment's traffic: its gates apply at
         // the start, and again when it is promoted (`write_transition`).
-        self.check_gates(&mut *tx, &env, &target).await?;
+        self.check_gates(&mut *tx, &env, &target, change_request.as_deref())
+            .await?;
         let stable_version = self
             .find_version(&mut *tx, &caller.project, &name, stable)
             .await?;
@@ -357,7 +358,10 @@ impl Registry {
                     .find_version(tx, &record.project, &record.name, planned.to)
                     .await?;
                 if matches!(target, PointerTarget::Candidate) {
-                    self.check_gates(tx, &record.env, &version).await?;
+                    let applying = tx.change_request_of_rollout(&record.id).await?;
+                    let applying = applying.as_ref().map(|r| r.id.as_str());
+                    self.check_gates(tx, &record.env, &version, applying)
+                        .await?;
                 }
                 let why = Some(format!(
                     "rollout {}: {}{}",

@@ -19,6 +19,7 @@ both_backends!(
     rollouts_into_a_protected_environment_apply_an_approved_request,
     concurrent_applies_deploy_once,
     requests_expire,
+    gates_see_the_approvals_of_the_request_applied,
 );
 
 /// The people of the flow: an author, a deployer who asks, a reviewer who approves.
@@ -675,4 +676,39 @@ async fn requests_expire(app: &TestApp) {
     let expires: chrono::DateTime<chrono::Utc> =
         a.body["expires_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(expires - created, chrono::TimeDelta::hours(72));
+}
+
+/// A gate over `approvals` counts the approvals of the request a deploy applies; a
+/// break-glass deploy applies none, so such a gate refuses it.
+async fn gates_see_the_approvals_of_the_request_applied(app: &TestApp) {
+    let who = people(app).await;
+    setup(app, &who).await;
+    let gates = json!({"gates": [{"name": "reviewed", "expression": "approvals >= 1"}]});
+    let a = app.put("/v1/environments/production/gates", gates).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+
+    let id = open(app, &who, 1).await;
+    let a = act(
+        app,
+        &who.reviewer,
+        &id,
+        "approve",
+        Some(json!({"comment": "ok"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = act(app, &who.deployer, &id, "apply", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+
+    let glass = json!({"version": 2, "break_glass": true, "reason": "outage"});
+    let a = app
+        .put("/v1/environments/production/prompts/p", glass)
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (StatusCode::CONFLICT, "gate_failed"),
+        "{}",
+        a.body
+    );
+    assert!(a.message().contains("reviewed"), "{}", a.message());
 }
