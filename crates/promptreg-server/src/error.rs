@@ -20,7 +20,7 @@ pub struct ApiError {
     /// Human text naming the problem.
     pub message: String,
     /// Structured facts for some refusals (`gate_failed`, `predecessor_required`).
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u64>,
 }
@@ -97,7 +97,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
-                details: self.details,
+                details: self.details.map(|d| *d),
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -170,7 +170,7 @@ impl From<crate::registry::ServiceError> for ApiError {
                 message,
                 details,
             } => ApiError {
-                details: Some(details),
+                details: Some(Box::new(details)),
                 ..ApiError::new(StatusCode::CONFLICT, code, message)
             },
             S::Forbidden(message) => ApiError::forbidden(message),

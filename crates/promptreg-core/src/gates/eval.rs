@@ -77,7 +77,9 @@ fn human(seconds: i64) -> String {
 /// Decides whether the version described by `facts` may enter an environment with `spec`
 /// (into `env`, named in messages). `facts.predecessor` must be filled when the spec requires
 /// one.
-pub fn evaluate(env: &EnvName, spec: &GateSpec, facts: &Facts) -> Result<(), GateFailure> {
+/// The failure is boxed: it carries the values an expression looked at, and the `Ok` path is
+/// the common one.
+pub fn evaluate(env: &EnvName, spec: &GateSpec, facts: &Facts) -> Result<(), Box<GateFailure>> {
     if let Some(pred) = &spec.required_predecessor {
         let required = spec
             .min_time()
@@ -101,14 +103,14 @@ pub fn evaluate(env: &EnvName, spec: &GateSpec, facts: &Facts) -> Result<(), Gat
             })
         };
         if let Some(message) = message {
-            return Err(GateFailure::PredecessorRequired {
+            return Err(Box::new(GateFailure::PredecessorRequired {
                 predecessor: pred.clone(),
                 ever_live,
                 live,
                 live_for_seconds: live_for,
                 required_seconds: required,
                 message,
-            });
+            }));
         }
     }
     if spec.gates.is_empty() {
@@ -144,13 +146,13 @@ pub fn evaluate(env: &EnvName, spec: &GateSpec, facts: &Facts) -> Result<(), Gat
             "version {} may not enter '{env}': gate '{}' ({}) gave {result}",
             facts.version.number, gate.name, gate.expression
         );
-        return Err(GateFailure::GateFailed {
+        return Err(Box::new(GateFailure::GateFailed {
             gate: gate.name.clone(),
             expression: gate.expression.clone(),
             result,
             values,
             message,
-        });
+        }));
     }
     Ok(())
 }

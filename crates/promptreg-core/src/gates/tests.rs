@@ -84,7 +84,7 @@ fn expressions_over_every_fact_pass_or_fail() {
         result,
         values,
         ..
-    } = &failed
+    } = &*failed
     else {
         panic!("{failed:?}")
     };

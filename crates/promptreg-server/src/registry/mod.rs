@@ -76,7 +76,7 @@ pub use publish::Published;
 pub use reads::listed_content;
 pub use recovery::{ExportSigned, Imported};
 pub use retention::{Pruned, PrunedVersion};
-pub use rollouts::RolloutCommand;
+pub use rollouts::{RolloutCommand, RolloutStart};
 pub use sealing::KekRotation;
 pub use serve::{not_deployed, Served, Target};
 pub use tokens::{run_token_use_flusher, IssuedToken, TokenRequest};

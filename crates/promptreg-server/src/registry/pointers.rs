@@ -32,7 +32,7 @@ pub(crate) enum Authority {
 /// A pointer move written in an open transaction, to finish after commit.
 pub(crate) enum PendingMove {
     /// The version was already live.
-    Unchanged(DeploymentRecord),
+    Unchanged(Box<DeploymentRecord>),
     /// Recorded, with the version now live and the event appended.
     Moved(Box<(DeploymentRecord, VersionRecord, EventRecord)>),
 }
@@ -285,7 +285,7 @@ impl Registry {
                 .into_iter()
                 .next_back()
                 .ok_or_else(|| ServiceError::Internal("unchanged move without history".into()))?;
-            return Ok(PendingMove::Unchanged(last));
+            return Ok(PendingMove::Unchanged(Box::new(last)));
         };
         // Inside the transaction, under the writer lock: what the gates read cannot change
         // before this move commits.
@@ -346,7 +346,7 @@ impl Registry {
     pub(crate) async fn finish_move(&self, pending: PendingMove) -> Moved {
         match pending {
             PendingMove::Unchanged(record) => Moved {
-                record,
+                record: *record,
                 changed: false,
             },
             PendingMove::Moved(moved) => {

@@ -51,18 +51,34 @@ pub(crate) struct Effects {
     plain: Vec<EventRecord>,
 }
 
+/// What starting a rollout asks for.
+#[derive(Debug, Clone)]
+pub struct RolloutStart {
+    /// The version to roll out.
+    pub candidate: Version,
+    /// How.
+    pub spec: RolloutSpec,
+    /// Why.
+    pub reason: Option<String>,
+    /// The approved change request it applies (a protected environment needs one).
+    pub change_request: Option<String>,
+}
+
 impl Registry {
-    /// Starts a rollout of `candidate` in `env`, from the version live there now.
+    /// Starts a rollout of `start.candidate` in `env`, from the version live there now.
     pub async fn start_rollout(
         &self,
         caller: &Caller,
         env: EnvName,
         name: PromptName,
-        candidate: Version,
-        spec: RolloutSpec,
-        reason: Option<String>,
-        change_request: Option<String>,
+        start: RolloutStart,
     ) -> ServiceResult<RolloutRecord> {
+        let RolloutStart {
+            candidate,
+            spec,
+            reason,
+            change_request,
+        } = start;
         let mut tx = self.store.begin(&caller.project).await?;
         let environment = environment(&mut *tx, &env).await?;
         self.check(caller, Action::StartRollout, pointer(&environment, &name))?;

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::paging::{page, page_request, ListKind};
-use crate::registry::RolloutCommand;
+use crate::registry::{RolloutCommand, RolloutStart};
 
 /// The last result of each analysis in the controller's memory (`background`, and `step`
 /// for the analysis gating the current step), with when it was judged.
@@ -98,10 +98,12 @@ pub async fn start(
             &caller,
             env,
             name,
-            body.candidate,
-            spec,
-            body.reason,
-            body.change_request,
+            RolloutStart {
+                candidate: body.candidate,
+                spec,
+                reason: body.reason,
+                change_request: body.change_request,
+            },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(view(record))))
