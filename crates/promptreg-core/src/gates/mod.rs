@@ -7,8 +7,8 @@
 //! inside its transaction. [`predecessor_facts`] derives the time-in-predecessor figures from
 //! the predecessor's pointer history, and [`find_cycle`] refuses a path that loops.
 //!
-//! - [`facts`]: the facts an expression sees and their CEL form.
-//! - [`eval`]: the evaluation and the failures it reports.
+//! - `facts`: the facts an expression sees and their CEL form.
+//! - `eval`: the evaluation and the failures it reports.
 
 mod eval;
 mod facts;

@@ -225,7 +225,7 @@ impl Registry {
     }
 }
 
-/// Flushes token use every [`TOKEN_USE_FLUSH`] until `stop` (the last flush is made by
+/// Flushes token use every `TOKEN_USE_FLUSH` (30 s) until `stop` (the last flush is made by
 /// `AppState::shutdown`).
 pub async fn run_token_use_flusher(
     registry: Arc<Registry>,
