@@ -55,10 +55,10 @@ pub struct AuditEntry {
     /// What it changed (`pointer:production/support/triage`, `rollout:<id>`, `token:<id>`).
     pub subject: String,
     /// The subject's state before the change (null: it did not exist).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub before: serde_json::Value,
     /// The subject's state after the change (null: it is gone).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub after: serde_json::Value,
     /// Why, as the caller said.
     pub reason: Option<String>,

@@ -38,12 +38,14 @@ macro_rules! error_set {
 }
 
 error_set!(
-    /// 401 and 403: every authenticated route.
+    /// 401 and 403: every authenticated route; 429 when the client's address failed to
+    /// authenticate too often (`--auth-failure-limit`).
     Auth,
     "ErrorBody",
     [
         (401, "Missing or invalid credentials (`unauthorized`)"),
         (403, "The credentials lack the right (`forbidden`)"),
+        (429, "Too many failed authentications from this address (`too_many_requests`; `Retry-After`)"),
     ]
 );
 
@@ -107,6 +109,7 @@ error_set!(
         (401, "Missing or invalid key pair (`UnauthorizedError`)"),
         (403, "The key pair's role lacks the right (`AccessDeniedError`)"),
         (404, "Not found (`NotFoundError`)"),
+        (429, "Too many failed authentications from this address; `Retry-After` says when to retry"),
     ]
 );
 

@@ -139,7 +139,8 @@ pub(crate) fn pointer(env: &str, name: &str) -> Result<(EnvName, PromptName), Ap
 #[utoipa::path(put, path = "/v1/environments/{env}/prompts/{name}", tag = "deployments",
     params(("env" = String, Path), ("name" = String, Path)), request_body = DeployRequest,
     responses((status = 200, body = DeploymentView), crate::responses::Auth, crate::responses::BadBody, crate::responses::NotFound,
-        (status = 409, body = promptreg_api::ErrorBody, description = "`approval_required` (a protected environment: ask with POST /v1/change-requests, or an admin's `break_glass`), `rollout_in_progress`, `integrity_error`")))]
+        (status = 409, body = promptreg_api::ErrorBody, description = "`approval_required` (a protected environment: ask with POST /v1/change-requests, or an admin's `break_glass`), `rollout_in_progress`, `gate_failed`, `predecessor_required`, `integrity_error`"),
+        (status = 410, body = promptreg_api::ErrorBody, description = "`pruned`: the version's content was pruned")))]
 pub async fn deploy(
     State(state): State<AppState>,
     caller: Caller,

@@ -48,7 +48,7 @@ pub async fn report(
 /// quantiles, mean score.
 #[utoipa::path(get, path = "/v1/prompts/{name}/versions/{version}/outcomes", tag = "outcomes",
     params(("name" = String, Path), ("version" = i64, Path), OutcomesQuery),
-    responses((status = 200, body = VersionOutcomes), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound))]
+    responses((status = 200, body = VersionOutcomes), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound, crate::responses::Unreadable))]
 pub async fn version_outcomes(
     State(state): State<AppState>,
     caller: Caller,

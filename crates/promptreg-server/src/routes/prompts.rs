@@ -186,7 +186,7 @@ fn version_param(name: &str, raw: Option<String>) -> Result<Option<Version>, Api
 
 /// A unified diff of the content of two versions plus the changed metadata fields.
 #[utoipa::path(get, path = "/v1/prompts/{name}/diff", tag = "prompts", params(("name" = String, Path), DiffQuery),
-    responses((status = 200, body = DiffView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound, crate::responses::Unprocessable))]
+    responses((status = 200, body = DiffView), crate::responses::Auth, crate::responses::BadRequest, crate::responses::NotFound, crate::responses::Unprocessable, crate::responses::Unreadable))]
 pub async fn diff_versions(
     State(state): State<AppState>,
     caller: Caller,
