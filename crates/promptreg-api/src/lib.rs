@@ -15,6 +15,8 @@
 //! - [`snapshot`]: a project as plain data (what `verify` checks), export bundles, import.
 //! - [`lifecycle`]: lifecycle rules and pruning.
 //! - [`changes`]: change requests and their reviews (approvals for protected environments).
+//! - [`watch`]: the change stream's frames and signed environment snapshots (what SDK caches
+//!   start from and stay current with).
 //!
 //! Domain newtypes from `promptreg-core` are used in the types, so a name that deserialises is
 //! a valid name.
@@ -34,6 +36,7 @@ pub mod rollouts;
 pub mod snapshot;
 pub mod tokens;
 pub mod versions;
+pub mod watch;
 pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +54,7 @@ pub use rollouts::*;
 pub use snapshot::*;
 pub use tokens::*;
 pub use versions::*;
+pub use watch::*;
 pub use webhooks::*;
 
 /// One page of a list: `{"items": [...], "next_cursor": "..." | null}`.

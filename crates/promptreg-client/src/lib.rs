@@ -9,6 +9,8 @@
 //! - `resolve` (the [`Client::resolve`] family): conditional `GET /v1/resolve` with an in-memory
 //!   ETag cache, and [`render_local`], which renders offline after checking the digest.
 //!
+//! - `watch` ([`Client::watch`], [`Client::env_snapshot`]): the change stream and signed
+//!   environment snapshots that an agent's cache starts from and stays current with.
 //! - [`ledger`]: signing keys, the ledger's checkpoint, entries and proofs.
 //! - `recovery`: the export signature and the import of a bundle.
 //! - [`verify`]: `promptreg verify`'s checks, pure over a [`verify::Snapshot`] of the
@@ -49,6 +51,7 @@ mod resolve;
 mod rollouts;
 mod tokens;
 mod versions;
+mod watch;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -66,6 +69,7 @@ pub use error::ClientError;
 pub use paging::{all_pages, PageRequest};
 pub use resolve::{render_local, verified_content, ResolveOptions, Track};
 pub use versions::{PromptFilter, VersionFilter};
+pub use watch::{WatchEvent, WatchOptions, WatchStream};
 
 /// Every byte except the RFC 3986 unreserved characters `A-Za-z0-9-._~` is percent-encoded in
 /// path segments, so `support/triage` travels as `support%2Ftriage`.
