@@ -171,6 +171,61 @@ pub(crate) async fn entries(
     after: i64,
     limit: u32,
 ) -> StoreResult<Vec<LogEntry>> {
+    // The start-up audit reads the whole log (1.2 million entries for a catalogue of 100,000
+    // prompts), and sqlx hands SQLite rows over one by one through a channel at several
+    // microseconds each. So the batch travels as one row: `seq US kind US body` joined by RS.
+    // Canonical JSON escapes every control character inside strings, so neither separator
+    // can occur in a body. The aggregate keeps the subquery's order (SQLite does, though it
+    // does not promise it); the count and the order are checked, and a batch that does not
+    // split cleanly (a row edited behind the server's back) is read again row by row.
+    let packed: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT COUNT(*), group_concat(seq || char(31) || kind || char(31) || body, char(30)) \
+           FROM (SELECT seq, kind, body FROM event_log \
+                  WHERE project = ? AND seq > ? ORDER BY seq LIMIT ?)",
+    )
+    .bind(project.as_str())
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?;
+    let Some((count, joined)) = packed else {
+        return Ok(Vec::new());
+    };
+    let joined = joined.unwrap_or_default();
+    if let Some(entries) = split_packed(&joined, count) {
+        return Ok(entries);
+    }
+    entries_by_row(pool, project, after, limit).await
+}
+
+/// The entries of a packed batch, or `None` when it does not hold `count` well-formed ones in
+/// increasing `seq` order.
+fn split_packed(joined: &str, count: i64) -> Option<Vec<LogEntry>> {
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    let mut entries: Vec<LogEntry> = Vec::with_capacity(usize::try_from(count).ok()?);
+    for piece in joined.split('\u{1e}') {
+        let mut fields = piece.splitn(3, '\u{1f}');
+        let seq = fields.next()?.parse().ok()?;
+        if entries.last().is_some_and(|last| last.seq >= seq) {
+            return None;
+        }
+        let kind = fields.next()?.to_owned();
+        let body = fields.next()?.to_owned();
+        entries.push(LogEntry { seq, kind, body });
+    }
+    (entries.len() as i64 == count).then_some(entries)
+}
+
+/// [`entries`], one row at a time.
+async fn entries_by_row(
+    pool: &SqlitePool,
+    project: &ProjectId,
+    after: i64,
+    limit: u32,
+) -> StoreResult<Vec<LogEntry>> {
     let rows = sqlx::query(
         "SELECT seq, kind, body FROM event_log WHERE project = ? AND seq > ? ORDER BY seq LIMIT ?",
     )
@@ -202,4 +257,32 @@ pub(crate) async fn heads(pool: &SqlitePool) -> StoreResult<Vec<(ProjectId, i64)
             Ok((project, r.get("seq")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_packed;
+
+    #[test]
+    fn a_packed_batch_splits_into_its_entries() {
+        let joined = "1\u{1f}version_created\u{1f}{\"a\":1}\u{1e}2\u{1f}pointer_moved\u{1f}{\"b\":\"x\u{1f}y\"}";
+        let entries = split_packed(joined, 2).expect("splits");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].seq, 1);
+        assert_eq!(entries[0].kind, "version_created");
+        assert_eq!(entries[0].body, "{\"a\":1}");
+        // A unit separator inside a body stays in the body.
+        assert_eq!(entries[1].body, "{\"b\":\"x\u{1f}y\"}");
+    }
+
+    #[test]
+    fn a_batch_that_does_not_split_cleanly_is_refused() {
+        // A record separator inside a body (an edited row) changes the count.
+        let joined = "1\u{1f}version_created\u{1f}{\"a\":\"\u{1e}\"}";
+        assert!(split_packed(joined, 1).is_none());
+        assert!(split_packed("x\u{1f}k\u{1f}{}", 1).is_none());
+        // Out of order: read again row by row.
+        assert!(split_packed("2\u{1f}k\u{1f}{}\u{1e}1\u{1f}k\u{1f}{}", 2).is_none());
+        assert_eq!(split_packed("", 0).map(|e| e.len()), Some(0));
+    }
 }

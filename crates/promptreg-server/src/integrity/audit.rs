@@ -17,8 +17,8 @@ use promptreg_store::{
 use super::ledger::{is_legacy, leaf_of};
 use super::Finding;
 
-/// Events read per query while rebuilding a tree.
-const BATCH: u32 = 2_000;
+/// Events read per query while rebuilding a tree (one packed row on SQLite).
+const BATCH: u32 = 10_000;
 
 /// What the audit found.
 pub struct Audited {
@@ -41,25 +41,65 @@ struct LastMove {
 
 type PointerKey = (ProjectId, EnvName, PromptName);
 
-/// Rebuilds the trees and checks `live` (as `load_deployed` read it) against them. Read the
-/// pointers first: the log is then at least as new as they are (a move and its event commit
-/// together), and a pointer whose ledger move is newer was only read before a concurrent
-/// move (another replica's), which the change feed applies next.
+/// Every project's log replayed into its tree, with each pointer's last move: read while the
+/// live pointers are loaded (the two reads overlap), then caught up with the log heads read
+/// after the pointers ([`Replayed::catch_up`]) before they are checked.
+#[derive(Default)]
+pub struct Replayed {
+    /// Per project, its tree and the last seq read into it.
+    logs: HashMap<ProjectId, (Tree, i64)>,
+    moves: HashMap<PointerKey, LastMove>,
+    findings: Vec<Finding>,
+}
+
+impl Replayed {
+    /// Reads every project's log up to the heads as they are now.
+    pub async fn read(store: &dyn Store) -> StoreResult<Self> {
+        let mut replayed = Replayed::default();
+        replayed.catch_up(store).await?;
+        Ok(replayed)
+    }
+
+    /// Reads what was appended to each log since the last read, up to the heads as they are
+    /// now.
+    pub async fn catch_up(&mut self, store: &dyn Store) -> StoreResult<()> {
+        for (project, head) in store.event_heads().await? {
+            let (tree, after) = self.logs.entry(project.clone()).or_default();
+            replay(
+                store,
+                &project,
+                head,
+                tree,
+                after,
+                &mut self.moves,
+                &mut self.findings,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks `live` (as `load_deployed` read it) against the replayed log, after catching it up
+/// with the heads as they are now: the log is then at least as new as the pointers (a move
+/// and its event commit together), and a pointer whose ledger move is newer was only read
+/// before a concurrent move (another replica's), which the change feed applies next.
 /// `heads` are the log heads read before the pointers: a move logged after them may have no
 /// pointer in `live` yet. `open` opens a version's sealed content (the message says why not).
 pub async fn audit(
     store: &dyn Store,
     heads: &HashMap<ProjectId, i64>,
     live: Vec<DeployedVersion<StoredContent>>,
+    mut replayed: Replayed,
     open: &(dyn Fn(&ProjectId, StoredVersion) -> Result<VersionRecord, String> + Sync),
 ) -> StoreResult<Audited> {
-    let mut findings = Vec::new();
-    let mut trees = HashMap::new();
-    let mut moves: HashMap<PointerKey, LastMove> = HashMap::new();
-    for (project, head) in store.event_heads().await? {
-        let tree = replay(store, &project, head, &mut moves, &mut findings).await?;
-        trees.insert(project, tree);
-    }
+    replayed.catch_up(store).await?;
+    let Replayed {
+        logs,
+        mut moves,
+        mut findings,
+    } = replayed;
+    let trees = logs.into_iter().map(|(p, (tree, _))| (p, tree)).collect();
     let mut served = Vec::with_capacity(live.len());
     for d in live {
         let key = (d.project.clone(), d.env.clone(), d.version.name.clone());
@@ -120,31 +160,35 @@ pub async fn audit(
 /// pointer moves are parsed, and the log's first entries, which were carried over from
 /// before the ledger existed and may not be canonical, are canonicalised. (Parsing and
 /// re-serialising every entry would triple the start-up time of a large registry.)
+#[allow(clippy::too_many_arguments)]
 async fn replay(
     store: &dyn Store,
     project: &ProjectId,
     head: i64,
+    tree: &mut Tree,
+    after: &mut i64,
     moves: &mut HashMap<PointerKey, LastMove>,
     findings: &mut Vec<Finding>,
-) -> StoreResult<Tree> {
-    let mut tree = Tree::new();
-    let mut after = 0;
+) -> StoreResult<()> {
     let finding = |message: String| Finding {
         project: project.clone(),
         env: None,
         name: None,
         message,
     };
+    if *after >= head {
+        return Ok(());
+    }
     loop {
-        let entries = store.log_entries(project, after, BATCH).await?;
+        let entries = store.log_entries(project, *after, BATCH).await?;
         for entry in &entries {
-            if entry.seq != after + 1 {
+            if entry.seq != *after + 1 {
                 findings.push(finding(format!(
                     "the event log has no entry at seq {} (rows deleted): the ledger is broken there",
-                    after + 1
+                    *after + 1
                 )));
             }
-            after = entry.seq;
+            *after = entry.seq;
             let legacy = is_legacy(&entry.body);
             let record = if legacy || entry.kind == "pointer_moved" {
                 match EventRecord::from_bytes(entry.body.as_bytes()) {
@@ -192,12 +236,12 @@ async fn replay(
             break;
         }
     }
-    if after < head {
+    if *after < head {
         findings.push(finding(format!(
             "the event log ends at seq {after} but its head is {head}"
         )));
     }
-    Ok(tree)
+    Ok(())
 }
 
 enum Verdict {

@@ -92,12 +92,18 @@ impl Registry {
     /// audit verifies is indexed: the rest is reported (`/readyz`, `/metrics`, the log).
     pub async fn load(&self) -> ServiceResult<()> {
         let heads = self.store.event_heads().await?;
-        let live = self.store.load_deployed().await?;
+        // The log replay (the ledger's trees) and the pointers' read overlap: on a large
+        // registry each takes a good part of the start-up.
+        let (live, replayed) = tokio::try_join!(
+            self.store.load_deployed(),
+            crate::integrity::audit::Replayed::read(&*self.store)
+        )?;
         let tokens = self.store.load_tokens().await?;
         let rollouts = self.store.load_active_rollouts().await?;
         let head_map: HashMap<ProjectId, i64> = heads.iter().cloned().collect();
         let open = |project: &ProjectId, v| self.open(project, v);
-        let audited = crate::integrity::audit::audit(&*self.store, &head_map, live, &open).await?;
+        let audited =
+            crate::integrity::audit::audit(&*self.store, &head_map, live, replayed, &open).await?;
         let mut findings = audited.findings;
         let mut with_candidates = Vec::with_capacity(rollouts.len());
         for r in rollouts {
