@@ -113,6 +113,16 @@ class Server:
         return self.call("POST", f"/v1/environments/{env}/prompts/{name}/rollouts",
                          {"candidate": candidate, "strategy": strategy})
 
+    def paused_rollout(self, name: str, env: str = "production") -> Any:
+        """Waits until the pointer's rollout reached its pause step (its weight is set)."""
+        path = f"/v1/environments/{env}/prompts/{name}/rollouts/current"
+        deadline = time.monotonic() + 10
+        while True:
+            r = self.call("GET", path)
+            if r["status"] == "paused" or time.monotonic() > deadline:
+                return r
+            time.sleep(0.02)
+
     def resolve(self, name: str, subject: str | None = None, env: str = "production") -> Any:
         params = {"env": env, **({"subject": subject} if subject else {})}
         r = self.http.get(f"/v1/resolve/{quote(name, safe='/')}", params=params)

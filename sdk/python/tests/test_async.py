@@ -57,10 +57,12 @@ def test_async_sticky_assignment_equals_the_server(server: Server) -> None:
     server.publish(name, "candidate")
     server.deploy(name, 5)
     server.canary(name, 6, 5000)
+    rollout = server.paused_rollout(name)
 
     async def main() -> None:
         async with AsyncClient(server.url, server.token) as c:
-            await until(lambda: c.resolve(name, subject="p").assignment is not None)
+            await until(lambda: (o := c.rollout(name)) is not None
+                        and o.revision == rollout["revision"])
             for i in range(200):
                 mine = c.resolve(name, subject=f"s{i}")
                 theirs = await asyncio.to_thread(server.resolve, name, f"s{i}")

@@ -55,10 +55,12 @@ def test_sticky_assignment_equals_the_server_during_a_canary(server: Server) -> 
     name = "canary/prompt"
     _setup(server, name)
     server.publish(name, "v3: candidate {{ who }}")
-    rollout = server.canary(name, 3, 3000)
+    server.canary(name, 3, 3000)
+    rollout = server.paused_rollout(name)
+    assert rollout["weight"] == 3000, rollout
     with Client(server.url, server.token) as c:
-        # The rollout may have started before or after the snapshot: either way it arrives.
-        wait_for(lambda: c.resolve(name, subject="probe").assignment is not None)
+        # Wait until the cache holds the rollout at the server's revision.
+        wait_for(lambda: (o := c.rollout(name)) is not None and o.revision == rollout["revision"])
         arms = {"stable": 0, "candidate": 0}
         for i in range(300):
             subject = f"agent-{i}"

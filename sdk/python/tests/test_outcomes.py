@@ -73,13 +73,15 @@ def test_otel_span_carries_the_prompt_attributes(server: Server) -> None:
     server.publish("agent/answer", "v1")
     server.publish("agent/answer", "v2")
     server.deploy("agent/answer", 1)
-    rollout = server.canary("agent/answer", 2, 10_000)
+    server.canary("agent/answer", 2, 10_000)
+    rollout = server.paused_rollout("agent/answer")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
     with Client(server.url, server.token) as c:
-        wait_for(lambda: c.resolve("agent/answer", subject="s").assignment is not None)
+        wait_for(lambda: (o := c.rollout("agent/answer")) is not None
+                 and o.revision == rollout["revision"])
         r = c.resolve("agent/answer", subject="s")
         with prompt_span(r, "llm.call", tracer=tracer) as span:
             assert span is not None

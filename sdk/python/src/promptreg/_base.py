@@ -19,7 +19,7 @@ from .errors import ApiError, IntegrityError, NotFound, PromptregError
 from .outcomes import OutcomeStats, outcome_event
 from .render import render_content
 from .sse import Frame
-from .state import Assignment, State
+from .state import Assignment, Overlay, State
 from .verify import KeyRing, VerifiedSnapshot, open_snapshot
 
 Json = Any
@@ -113,6 +113,8 @@ class Status:
     stale: bool
     last_error: str | None
     integrity_errors: int
+    #: Change-stream connections opened (the first one included).
+    connections: int = 0
     outcomes: OutcomeStats = field(default_factory=OutcomeStats)
 
 
@@ -135,6 +137,7 @@ class Base:
         self._last_refresh = 0.0
         self._refreshing = False
         self._closed = False
+        self._connections = 0
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -221,7 +224,6 @@ class Base:
         hb = data.get("heartbeat_ms")
         if isinstance(hb, int) and hb > 0:
             self._heartbeat = hb / 1000
-        self._connected = True
 
     def _read_timeout(self) -> float:
         return 2 * self._heartbeat + 0.05
@@ -267,6 +269,11 @@ class Base:
             stale=self._stale(),
         )
 
+    def rollout(self, name: str) -> Overlay | None:
+        """The active rollout of ``name`` as the cache holds it (``None``: none, or ended)."""
+        o = self.state.rollout(name)
+        return None if o is None or o.ended else o
+
     def _status(self, outcomes: OutcomeStats | None) -> Status:
         return Status(
             source=self.source,
@@ -276,6 +283,7 @@ class Base:
             stale=self._stale(),
             last_error=self.last_error,
             integrity_errors=self.integrity_errors,
+            connections=self._connections,
             outcomes=outcomes or OutcomeStats(),
         )
 

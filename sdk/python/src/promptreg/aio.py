@@ -111,6 +111,7 @@ class AsyncClient(Base):
             "GET", "/v1/watch", params=self._watch_params(), headers=headers,
             timeout=httpx.Timeout(self.config.request_timeout, read=None),
         ) as r:
+            self._connections += 1
             if r.status_code >= 400:
                 await r.aread()
                 raise_for_api(r)
@@ -127,6 +128,7 @@ class AsyncClient(Base):
                     await self._on_change(frame)
                 elif frame.event == "ready":
                     self._ready(frame)
+                    self._connected = True
                 elif frame.event == "resync":
                     self._connected = False
                     self._apply_snapshot(await self._fetch_snapshot(), strict=False)

@@ -132,6 +132,7 @@ class Client(Base):
             "GET", "/v1/watch", params=self._watch_params(), headers=headers,
             timeout=httpx.Timeout(self.config.request_timeout, read=timeout),
         ) as r:
+            self._connections += 1
             if r.status_code >= 400:
                 r.read()
                 raise_for_api(r)
@@ -149,6 +150,7 @@ class Client(Base):
                     self._ready(frame)
                     if self._read_timeout() < timeout - 0.5:
                         return True  # reconnect with the heartbeat the server announced
+                    self._connected = True
                 elif frame.event == "resync":
                     self._connected = False
                     self._apply_snapshot(self._fetch_snapshot(), strict=False)

@@ -256,6 +256,10 @@ class State:
             return o.candidate, Assignment(o.id, "candidate", b, o.step)
         return live.version, Assignment(o.id, "candidate" if on_candidate else "stable", b, o.step)
 
+    def rollout(self, name: str) -> Overlay | None:
+        """The rollout overlay (or tombstone) of ``name``."""
+        return self._rollouts.get(name)
+
     def names(self) -> list[str]:
         """The prompts live in the cache."""
         with self._lock:
