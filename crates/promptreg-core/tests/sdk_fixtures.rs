@@ -18,7 +18,9 @@ use promptreg_core::PromptContent;
 use serde_json::{json, Value};
 
 fn path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sdk/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sdk/fixtures")
+        .join(name)
 }
 
 fn writing() -> bool {
@@ -67,7 +69,10 @@ fn bucket_vectors_match() {
     if writing() {
         store("bucket.json", &doc);
     }
-    assert_eq!(wrong, 0, "bucket.json disagrees with promptreg_core::rollout");
+    assert_eq!(
+        wrong, 0,
+        "bucket.json disagrees with promptreg_core::rollout"
+    );
 }
 
 /// The kind of a render error, as the SDKs classify theirs.
@@ -109,7 +114,10 @@ fn render_cases_match() {
     if writing() {
         store("render.json", &doc);
     }
-    assert_eq!(wrong, 0, "render.json disagrees with promptreg_core::render");
+    assert_eq!(
+        wrong, 0,
+        "render.json disagrees with promptreg_core::render"
+    );
 }
 
 #[test]
@@ -123,5 +131,8 @@ fn digest_cases_match() {
     if writing() {
         store("digest.json", &doc);
     }
-    assert_eq!(wrong, 0, "digest.json disagrees with promptreg_core::content");
+    assert_eq!(
+        wrong, 0,
+        "digest.json disagrees with promptreg_core::content"
+    );
 }

@@ -6,8 +6,9 @@ What is matched, and how:
 - undefined values are *semi-strict* as on the server: printing, iterating or reading an
   attribute of an undefined variable is an error naming it, while ``{% if x %}``, ``x is
   defined`` and ``x | default(..)`` accept it;
-- values print as minijinja prints them (``true``/``false``/``none``, lists and maps with
-  double-quoted strings), through Jinja2's ``finalize`` hook;
+- values print as minijinja prints them (``True``/``False``/``None``, lists and maps with
+  double-quoted strings), through Jinja2's ``finalize`` hook; ``round`` rounds half away from
+  zero and ``escape`` escapes as minijinja does (``&quot;``, ``&#x27;``, ``&#x2f;``);
 - whitespace: no ``trim_blocks``/``lstrip_blocks``, one trailing newline dropped, as both engines
   do by default;
 - only the filters both engines share are available (plus ``split``, ``lines`` and ``bool``,
@@ -25,7 +26,9 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import (
+    StrictUndefined, TemplateError, TemplateRuntimeError, TemplateSyntaxError, UndefinedError,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import RenderError
@@ -50,6 +53,7 @@ class SemiStrictUndefined(StrictUndefined):
         return False
 
 
+
 def format_value(value: Any) -> str:
     """A value as minijinja prints it with ``{{ }}``."""
     if isinstance(value, str):
@@ -59,11 +63,11 @@ def format_value(value: Any) -> str:
 
 def _repr(value: Any) -> str:
     if value is None:
-        return "none"
+        return "None"
     if value is True:
-        return "true"
+        return "True"
     if value is False:
-        return "false"
+        return "False"
     if isinstance(value, float):
         if math.isfinite(value) and value == int(value) and abs(value) < 1e16:
             return f"{int(value)}.0"
@@ -95,6 +99,21 @@ def _lines(value: str) -> list[str]:
     return value.splitlines()
 
 
+def _round(value: float, precision: int = 0) -> float:
+    """minijinja's ``round``: half away from zero (Python's ``round`` is half to even)."""
+    scale = 10.0**precision
+    return math.copysign(math.floor(abs(float(value)) * scale + 0.5) / scale, float(value))
+
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", "/": "&#x2f;"}
+
+
+def _escape(value: Any) -> str:
+    """minijinja's HTML escaping (it also escapes ``/``, and spells quotes differently)."""
+    text = value if isinstance(value, str) else format_value(value)
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
 def _bool(value: Any) -> bool:
     return bool(value)
 
@@ -108,9 +127,17 @@ def _sorted_maps(value: Json) -> Json:
     return value
 
 
+class _Sandbox(SandboxedEnvironment):
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # minijinja: calling an unknown name is an "unknown function" error, not an undefined.
+        if isinstance(__obj, StrictUndefined):
+            raise TemplateRuntimeError(f"unknown function: {__obj._undefined_name} is unknown")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 def environment() -> SandboxedEnvironment:
     """The sandboxed environment renders run in."""
-    env = SandboxedEnvironment(
+    env = _Sandbox(
         undefined=SemiStrictUndefined,
         finalize=_finalize,
         autoescape=False,
@@ -119,7 +146,10 @@ def environment() -> SandboxedEnvironment:
     filters: dict[str, Callable[..., Any]] = {
         k: v for k, v in env.filters.items() if k in _SHARED_FILTERS
     }
-    filters.update({"split": _split, "lines": _lines, "bool": _bool, "string": format_value})
+    filters.update({
+        "split": _split, "lines": _lines, "bool": _bool, "string": format_value,
+        "round": _round, "escape": _escape, "e": _escape,
+    })
     env.filters = filters
     env.globals = {"range": range, "dict": dict}
     return env
