@@ -100,22 +100,22 @@ class Server:
 
     def publish(self, name: str, template: str, **content: Any) -> int:
         body = {"type": "text", "template": template, **content}
-        return int(self.call("POST", f"/v1/prompts/{name}/versions", body)["version"])
+        return int(self.call("POST", f"/v1/prompts/{quote(name, safe='')}/versions", body)["version"])
 
     def deploy(self, name: str, version: int, env: str = "production") -> Any:
-        return self.call("PUT", f"/v1/environments/{env}/prompts/{name}", {"version": version})
+        return self.call("PUT", f"/v1/environments/{env}/prompts/{quote(name, safe='')}", {"version": version})
 
     def rollback(self, name: str, env: str = "production") -> Any:
-        return self.call("POST", f"/v1/environments/{env}/prompts/{name}/rollback", {})
+        return self.call("POST", f"/v1/environments/{env}/prompts/{quote(name, safe='')}/rollback", {})
 
     def canary(self, name: str, candidate: int, weight: int, env: str = "production") -> Any:
         strategy = {"canary": {"steps": [{"set_weight": weight}, {"pause": {}}]}}
-        return self.call("POST", f"/v1/environments/{env}/prompts/{name}/rollouts",
+        return self.call("POST", f"/v1/environments/{env}/prompts/{quote(name, safe='')}/rollouts",
                          {"candidate": candidate, "strategy": strategy})
 
     def paused_rollout(self, name: str, env: str = "production") -> Any:
         """Waits until the pointer's rollout reached its pause step (its weight is set)."""
-        path = f"/v1/environments/{env}/prompts/{name}/rollouts/current"
+        path = f"/v1/environments/{env}/prompts/{quote(name, safe='')}/rollouts/current"
         deadline = time.monotonic() + 10
         while True:
             r = self.call("GET", path)
@@ -125,7 +125,7 @@ class Server:
 
     def resolve(self, name: str, subject: str | None = None, env: str = "production") -> Any:
         params = {"env": env, **({"subject": subject} if subject else {})}
-        r = self.http.get(f"/v1/resolve/{quote(name, safe='/')}", params=params)
+        r = self.http.get(f"/v1/resolve/{quote(name, safe='')}", params=params)
         assert r.status_code == 200, r.text
         return r.json()
 

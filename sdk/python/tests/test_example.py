@@ -22,7 +22,7 @@ def test_example_agent_runs(server: Server) -> None:
     assert "outcomes: sent=4 rejected=0 dropped=0" in out.stdout, out.stdout
 
     def samples() -> bool:
-        figures = server.call("GET", "/v1/prompts/support/triage/versions/1/outcomes")
+        figures = server.call("GET", "/v1/prompts/support%2Ftriage/versions/1/outcomes")
         return int(figures["samples"]) == 4
 
     wait_for(samples, timeout=10, interval=0.1)

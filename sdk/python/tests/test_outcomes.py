@@ -17,7 +17,7 @@ def _setup(server: Server) -> None:
 
 
 def _samples(server: Server) -> int:
-    figures = server.call("GET", "/v1/prompts/agent/answer/versions/1/outcomes?env=production")
+    figures = server.call("GET", "/v1/prompts/agent%2Fanswer/versions/1/outcomes?env=production")
     return int(figures["samples"])
 
 
@@ -31,7 +31,7 @@ def test_outcomes_are_delivered(server: Server) -> None:
         st = c.status().outcomes
         assert (st.sent, st.rejected, st.dropped) == (25, 0, 0), st
     wait_for(lambda: _samples(server) == 25, timeout=10, interval=0.1)
-    figures = server.call("GET", "/v1/prompts/agent/answer/versions/1/outcomes?env=production")
+    figures = server.call("GET", "/v1/prompts/agent%2Fanswer/versions/1/outcomes?env=production")
     assert figures["successes"] == 20 and figures["failures"] == 5
 
 

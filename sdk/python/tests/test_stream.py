@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 
 import httpx
@@ -45,7 +46,7 @@ class FreezingProxy:
         try:
             while data := src.recv(65536):
                 if stop.is_set():
-                    stop.wait(3600)  # hold the bytes: silence, not a close
+                    time.sleep(3600)  # hold the bytes: silence, not a close (a daemon thread)
                 dst.sendall(data)
         except OSError:
             pass

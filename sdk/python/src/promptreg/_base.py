@@ -170,8 +170,6 @@ class Base:
     # --- errors ------------------------------------------------------------------------------
 
     def _report(self, error: PromptregError) -> None:
-        if isinstance(error, IntegrityError):
-            self.integrity_errors += 1
         self.errors.append(error)
         self.last_error = str(error)
         log.warning("promptreg: %s", error)
@@ -180,6 +178,8 @@ class Base:
                 self.config.on_error(error)
             except Exception:  # noqa: BLE001 - a faulty callback must not stop the watcher
                 log.exception("promptreg: on_error callback failed")
+        if isinstance(error, IntegrityError):
+            self.integrity_errors += 1  # last: whoever sees the count sees the error too
 
     def _note_failure(self, what: str, error: BaseException) -> None:
         self.last_error = f"{what}: {error!r}"

@@ -140,7 +140,7 @@ class AsyncClient(Base):
         fetched = None
         if fetch is not None:
             r = await self._http.get(
-                f"/v1/prompts/{quote(fetch.name, safe='/')}/versions/{fetch.version}"
+                f"/v1/prompts/{quote(fetch.name, safe='')}/versions/{fetch.version}"
             )
             raise_for_api(r)
             try:

@@ -163,7 +163,7 @@ class Client(Base):
         fetched = None
         if fetch is not None:
             r = self._http.get(
-                f"/v1/prompts/{quote(fetch.name, safe='/')}/versions/{fetch.version}"
+                f"/v1/prompts/{quote(fetch.name, safe='')}/versions/{fetch.version}"
             )
             raise_for_api(r)
             try:
