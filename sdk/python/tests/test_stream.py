@@ -105,3 +105,31 @@ def test_a_resync_frame_reloads_a_snapshot(server: Server) -> None:
         wait_for(lambda: c.resolve("p").version == 2)
 
 
+
+
+def test_the_async_client_detects_a_silent_stream_too(server: Server) -> None:
+    import asyncio
+
+    from promptreg import AsyncClient
+
+    server.publish("p", "v1")
+    server.deploy("p", 1)
+    proxy = FreezingProxy(server.port)
+
+    async def main() -> None:
+        async with AsyncClient(proxy.url, server.token, backoff_max=0.1) as c:
+            while not c.status().connected:
+                await asyncio.sleep(0.01)
+            opened = c.status().connections
+            proxy.freeze()
+            deadline = asyncio.get_running_loop().time() + 10 * HEARTBEAT_MS / 1000
+            while not (c.status().connections > opened and c.status().connected):
+                assert asyncio.get_running_loop().time() < deadline, "not reconnected"
+                await asyncio.sleep(0.01)
+            await asyncio.to_thread(server.publish, "p", "v2")
+            await asyncio.to_thread(server.deploy, "p", 2)
+            while c.resolve("p").version != 2:
+                assert asyncio.get_running_loop().time() < deadline + 5, "change not received"
+                await asyncio.sleep(0.01)
+
+    asyncio.run(main())
