@@ -8,6 +8,7 @@
 //!
 //! `PROMPTREG_WRITE_FIXTURES=1 cargo test -p promptreg-core --test sdk_fixtures` rewrites the
 //! expected values from this code (after adding cases); review the diff before committing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 
