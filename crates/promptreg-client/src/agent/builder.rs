@@ -17,7 +17,6 @@ use super::{verify, Agent, AgentError, Keys, Settings, Shared};
 use crate::{Client, ClientError};
 
 /// Settings of an [`Agent`]; `Agent::builder(url).token(t).env("production").start().await`.
-#[derive(Debug)]
 pub struct AgentBuilder {
     url: String,
     token: Option<String>,
@@ -34,6 +33,19 @@ pub struct AgentBuilder {
     heartbeat: Duration,
     outcomes: ReporterSettings,
     shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for AgentBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("AgentBuilder")
+            .field("url", &self.url)
+            .field("authenticated", &self.token.is_some())
+            .field("env", &self.env)
+            .field("prefix", &self.prefix)
+            .field("snapshot_path", &self.snapshot_path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AgentBuilder {

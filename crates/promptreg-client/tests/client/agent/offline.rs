@@ -170,7 +170,7 @@ async fn a_tampered_snapshot_file_is_refused_with_a_precise_error(ctx: &Ctx) {
         "{text}"
     );
     // With the server's key configured, the forger's envelope is refused first.
-    let text = refusal(&resigned, Some(&key)).await;
+    let text = refusal(&resigned, Some(key.as_str())).await;
     assert!(text.contains("no signature by a trusted key"), "{text}");
 
     // 3. Content and digest both changed: the version's signature is then the one that fails.

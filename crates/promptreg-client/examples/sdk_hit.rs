@@ -3,15 +3,17 @@
 //!
 //! Self-contained: it signs an environment snapshot with a throw-away key (the same DSSE and
 //! in-toto formats the server uses), writes it to a temporary file and starts the agent from
-//! it with no server (`--prompts` live prompts, one with a 30 % canary), then times the hot
-//! path on one thread. `cargo run --release -p promptreg-bench --bin sdk_hit`.
+//! it with no server (PROMPTS live prompts, one with a 30 % canary), then times the hot
+//! path on one thread:
+//!
+//! ```sh
+//! cargo run --release -p promptreg-client --example sdk_hit -- [CALLS [PROMPTS]] [--json]
+//! ```
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use chrono::Utc;
-use clap::Parser;
 use promptreg_api::{
     EnvSnapshot, SigningKeyView, SnapshotPrompt, SnapshotRollout, VersionView, ENV_SNAPSHOT_FORMAT,
     ENV_SNAPSHOT_PAYLOAD_TYPE,
@@ -21,29 +23,52 @@ use promptreg_core::integrity::statement::{Statement, VersionPredicate};
 use promptreg_core::integrity::{Envelope, SigningKey};
 use promptreg_core::{Metadata, ProjectId, PromptBody, PromptContent, PromptName, Version};
 
-#[derive(Parser)]
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// `[CALLS [PROMPTS]] [--json]`.
 struct Args {
-    /// Calls per measurement.
-    #[arg(long, default_value_t = 5_000_000)]
+    /// Calls per measurement (default 5,000,000).
     calls: u64,
-    /// Live prompts in the snapshot.
-    #[arg(long, default_value_t = 1000)]
+    /// Live prompts in the snapshot (default 1,000).
     prompts: usize,
     /// One JSON line instead of text.
-    #[arg(long)]
     json: bool,
 }
 
+impl Args {
+    fn parse() -> Result<Self> {
+        let mut args = Args {
+            calls: 5_000_000,
+            prompts: 1000,
+            json: false,
+        };
+        let mut numbers = Vec::new();
+        for a in std::env::args().skip(1) {
+            match a.as_str() {
+                "--json" => args.json = true,
+                n => numbers.push(n.parse::<u64>()?),
+            }
+        }
+        if let Some(calls) = numbers.first() {
+            args.calls = *calls;
+        }
+        if let Some(prompts) = numbers.get(1) {
+            args.prompts = usize::try_from(*prompts)?;
+        }
+        Ok(args)
+    }
+}
+
 /// A signed version view of `name`.
-fn version(key: &SigningKey, name: &str, n: i64, template: &str) -> anyhow::Result<VersionView> {
+fn version(key: &SigningKey, name: &str, n: i64, template: &str) -> Result<VersionView> {
     let content = PromptContent::new(PromptBody::Text(template.into()), None, None)?;
     let digest = content.digest();
-    let name = PromptName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let name = PromptName::parse(name)?;
     let version = Version::new(n)?;
     let metadata = Metadata::default();
     let created_at = Utc::now();
     let predicate = VersionPredicate {
-        project: ProjectId::parse("default").map_err(|e| anyhow::anyhow!("{e}"))?,
+        project: ProjectId::parse("default")?,
         name: name.clone(),
         version,
         parent: None,
@@ -75,7 +100,7 @@ fn version(key: &SigningKey, name: &str, n: i64, template: &str) -> anyhow::Resu
     })
 }
 
-fn snapshot(key: &SigningKey, prompts: usize) -> anyhow::Result<Envelope> {
+fn snapshot(key: &SigningKey, prompts: usize) -> Result<Envelope> {
     let mut list = Vec::with_capacity(prompts);
     for i in 0..prompts {
         let name = format!("bench/p{i}");
@@ -133,8 +158,8 @@ fn time(calls: u64, mut f: impl FnMut(u64)) -> f64 {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+async fn main() -> Result<()> {
+    let args = Args::parse()?;
     let key = SigningKey::from_seed([42; 32]);
     let dir = std::env::temp_dir().join(format!("promptreg-sdk-hit-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -144,8 +169,7 @@ async fn main() -> anyhow::Result<()> {
     let agent = Agent::builder("http://127.0.0.1:9")
         .snapshot_path(&path)
         .start()
-        .await
-        .context("starting the agent from the signed snapshot")?;
+        .await?;
     let _ = std::fs::remove_dir_all(&dir);
 
     let plain = time(args.calls, |_| {
