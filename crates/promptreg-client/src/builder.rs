@@ -89,7 +89,7 @@ impl CaSource {
 }
 
 /// An error and its causes, `outer: inner: …`.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod error;
 pub mod ledger;
 pub mod paging;
@@ -46,6 +47,7 @@ mod deploy;
 mod gates;
 mod kek;
 mod lifecycle;
+mod outcomes;
 mod recovery;
 mod resolve;
 mod rollouts;
@@ -63,6 +65,7 @@ use promptreg_api::{ErrorBody, Resolved};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
+pub use agent::{Agent, AgentBuilder, AgentError, AgentStatus, Prompt};
 pub use builder::ClientBuilder;
 pub use changes::ChangeRequestFilter;
 pub use error::ClientError;

@@ -1,5 +1,5 @@
 //! The client against a scripted stand-in server: encoding, envelopes, ETag caching, paging.
-//! End-to-end runs against the real server live in the CLI's tests.
+//! The agent SDK runs against the real server, on both backends (`agent/`).
 
 // Test helpers outside #[test] functions may panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,6 +16,7 @@ use promptreg_client::{all_pages, Client, ClientError, PageRequest, PromptFilter
 use promptreg_core::{EnvName, PromptBody, PromptContent, PromptName};
 use serde_json::json;
 
+mod agent;
 mod rollouts;
 
 #[derive(Default)]
