@@ -65,6 +65,11 @@ pub struct ServiceConfig {
     /// with a correct credential. 0 turns the limit off.
     #[arg(long, env = "PROMPTREG_AUTH_FAILURE_LIMIT", default_value_t = crate::throttle::DEFAULT_LIMIT)]
     pub auth_failure_limit: u32,
+    /// The most flags one OpenFeature bulk evaluation (`POST /ofrep/v1/evaluate/flags`)
+    /// answers: the first by prompt name; its metadata says when more matched.
+    #[arg(long, env = "PROMPTREG_OFREP_MAX_FLAGS", default_value_t = 1_000,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ofrep_max_flags: u32,
 }
 
 impl Default for ServiceConfig {
@@ -79,6 +84,7 @@ impl Default for ServiceConfig {
             policy_file: None,
             change_request_ttl: crate::registry::DEFAULT_CHANGE_REQUEST_TTL,
             auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
+            ofrep_max_flags: 1_000,
         }
     }
 }
@@ -100,6 +106,7 @@ impl ServiceConfig {
             policies: None,
             change_request_ttl: self.change_request_ttl,
             auth_failure_limit: self.auth_failure_limit,
+            max_bulk_flags: self.ofrep_max_flags as usize,
         }
     }
 }
