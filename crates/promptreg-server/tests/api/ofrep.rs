@@ -10,15 +10,18 @@ use crate::helpers::{enc, Answer, TestApp, ADMIN};
 mod bad_input;
 mod bulk;
 
+use bad_input::{authentication_and_authorization, bad_bodies_get_ofrep_error_codes};
+use bulk::{bulk_evaluates_what_is_live_with_an_etag, bulk_follows_rollouts_and_the_server_limit};
+
 both_backends!(
     a_deployed_prompt_is_a_static_object_flag,
     undeployed_prompts_are_disabled_and_unknown_ones_not_found,
     a_rollout_splits_subjects_exactly_as_resolve_does,
     a_rollout_without_targeting_key_answers_the_stable_value_as_an_error,
-    bad_input::bad_bodies_get_ofrep_error_codes,
-    bad_input::authentication_and_authorization,
-    bulk::bulk_evaluates_what_is_live_with_an_etag,
-    bulk::bulk_follows_rollouts_and_the_server_limit,
+    bad_bodies_get_ofrep_error_codes,
+    authentication_and_authorization,
+    bulk_evaluates_what_is_live_with_an_etag,
+    bulk_follows_rollouts_and_the_server_limit,
 );
 
 pub(crate) const FLAGS: &str = "/ofrep/v1/evaluate/flags";
@@ -96,6 +99,7 @@ async fn a_deployed_prompt_is_a_static_object_flag(app: &TestApp) {
     );
     app.push("support/triage", "Triage {{ ticket }} now").await;
     app.deploy("production", "support/triage", 1).await;
+    app.deploy("staging", "support/triage", 1).await;
     app.deploy("staging", "support/triage", 2).await;
 
     let a = evaluate(app, "support/triage", json!({"targetingKey": "agent-1"})).await;

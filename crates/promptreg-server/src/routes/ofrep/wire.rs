@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 /// The request body of both evaluation routes (for the OpenAPI document; parsed by
 /// [`Context::parse`]).
-#[derive(Debug, utoipa::ToSchema)]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Only describes the body in the OpenAPI document: never built or read.
 pub struct EvaluationRequest {
     /// The evaluation context: `targetingKey` (the rollout subject), `env` (default
     /// `production`), for the bulk route `prefix`; other attributes are ignored.
