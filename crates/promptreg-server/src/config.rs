@@ -75,6 +75,11 @@ pub struct ServiceConfig {
     /// `resync` (`lagged`) and disconnected (the server never buffers more for it).
     #[arg(long, env = "PROMPTREG_WATCH_BUFFER", default_value_t = crate::registry::watch::DEFAULT_BUFFER)]
     pub watch_buffer: usize,
+    /// The most flags one OpenFeature bulk evaluation (`POST /ofrep/v1/evaluate/flags`)
+    /// answers: the first by prompt name; its metadata says when more matched.
+    #[arg(long, env = "PROMPTREG_OFREP_MAX_FLAGS", default_value_t = 1_000,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ofrep_max_flags: u32,
 }
 
 /// A heartbeat interval: a duration of at least 10 ms.
@@ -100,6 +105,7 @@ impl Default for ServiceConfig {
             auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
             watch_heartbeat: crate::registry::watch::DEFAULT_HEARTBEAT,
             watch_buffer: crate::registry::watch::DEFAULT_BUFFER,
+            ofrep_max_flags: 1_000,
         }
     }
 }
@@ -126,6 +132,7 @@ impl ServiceConfig {
                 buffer: self.watch_buffer,
                 ..Default::default()
             },
+            max_bulk_flags: self.ofrep_max_flags as usize,
         }
     }
 }

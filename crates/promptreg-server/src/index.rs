@@ -239,6 +239,19 @@ impl ResolveIndex {
         self.map.read().get(project)?.get(env)?.get(name).cloned()
     }
 
+    /// The live entries of an environment, ordered by prompt name (OFREP bulk evaluation).
+    pub fn live_in(&self, project: &str, env: &str) -> Vec<Arc<Entry>> {
+        let map = self.map.read();
+        let mut entries: Vec<Arc<Entry>> = map
+            .get(project)
+            .and_then(|envs| envs.get(env))
+            .map(|prompts| prompts.values().cloned().collect())
+            .unwrap_or_default();
+        drop(map);
+        entries.sort_by(|a, b| a.version.name.as_str().cmp(b.version.name.as_str()));
+        entries
+    }
+
     fn entry(
         &self,
         project: &ProjectId,

@@ -126,3 +126,26 @@ error_set!(
     "ErrorBody",
     [(409, "A promotion gate refused the version (`gate_failed`, `predecessor_required`; `details` name the gate, its expression and the values it read, or the predecessor and the time spent there), or another conflict with the current state")]
 );
+
+error_set!(
+    /// The errors of the OFREP routes, in OFREP's body `{key?, errorCode, errorDetails}`
+    /// (`TARGETING_KEY_MISSING` adds the live version as `value`).
+    OfrepErrors,
+    "FlagFailure",
+    [
+        (400, "A body that is not a JSON object (`PARSE_ERROR`); a context of the wrong type, or an `env` that does not exist (`INVALID_CONTEXT`); an active rollout and no `targetingKey` (`TARGETING_KEY_MISSING`, with the live version as `value`)"),
+        (401, "Missing or invalid bearer token (`GENERAL`)"),
+        (403, "The token's role may not resolve (`GENERAL`)"),
+        (413, "The body is larger than the server's limit (`GENERAL`)"),
+        (429, "Too many failed authentications from this address (`GENERAL`; `Retry-After`)"),
+        (500, "An unexpected server error (`GENERAL`)"),
+        (503, "This replica cannot answer now (`GENERAL`)"),
+    ]
+);
+
+error_set!(
+    /// 404 on the OFREP single-flag route.
+    OfrepFlagNotFound,
+    "FlagFailure",
+    [(404, "No prompt has this name (`FLAG_NOT_FOUND`)")]
+);

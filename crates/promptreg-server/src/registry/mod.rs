@@ -12,6 +12,7 @@
 //! - `pointers`: environments, deploy, rollback, Langfuse labels.
 //! - `reads`: every read, each behind the policy.
 //! - `serve`: authentication, resolve and render (the agents' hot path).
+//! - `flags`: prompts evaluated as OpenFeature flags (OFREP), through resolve.
 //! - `rollouts`: starting rollouts, people's commands and the controller's steps.
 //! - `changes`: change requests (open, review, apply) and environment settings: the
 //!   two-person rule for protected environments.
@@ -42,6 +43,7 @@ mod changes;
 pub mod controller;
 pub mod dispatch;
 pub mod error;
+mod flags;
 pub mod follow;
 mod gates;
 mod integrity;
@@ -70,6 +72,7 @@ pub use audit::AuditedChange;
 pub use cedar::{CedarPolicy, PolicyError, PreparedPolicies};
 pub use changes::MAX_APPROVALS;
 pub use error::{ServiceError, ServiceResult};
+pub use flags::{Evaluation, FlagSet};
 pub use gates::NewValidation;
 pub use integrity::{LedgerEntry, SignedCheckpoint, MAX_ENTRIES};
 pub use pointers::Moved;
@@ -96,6 +99,9 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// How long a change request stays applicable by default (72 hours).
 pub const DEFAULT_CHANGE_REQUEST_TTL: std::time::Duration =
     std::time::Duration::from_secs(72 * 3600);
+
+/// The most flags one OFREP bulk evaluation answers by default.
+pub const DEFAULT_MAX_BULK_FLAGS: usize = 1_000;
 
 /// Choices an operator makes about the service's behaviour.
 #[derive(Debug, Clone)]
@@ -126,6 +132,9 @@ pub struct RegistryOptions {
     pub auth_failure_limit: u32,
     /// The change stream: heartbeat, per-watcher buffer, replay limit.
     pub watch: WatchOptions,
+    /// The most flags one OFREP bulk evaluation answers (the first by name; the answer's
+    /// metadata says when more matched).
+    pub max_bulk_flags: usize,
 }
 
 impl Default for RegistryOptions {
@@ -141,6 +150,7 @@ impl Default for RegistryOptions {
             change_request_ttl: DEFAULT_CHANGE_REQUEST_TTL,
             auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
             watch: WatchOptions::default(),
+            max_bulk_flags: DEFAULT_MAX_BULK_FLAGS,
         }
     }
 }

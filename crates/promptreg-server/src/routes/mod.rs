@@ -8,6 +8,7 @@ mod kek;
 mod langfuse;
 mod ledger;
 mod lifecycle;
+mod ofrep;
 mod outcomes;
 mod projects;
 mod prompts;
@@ -61,8 +62,10 @@ use crate::error::ApiError;
         changes::create, changes::list, changes::get, changes::approve, changes::reject, changes::apply,
         projects::create_project, projects::list_projects,
         watch::watch, watch::env_snapshot,
+        ofrep::evaluate, ofrep::evaluate_all,
     ),
-    components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
+    components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody,
+        ofrep::wire::FlagFailure)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -217,6 +220,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let rest = Router::new()
         .merge(v1)
         .merge(langfuse::routes())
+        .merge(ofrep::routes())
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))
@@ -251,7 +255,24 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     hot.merge(rest).with_state(state)
 }
 
-async fn not_found(uri: axum::http::Uri) -> ApiError {
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // OFREP providers read OFREP's body, even for a path that names no flag
+    // (`/ofrep/v1/evaluate/flags/` with an empty key).
+    if uri.path().starts_with("/ofrep/") {
+        let code = if uri.path().starts_with("/ofrep/v1/evaluate/flags/") {
+            "FLAG_NOT_FOUND"
+        } else {
+            "GENERAL"
+        };
+        let details = "no such route: OFREP evaluates POST /ofrep/v1/evaluate/flags[/{key}]";
+        return ofrep::error::OfrepError::new(StatusCode::NOT_FOUND, None, code, details)
+            .into_response();
+    }
+    api_not_found(&uri).into_response()
+}
+
+fn api_not_found(uri: &axum::http::Uri) -> ApiError {
     match unencoded_prompt_name(uri.path()) {
         Some(name) => ApiError::not_found(format!(
             "no such route; prompt names in paths are percent-encoded: use {} for {name}",

@@ -57,7 +57,8 @@ impl ResolveQuery {
     }
 }
 
-pub(super) fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+/// Whether `If-None-Match` names `etag` (or `*`); weak tags compare equal.
+pub(crate) fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     headers.get_all(IF_NONE_MATCH).iter().any(|v| {
         v.to_str().is_ok_and(|s| {
             s.split(',')

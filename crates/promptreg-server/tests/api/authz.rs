@@ -80,6 +80,7 @@ fn needed(method: &str, path: &str) -> Option<Option<&'static str>> {
             | "/v1/projects",
         ) => Some("reader"),
         ("post", "/v1/resolve/{name}/render") => Some("reader"),
+        ("post", "/ofrep/v1/evaluate/flags" | "/ofrep/v1/evaluate/flags/{key}") => Some("reader"),
         ("post", "/v1/outcomes") => Some("reader"),
         ("delete", "/api/public/v2/prompts/{name}") => Some("reader"),
         // Validation results and promotion gates.
@@ -113,6 +114,9 @@ fn body(method: &str, path: &str) -> Option<Value> {
         ("post", "/v1/change-requests/{id}/reject") => json!({"comment": "no"}),
         ("post", "/v1/tokens" | "/v1/key-pairs") => json!({"name": "t", "role": "reader"}),
         ("post", "/v1/resolve/{name}/render") => json!({"variables": {"n": 1}}),
+        ("post", "/ofrep/v1/evaluate/flags" | "/ofrep/v1/evaluate/flags/{key}") => {
+            json!({"context": {"env": "staging", "targetingKey": "agent-1"}})
+        }
         ("post", "/v1/outcomes") => {
             json!({"events": [{"id": "e1", "prompt": "p", "env": "staging", "version": 1, "success": true}]})
         }
@@ -198,6 +202,7 @@ async fn every_route_refuses_exactly_the_roles_below_its_need(app: &TestApp) {
             });
             let uri = path
                 .replace("{name}", "p")
+                .replace("{key}", "p")
                 .replace("{version}", "1")
                 .replace("{env}", "staging")
                 .replace(

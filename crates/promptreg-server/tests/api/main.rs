@@ -25,6 +25,7 @@ mod ledger;
 mod ledger_replicas;
 mod metrics;
 mod nul_input;
+mod ofrep;
 mod outcomes;
 mod projects;
 mod render_limits;
