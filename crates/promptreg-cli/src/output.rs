@@ -48,6 +48,12 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
     }
 }
 
+/// Whether a write to stdout found the reader gone (commands that would otherwise run
+/// forever, `watch`, stop then).
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 /// Writes a line to stderr, ignoring failures: there is nowhere left to report them, and
 /// `eprintln!` would panic on a closed pipe (`promptreg list 2>&1 | head -1`).
 pub fn write_stderr(args: std::fmt::Arguments<'_>) {

@@ -2,7 +2,9 @@
 //! (`GET /v1/environments/{env}/snapshot`): the two calls an agent's cache is built on.
 
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
@@ -56,7 +58,10 @@ pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, ClientError>
 
 impl Client {
     /// Opens `GET /v1/watch`. An error status (unknown environment, bad token) is returned
-    /// here, before any frame; frames of kinds this client does not know are skipped.
+    /// here, before any frame; frames of kinds this client does not know are skipped. Once
+    /// the `ready` frame has said how often the server sends heartbeats, a stream on which
+    /// nothing (not even a heartbeat) arrives for twice that ends with an error: the
+    /// connection is dead even if no socket error says so.
     pub async fn watch(&self, options: &WatchOptions) -> Result<WatchStream, ClientError> {
         let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(env) = &options.env {
@@ -77,7 +82,15 @@ impl Client {
         if !response.status().is_success() {
             return Err(crate::api_error(response).await);
         }
-        let frames = response.bytes_stream().eventsource().filter_map(|frame| {
+        // Heartbeats are SSE comments, which the parser drops: the bytes themselves are
+        // watched (milliseconds since `opened`).
+        let opened = Instant::now();
+        let touched = Arc::new(AtomicU64::new(0));
+        let touch = touched.clone();
+        let bytes = response.bytes_stream().inspect(move |_| {
+            touch.store(elapsed_ms(opened), Ordering::Relaxed);
+        });
+        let frames = bytes.eventsource().filter_map(|frame| {
             let parsed = match frame {
                 Err(e) => Some(Err(ClientError::Decode {
                     status: 200,
@@ -87,7 +100,7 @@ impl Client {
             };
             std::future::ready(parsed)
         });
-        Ok(Box::pin(frames))
+        Ok(Box::pin(alive(Box::pin(frames), opened, touched)))
     }
 
     /// `GET /v1/environments/{env}/snapshot?prefix=`: the signed snapshot, as received (check
@@ -105,6 +118,72 @@ impl Client {
         let response = rb.send().await.map_err(ClientError::Transport)?;
         decode(response).await
     }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `frames`, ended with an error once nothing has arrived for twice the heartbeat interval
+/// announced by `ready` (no limit before it).
+fn alive(
+    frames: WatchStream,
+    opened: Instant,
+    touched: Arc<AtomicU64>,
+) -> impl Stream<Item = Result<WatchEvent, ClientError>> + Send {
+    struct State {
+        frames: WatchStream,
+        /// Twice the heartbeat, once known.
+        limit: Option<Duration>,
+        dead: bool,
+    }
+    let state = State {
+        frames,
+        limit: None,
+        dead: false,
+    };
+    futures::stream::unfold(state, move |mut st| {
+        let touched = touched.clone();
+        async move {
+            if st.dead {
+                return None;
+            }
+            loop {
+                let next = match st.limit {
+                    None => st.frames.next().await,
+                    Some(limit) => match tokio::time::timeout(limit, st.frames.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            let quiet =
+                                elapsed_ms(opened).saturating_sub(touched.load(Ordering::Relaxed));
+                            if u128::from(quiet) < limit.as_millis() {
+                                continue; // a heartbeat came meanwhile
+                            }
+                            st.dead = true;
+                            let message = format!(
+                                "change stream: nothing received for {} ms (twice the heartbeat); the connection is dead",
+                                limit.as_millis()
+                            );
+                            return Some((
+                                Err(ClientError::Decode {
+                                    status: 200,
+                                    message,
+                                }),
+                                st,
+                            ));
+                        }
+                    },
+                };
+                let next = next?;
+                if let Ok(WatchEvent::Ready(ready)) = &next {
+                    st.limit = Some(Duration::from_millis(
+                        ready.heartbeat_ms.max(1).saturating_mul(2),
+                    ));
+                }
+                return Some((next, st));
+            }
+        }
+    })
 }
 
 /// One SSE frame as a [`WatchEvent`]; `None` for kinds this client does not know.

@@ -42,6 +42,7 @@ pub struct AppState {
 impl AppState {
     /// Stops the background work, then writes the outcomes still only in memory.
     pub async fn shutdown(&self) {
+        self.registry.stop_watchers();
         self.supervisor.shutdown().await;
         if let Err(e) = self.outcomes.flush(self.registry.now()).await {
             tracing::error!(error = %e, "the last flush of outcome windows failed");
@@ -130,6 +131,15 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     options.policies = policies;
     options.render = config.render_limits();
     options.seal_content = !config.bench_integrity_off;
+    // A stream whose heartbeats are further apart than the idle timeout would be closed as
+    // idle between two of them.
+    let idle = std::time::Duration::from_secs(config.idle_timeout_secs);
+    if options.watch.heartbeat * 2 > idle {
+        let heartbeat = idle / 2;
+        tracing::warn!(configured = ?options.watch.heartbeat, heartbeat = ?heartbeat,
+            "--watch-heartbeat must be under half the idle timeout; lowering it");
+        options.watch.heartbeat = heartbeat;
+    }
     let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
     state_with_keys(store, &admin, &instance, options, metrics, keys).await
 }
@@ -274,6 +284,10 @@ pub async fn state_with_keys(
     let dispatcher = registry.clone();
     supervisor.spawn("webhook dispatcher", move |stop| {
         crate::registry::dispatch::run(dispatcher.clone(), dispatcher_owner.clone(), stop)
+    });
+    let repairer = registry.clone();
+    supervisor.spawn("change stream gap repair", move |stop| {
+        repairer.clone().repair_watch_gaps(stop)
     });
     let flusher = registry.clone();
     supervisor.spawn("token use flusher", move |stop| {

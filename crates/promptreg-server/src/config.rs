@@ -65,6 +65,25 @@ pub struct ServiceConfig {
     /// with a correct credential. 0 turns the limit off.
     #[arg(long, env = "PROMPTREG_AUTH_FAILURE_LIMIT", default_value_t = crate::throttle::DEFAULT_LIMIT)]
     pub auth_failure_limit: u32,
+    /// How often an open change stream (`GET /v1/watch`) gets a heartbeat comment: `15s`,
+    /// `500ms`… A client treats a stream silent for twice this as dead. Kept under half the
+    /// idle timeout.
+    #[arg(long, env = "PROMPTREG_WATCH_HEARTBEAT", default_value = "15s",
+        value_parser = parse_heartbeat)]
+    pub watch_heartbeat: std::time::Duration,
+    /// How many changes a change-stream client may fall behind by before it is sent
+    /// `resync` (`lagged`) and disconnected (the server never buffers more for it).
+    #[arg(long, env = "PROMPTREG_WATCH_BUFFER", default_value_t = crate::registry::watch::DEFAULT_BUFFER)]
+    pub watch_buffer: usize,
+}
+
+/// A heartbeat interval: a duration of at least 10 ms.
+fn parse_heartbeat(text: &str) -> Result<std::time::Duration, String> {
+    let d = promptreg_core::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_millis(10) {
+        return Err("the heartbeat must be at least 10ms".into());
+    }
+    Ok(d)
 }
 
 impl Default for ServiceConfig {
@@ -79,6 +98,8 @@ impl Default for ServiceConfig {
             policy_file: None,
             change_request_ttl: crate::registry::DEFAULT_CHANGE_REQUEST_TTL,
             auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
+            watch_heartbeat: crate::registry::watch::DEFAULT_HEARTBEAT,
+            watch_buffer: crate::registry::watch::DEFAULT_BUFFER,
         }
     }
 }
@@ -100,6 +121,11 @@ impl ServiceConfig {
             policies: None,
             change_request_ttl: self.change_request_ttl,
             auth_failure_limit: self.auth_failure_limit,
+            watch: crate::registry::WatchOptions {
+                heartbeat: self.watch_heartbeat,
+                buffer: self.watch_buffer,
+                ..Default::default()
+            },
         }
     }
 }

@@ -34,6 +34,16 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+/// Handed to change-stream requests (`GET /v1/watch`, found by path so that no other
+/// request pays for it): cancelled when the server starts shutting down, so that a stream,
+/// which never ends on its own, sends its last frame and ends instead of holding the
+/// graceful shutdown open.
+#[derive(Clone, Debug)]
+pub struct StreamStop(pub tokio_util::sync::CancellationToken);
+
+/// The path of the only never-ending response.
+const STREAM_PATH: &str = "/v1/watch";
+
 /// Connection limits of the HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeOptions {
@@ -318,6 +328,8 @@ async fn http<I>(
     } = served;
     let io = TokioIo::new(io);
     let service_ctl = ctl.clone();
+    let streams = tokio_util::sync::CancellationToken::new();
+    let stop_streams = streams.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let app = app.clone();
         let busy = Busy::new(&service_ctl);
@@ -325,9 +337,28 @@ async fn http<I>(
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
         }
+        let stream = req.uri().path() == STREAM_PATH;
+        if stream {
+            req.extensions_mut().insert(StreamStop(streams.clone()));
+        }
         async move {
-            let _busy = busy;
             let res: Result<_, Infallible> = app.oneshot(req.map(axum::body::Body::new)).await;
+            if stream {
+                // A stream is in flight until its body ends, not when its head is sent: it is
+                // never evicted as a connection waiting for a request.
+                return res.map(|r| {
+                    r.map(|body| {
+                        axum::body::Body::from_stream(futures::StreamExt::map(
+                            body.into_data_stream(),
+                            move |chunk| {
+                                let _held = &busy;
+                                chunk
+                            },
+                        ))
+                    })
+                });
+            }
+            drop(busy);
             res
         }
     });
@@ -343,6 +374,7 @@ async fn http<I>(
     let evicted = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
     tokio::pin!(evicted);
     let mut evicting = false;
+    let mut stopped = false;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -362,9 +394,13 @@ async fn http<I>(
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = stopping.changed(), if !closing => {
-                closing = true;
-                conn.as_mut().graceful_shutdown();
+            _ = stopping.changed(), if !stopped => {
+                stopped = true;
+                stop_streams.cancel();
+                if !closing {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
             }
             () = ctl.evict.notified(), if !evicting => {
                 // Closes at once when idle; a response still being written gets a moment.

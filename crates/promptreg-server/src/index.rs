@@ -224,6 +224,16 @@ impl ResolveIndex {
         }
     }
 
+    /// Every live entry of an environment (snapshots; not the resolve path).
+    pub fn live_in(&self, project: &str, env: &str) -> Vec<Arc<Entry>> {
+        self.map
+            .read()
+            .get(project)
+            .and_then(|envs| envs.get(env))
+            .map(|names| names.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The live entry for a pointer.
     pub fn get(&self, project: &str, env: &str, name: &str) -> Option<Arc<Entry>> {
         self.map.read().get(project)?.get(env)?.get(name).cloned()

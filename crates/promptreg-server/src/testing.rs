@@ -87,6 +87,17 @@ pub async fn spawn_sqlite() -> anyhow::Result<TestServer> {
     spawn(path, None, Some(dir)).await
 }
 
+/// Starts a server on a fresh SQLite data directory with a configuration `configure`
+/// adjusts (as `promptreg serve` flags would).
+pub async fn spawn_sqlite_with(configure: impl FnOnce(&mut Config)) -> anyhow::Result<TestServer> {
+    let dir = tempfile_dir::TempDir::new()?;
+    let mut config = Config::for_data_dir(dir.path().to_path_buf());
+    config.admin_token = Some(TEST_ADMIN_TOKEN.into());
+    configure(&mut config);
+    let state = crate::app::build_state(&config).await?;
+    listen(state, config.max_body_bytes, Some(dir), None).await
+}
+
 /// Starts an HTTPS server on a fresh SQLite data directory, serving `cert` and `key` (PEM
 /// files) and reloading them when they change, like `promptreg serve --tls-cert --tls-key`.
 /// Its URL is `https://127.0.0.1:<port>`, so the certificate must name that IP address.

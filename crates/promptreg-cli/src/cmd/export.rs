@@ -89,7 +89,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Writes `bytes` beside `path` and renames it into place, so a bundle is never half there.
-fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = PathBuf::from(partial);

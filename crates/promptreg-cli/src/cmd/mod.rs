@@ -25,10 +25,12 @@ mod resolve;
 mod rollback;
 mod rollout;
 mod serve;
+mod snapshot;
 mod token;
 mod validate;
 mod verify;
 mod versions;
+mod watch;
 
 use std::fmt;
 use std::future::Future;
@@ -176,6 +178,12 @@ enum Command {
     /// Create and list projects (tenants; creating one takes a server administrator).
     #[command(alias = "project")]
     Projects(WithClient<projects::Args>),
+    /// Print every change (version, deploy, rollback, rollout step) as it happens.
+    Watch(WithClient<watch::Args>),
+    /// Write an environment's signed snapshot to a file (what an SDK starts from offline).
+    // `-o` is the file here, as agents' runbooks write it; the format stays `--output`.
+    #[command(mut_arg("output", |a| a.short(None)))]
+    Snapshot(WithClient<snapshot::Args>),
 }
 
 impl Cli {
@@ -213,6 +221,8 @@ impl Cli {
             Command::Validate(c) => c.run(validate::run).await,
             Command::Gates(c) => c.run(gates::run).await,
             Command::Projects(c) => c.run(projects::run).await,
+            Command::Watch(c) => c.run(watch::run).await,
+            Command::Snapshot(c) => c.run(snapshot::run).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

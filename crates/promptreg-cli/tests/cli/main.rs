@@ -28,3 +28,4 @@ mod rollouts;
 mod serve;
 mod tls;
 mod verify;
+mod watch;

@@ -123,6 +123,9 @@ impl Registry {
         self.index.replace_all(audited.live);
         self.index.replace_rollouts(with_candidates);
         self.tokens.replace_all(&tokens);
+        // The change stream restarts at the heads too; streams open across a reload are
+        // told to resync.
+        self.hub.reset(&heads);
         *self.feed.applied.lock() = heads.into_iter().collect();
         self.feed
             .shared
@@ -185,7 +188,7 @@ impl Registry {
     }
 
     /// Applies every event of `project` after what was applied, in order.
-    async fn catch_up(&self, project: &ProjectId) -> ServiceResult<()> {
+    pub(crate) async fn catch_up(&self, project: &ProjectId) -> ServiceResult<()> {
         loop {
             let after = self.feed.mark(project);
             let events = self

@@ -33,6 +33,7 @@
 //! - `audit`: the audit log (changes with the state before and after each).
 //! - `gates`: validation results, environments' promotion gates, and the gate check every
 //!   non-rollback pointer move runs in its transaction.
+//! - [`watch`]: the change stream's hub and watchers, and environment snapshots.
 //! - [`policy`]: who may do what. [`error`]: the service's own error type.
 
 mod audit;
@@ -56,6 +57,7 @@ mod rollouts;
 mod sealing;
 mod serve;
 mod tokens;
+pub mod watch;
 mod webhooks;
 
 use std::sync::Arc;
@@ -80,6 +82,7 @@ pub use rollouts::{RolloutCommand, RolloutStart};
 pub use sealing::KekRotation;
 pub use serve::{not_deployed, Served, Target};
 pub use tokens::{run_token_use_flusher, IssuedToken, TokenRequest};
+pub use watch::{EnvState, LivePrompt, WatchFilter, WatchOptions};
 pub use webhooks::AbortTarget;
 
 use crate::auth::{Caller, TokenCache};
@@ -121,6 +124,8 @@ pub struct RegistryOptions {
     /// Failed authentication attempts a client address may make per minute before it gets
     /// 429 (0: no limit).
     pub auth_failure_limit: u32,
+    /// The change stream: heartbeat, per-watcher buffer, replay limit.
+    pub watch: WatchOptions,
 }
 
 impl Default for RegistryOptions {
@@ -135,6 +140,7 @@ impl Default for RegistryOptions {
             policies: None,
             change_request_ttl: DEFAULT_CHANGE_REQUEST_TTL,
             auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
+            watch: WatchOptions::default(),
         }
     }
 }
@@ -164,6 +170,10 @@ pub struct Registry {
     keyring: Arc<crate::integrity::Keyring>,
     /// Every public signing key, to check stored signatures with.
     keys: parking_lot::RwLock<promptreg_core::integrity::KeyRing>,
+    /// The change stream's fan-out, fed by `apply`.
+    hub: watch::hub::WatchHub,
+    /// Cancelled at shutdown: every open change stream ends with `resync`.
+    watch_stop: tokio_util::sync::CancellationToken,
 }
 
 /// What the writer of a change already knows about its result, so a local change needs no
@@ -207,6 +217,8 @@ impl Registry {
             findings: crate::integrity::Findings::default(),
             keyring: Arc::new(crate::integrity::Keyring::ephemeral()),
             keys: Default::default(),
+            hub: watch::hub::WatchHub::new(watch::DEFAULT_BUFFER),
+            watch_stop: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -227,6 +239,7 @@ impl Registry {
         if let Some(policies) = options.policies.take() {
             self.cedar.install(policies);
         }
+        self.hub = watch::hub::WatchHub::new(options.watch.buffer);
         self.options = options;
         self
     }
@@ -293,10 +306,19 @@ impl Registry {
         Ok(record)
     }
 
-    /// Feeds one committed event to the in-memory state. Applying the same event twice, or an
-    /// older one after a newer, changes nothing: pointer entries only move to a higher `seq`.
+    /// Feeds one committed event to the in-memory state, then to the change stream (after
+    /// the resolve index, so a watcher told of a move finds it served; and even when the
+    /// state could not take it, since the event is committed and the stream must not stall
+    /// on it). Applying the same event twice, or an older one after a newer, changes
+    /// nothing: pointer entries only move to a higher `seq`.
     pub(crate) async fn apply(&self, event: &EventRecord, known: Known) -> ServiceResult<()> {
         self.ledger.offer(event);
+        let applied = self.apply_state(event, known).await;
+        self.hub.offer(event);
+        applied
+    }
+
+    async fn apply_state(&self, event: &EventRecord, known: Known) -> ServiceResult<()> {
         match &event.change {
             ChangeEvent::PointerMoved {
                 project,

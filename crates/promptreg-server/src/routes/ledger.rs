@@ -25,7 +25,7 @@ fn b64(hash: &[u8; 32]) -> String {
     B64.encode(hash)
 }
 
-fn key_view(k: SigningKeyRecord) -> SigningKeyView {
+pub(super) fn key_view(k: SigningKeyRecord) -> SigningKeyView {
     SigningKeyView {
         key_id: k.key_id,
         algorithm: k.algorithm,

@@ -18,6 +18,7 @@ mod service;
 mod tokens;
 mod versions;
 pub mod views;
+mod watch;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -59,6 +60,7 @@ use crate::error::ApiError;
         environments::update_environment,
         changes::create, changes::list, changes::get, changes::approve, changes::reject, changes::apply,
         projects::create_project, projects::list_projects,
+        watch::watch, watch::env_snapshot,
     ),
     components(schemas(promptreg_api::ErrorBody, promptreg_api::ErrorDetail, langfuse::error::LangfuseErrorBody)),
     modifiers(&BearerAuth)
@@ -116,6 +118,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(environments::get_environment).patch(environments::update_environment),
         )
         .route("/v1/environments/{env}/catalog", get(environments::catalog))
+        .route("/v1/environments/{env}/snapshot", get(watch::env_snapshot))
+        .route("/v1/watch", get(watch::watch))
         .route(
             "/v1/environments/{env}/prompts/{name}",
             put(environments::deploy).get(environments::get_deployment),

@@ -57,7 +57,7 @@ impl ResolveQuery {
     }
 }
 
-fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+pub(super) fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     headers.get_all(IF_NONE_MATCH).iter().any(|v| {
         v.to_str().is_ok_and(|s| {
             s.split(',')

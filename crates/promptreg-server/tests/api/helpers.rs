@@ -339,6 +339,18 @@ pub async fn call_url(
     )
 }
 
+/// One admin request with a JSON body on a router (from a task that has no `TestApp`).
+pub async fn send_json(router: &Router, method: &str, path: &str, body: Value) -> StatusCode {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    router.clone().oneshot(req).await.unwrap().status()
+}
+
 /// Percent-encodes a prompt name for a path.
 pub fn enc(name: &str) -> String {
     name.replace('/', "%2F")

@@ -41,4 +41,5 @@ mod tamper;
 mod tls;
 mod unknown_routes;
 mod versions;
+mod watch;
 mod webhooks;
