@@ -85,7 +85,9 @@ run() {
 }
 status=0
 echo "--- native API (Bearer)"
-run --exclude-path-regex '^/api/public' -H "Authorization: Bearer $TOKEN" || status=$?
+# /v1/watch is a stream that never ends (Server-Sent Events): every call would time out. Its
+# refusals are covered by tests/api/watch.rs and authz.rs.
+run --exclude-path-regex '^/api/public|^/v1/watch$' -H "Authorization: Bearer $TOKEN" || status=$?
 echo "--- Langfuse-compatible API (Basic)"
 # Made only now: the native pass may revoke every token it can list (DELETE /v1/tokens/{id}).
 PAIR=$(api POST /v1/key-pairs '{"name":"schemathesis","role":"admin"}')
