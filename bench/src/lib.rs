@@ -7,12 +7,15 @@
 //! * `hello` — a trivial axum server answering a fixed ~1 KiB JSON body, used as the
 //!   "machine ceiling" baseline.
 //!
-//! * `fleet` — a simulated agent fleet for release-control scenarios ([`fleet`]).
+//! * `fleet` — a simulated agent fleet for release-control scenarios ([`fleet`]);
+//! * `propagation` — time from a rollback's HTTP answer to the last of N change-stream
+//!   watchers receiving it ([`propagation`]).
 //!
 //! This library holds the small pure pieces of `loadgen` (template expansion, header
 //! parsing, the result summary) so they can be unit tested.
 
 pub mod fleet;
+pub mod propagation;
 
 use std::fmt::Write as _;
 

@@ -224,22 +224,13 @@ impl ResolveIndex {
         }
     }
 
-    /// Every live entry of an environment (snapshots; not the resolve path).
-    pub fn live_in(&self, project: &str, env: &str) -> Vec<Arc<Entry>> {
-        self.map
-            .read()
-            .get(project)
-            .and_then(|envs| envs.get(env))
-            .map(|names| names.values().cloned().collect())
-            .unwrap_or_default()
-    }
-
     /// The live entry for a pointer.
     pub fn get(&self, project: &str, env: &str, name: &str) -> Option<Arc<Entry>> {
         self.map.read().get(project)?.get(env)?.get(name).cloned()
     }
 
-    /// The live entries of an environment, ordered by prompt name (OFREP bulk evaluation).
+    /// The live entries of an environment, ordered by prompt name (snapshots and OFREP bulk
+    /// evaluation; not the resolve path).
     pub fn live_in(&self, project: &str, env: &str) -> Vec<Arc<Entry>> {
         let map = self.map.read();
         let mut entries: Vec<Arc<Entry>> = map
