@@ -211,8 +211,11 @@ async fn env_and_prefix_filter_what_is_sent(app: &TestApp) {
     );
 }
 
+/// A refused watch request: path and query, extra headers, status, a word the message names.
+type Refusal<'a> = (&'a str, &'a [(&'a str, &'a str)], StatusCode, &'a str);
+
 async fn refusals_come_before_the_stream_with_the_envelope(app: &TestApp) {
-    let cases: [(&str, &[(&str, &str)], StatusCode, &str); 8] = [
+    let cases: [Refusal<'_>; 8] = [
         (
             "/v1/watch?env=nowhere",
             &[],

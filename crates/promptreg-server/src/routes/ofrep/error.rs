@@ -14,7 +14,9 @@ use crate::error::ApiError;
 #[derive(Debug)]
 pub struct OfrepError {
     status: StatusCode,
-    body: FlagFailure,
+    /// Boxed: with the stable value and its metadata the body is large, and handlers return
+    /// this error by value.
+    body: Box<FlagFailure>,
     retry_after: Option<u64>,
 }
 
@@ -28,14 +30,14 @@ impl OfrepError {
     ) -> Self {
         Self {
             status,
-            body: FlagFailure {
+            body: Box::new(FlagFailure {
                 key: key.map(str::to_owned),
                 error_code: code,
                 error_details: details.into(),
                 value: None,
                 variant: None,
                 metadata: None,
-            },
+            }),
             retry_after: None,
         }
     }
@@ -49,7 +51,7 @@ impl OfrepError {
     pub fn failure(body: FlagFailure) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
-            body,
+            body: Box::new(body),
             retry_after: None,
         }
     }
@@ -90,7 +92,7 @@ impl From<crate::registry::ServiceError> for OfrepError {
 
 impl IntoResponse for OfrepError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
+        let mut response = (self.status, Json(*self.body)).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
