@@ -294,7 +294,7 @@ mod tests {
         .unwrap();
         let err = c.wait_ready(SHORT).await.unwrap_err();
         assert!(
-            format!("{err:#}").contains("watcher 1 (server 0) failed: resync"),
+            format!("{err:#}").contains("watcher 1 (server 1) failed: resync"),
             "{err:#}"
         );
 
