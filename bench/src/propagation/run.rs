@@ -100,11 +100,11 @@ pub async fn run(config: &Config, watchers_rt: &tokio::runtime::Handle) -> anyho
         config.env,
         encode(prompt)
     );
-    seed(&http, api, token, prompt, &pointer).await?;
+    let seeded = seed(&http, api, token, prompt, &pointer).await?;
 
     let mut targets = Vec::new();
     for (i, url) in config.urls.iter().enumerate() {
-        targets.push(Arc::new(target(i, url, config).await?));
+        targets.push(Arc::new(target(i, url, config, seeded).await?));
     }
     let server_of: Vec<usize> = (0..config.watchers).map(|c| c % targets.len()).collect();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -207,13 +207,16 @@ pub async fn run(config: &Config, watchers_rt: &tokio::runtime::Handle) -> anyho
 }
 
 /// Creates v1 and v2 of `prompt` and deploys v1, then v2, so a rollback goes to v1.
+/// Returns the log position (event `seq`) of the last deploy: watchers start after it, so
+/// that a replica whose feed has not yet delivered the seed's events does not stream them
+/// as if they were the benchmark's moves.
 async fn seed(
     http: &reqwest::Client,
     api: &str,
     token: &str,
     prompt: &str,
     pointer: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<i64> {
     let versions = format!("{api}/v1/prompts/{}/versions", encode(prompt));
     for (v, text) in [(1, "answer briefly."), (2, "answer briefly and politely.")] {
         let body = json!({"type": "text", "template": format!("{prompt} v{v}: {text}"),
@@ -223,8 +226,9 @@ async fn seed(
             bail!("{prompt} already existed: publishing gave {created}");
         }
     }
+    let mut seq = 0;
     for v in [1, 2] {
-        call(
+        let answer = call(
             http,
             reqwest::Method::PUT,
             pointer,
@@ -232,12 +236,19 @@ async fn seed(
             &json!({"version": v}),
         )
         .await?;
+        let index = answer
+            .get("ledger_index")
+            .and_then(serde_json::Value::as_i64)
+            .with_context(|| format!("no ledger_index in the deploy's answer {answer}"))?;
+        // Leaf `i` of the ledger is the event with `seq` i + 1.
+        seq = index + 1;
     }
-    Ok(())
+    Ok(seq)
 }
 
-/// The watch target of server `index` at `base`.
-async fn target(index: usize, base: &str, config: &Config) -> anyhow::Result<Target> {
+/// The watch target of server `index` at `base`, streaming what comes after log position
+/// `after`.
+async fn target(index: usize, base: &str, config: &Config, after: i64) -> anyhow::Result<Target> {
     let url = reqwest::Url::parse(base).with_context(|| format!("bad URL {base}"))?;
     if url.scheme() != "http" {
         bail!("{base}: only http:// (the watchers speak plain HTTP/1.1)");
@@ -253,7 +264,7 @@ async fn target(index: usize, base: &str, config: &Config) -> anyhow::Result<Tar
         addr,
         authority: format!("{host}:{port}"),
         path: format!(
-            "/v1/watch?env={}&prefix={}",
+            "/v1/watch?env={}&prefix={}&after={after}",
             config.env,
             encode(&config.prompt)
         ),
