@@ -5,11 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use promptreg_bench::propagation::run::{run, Config, Output};
-use promptreg_store_postgres::PgStore;
+use promptreg_server::testing::Replicas;
 
 fn config(urls: Vec<String>, token: &str, watchers: usize) -> Config {
     Config {
@@ -69,20 +68,12 @@ async fn every_watcher_of_a_server_receives_every_rollback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchers_of_both_postgres_replicas_receive_every_rollback() {
-    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
-        eprintln!("SKIPPED watchers_of_both_postgres_replicas_receive_every_rollback: PROMPTREG_TEST_PG_URL is not set");
+    let Some(replicas) =
+        Replicas::start("watchers_of_both_postgres_replicas_receive_every_rollback").await
+    else {
         return;
     };
-    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
-        .await
-        .unwrap();
-    let pg_b = PgStore::connect_with(pg_a.connect_options()).await.unwrap();
-    let a = promptreg_server::testing::spawn_with_store(Arc::new(pg_a))
-        .await
-        .unwrap();
-    let b = promptreg_server::testing::spawn_with_store(Arc::new(pg_b))
-        .await
-        .unwrap();
+    let (a, b) = (&replicas.a, &replicas.b);
     let urls = vec![a.url().to_owned(), b.url().to_owned()];
     let out = run(
         &config(urls, a.admin_token(), 50),
@@ -91,7 +82,5 @@ async fn watchers_of_both_postgres_replicas_receive_every_rollback() {
     .await
     .unwrap();
     check(&out, 50, 2);
-    a.stop().await;
-    b.stop().await;
-    cleanup.await;
+    replicas.stop().await;
 }

@@ -174,3 +174,54 @@ async fn listen(
         handle: Some(handle),
     })
 }
+
+/// Two servers on one fresh PostgreSQL schema, each with its own pool, as two replicas (two
+/// processes) share one database. Stop them with [`Replicas::stop`], which also drops the
+/// schema.
+pub struct Replicas {
+    /// The first replica.
+    pub a: TestServer,
+    /// The second replica.
+    pub b: TestServer,
+    cleanup: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+impl Replicas {
+    /// Starts two replicas on a fresh schema of the database at `PROMPTREG_TEST_PG_URL`, or
+    /// answers `None` after printing that `test` was skipped when that variable is not set.
+    ///
+    /// # Panics
+    /// When the database cannot be reached or a server cannot start (a test fails loudly).
+    #[allow(clippy::expect_used)]
+    pub async fn start(test: &str) -> Option<Self> {
+        let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
+            eprintln!("SKIPPED {test}: PROMPTREG_TEST_PG_URL is not set");
+            return None;
+        };
+        let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
+            .await
+            .expect("a fresh PostgreSQL schema");
+        // A second pool on the same schema stands for another server process.
+        let pg_b = promptreg_store_postgres::PgStore::connect_with(pg_a.connect_options())
+            .await
+            .expect("a second pool on the schema");
+        let a = spawn_with_store(Arc::new(pg_a))
+            .await
+            .expect("replica a starts");
+        let b = spawn_with_store(Arc::new(pg_b))
+            .await
+            .expect("replica b starts");
+        Some(Self {
+            a,
+            b,
+            cleanup: Box::pin(cleanup),
+        })
+    }
+
+    /// Stops both servers and drops the schema.
+    pub async fn stop(self) {
+        self.a.stop().await;
+        self.b.stop().await;
+        self.cleanup.await;
+    }
+}

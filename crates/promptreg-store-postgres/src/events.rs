@@ -33,11 +33,18 @@ pub(crate) struct Announced {
 /// followed by a comma; empty for none). The project is `$1`; the event's own values are
 /// bound from `$first`, in the order [`bind`] binds them.
 pub(crate) fn append_sql(prelude: &str, first: usize) -> String {
+    append_sql_from(prelude, first, "")
+}
+
+/// [`append_sql`] whose `next` (and so the event) selects `FROM {from}`: an empty relation
+/// there appends nothing.
+pub(crate) fn append_sql_from(prelude: &str, first: usize, from: &str) -> String {
     let [kind, at, prefix, channel, limit, actor, action, prompt, env, subject] =
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(|i| first + i);
     format!(
         "WITH {prelude} next AS ( \
-             SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM event_log WHERE project = $1 \
+             SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1) AS seq \
+             {from} \
          ), logged AS ( \
              INSERT INTO event_log (project, seq, kind, at, body, actor, action, prompt, env, subject) \
              SELECT $1, seq, ${kind}, ${at}, ${prefix} || seq::text || '}}', \

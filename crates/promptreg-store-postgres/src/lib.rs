@@ -53,7 +53,7 @@ mod webhooks;
 use std::fmt;
 
 use async_trait::async_trait;
-use promptreg_core::{EnvName, EventRecord, ProjectId, PromptName, Version};
+use promptreg_core::{EnvName, EventDraft, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{AuditFilter, DeliveryRecord, WebhookRecord};
 use promptreg_store::{
     CatalogRecord, DeployedVersion, DeploymentRecord, Environment, EventStream, OffsetPage,
@@ -87,6 +87,16 @@ impl Store for PgStore {
         Ok(Box::new(
             tx::PgTx::begin(&self.pool, &self.channel, project).await?,
         ))
+    }
+
+    async fn publish_if_latest(
+        &self,
+        project: &ProjectId,
+        expected: Option<Version>,
+        version: &StoredVersion,
+        event: EventDraft,
+    ) -> StoreResult<Option<EventRecord>> {
+        tx::publish_if_latest(&self.pool, &self.channel, project, expected, version, event).await
     }
 
     async fn get_rollout(&self, project: &ProjectId, id: &str) -> StoreResult<RolloutRecord> {

@@ -39,19 +39,7 @@ impl PgTx {
     /// `BEGIN` and the lock are sent as one simple query, so the transaction's first
     /// statement already runs under the lock (its snapshot is taken after the lock).
     pub(crate) async fn begin(pool: &PgPool, channel: &str, project: &ProjectId) -> Result<PgTx> {
-        // `hashtextextended` is computed by the database, so every replica (whatever its
-        // build) derives the same key; a collision between two projects only makes them
-        // take turns. A simple query takes no parameters: the key is a literal, made of a
-        // channel name and a project id, both `[a-z0-9._-]` (checked again here).
-        let key = format!("{channel}/{project}");
-        if !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-        {
-            return Err(internal(std::io::Error::other(format!(
-                "lock key {key:?} is not a plain identifier"
-            ))));
-        }
+        let key = lock_key(channel, project)?;
         let tx = pool
             .begin_with(format!(
                 "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{key}', 0))"
@@ -78,6 +66,90 @@ impl PgTx {
         Ok(())
     }
 }
+
+/// The key of a project's writer lock. `hashtextextended` is computed by the database, so
+/// every replica (whatever its build) derives the same key; a collision between two projects
+/// only makes them take turns. [`PgTx::begin`] sends it as a literal in a simple query (which
+/// takes no parameters), so it must be made of a channel name and a project id, both
+/// `[a-z0-9._-]` (checked again here).
+fn lock_key(channel: &str, project: &ProjectId) -> Result<String> {
+    let key = format!("{channel}/{project}");
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+    {
+        return Err(internal(std::io::Error::other(format!(
+            "lock key {key:?} is not a plain identifier"
+        ))));
+    }
+    Ok(key)
+}
+
+/// [`Store::publish_if_latest`](promptreg_store::Store::publish_if_latest) in one statement
+/// and one round trip, committed on its own (no `BEGIN`/`COMMIT`): the writer lock, the
+/// check that the newest version is still `expected`, the prompt row, the version, the event
+/// and its notification. Nothing is written when the check fails.
+///
+/// The statement's snapshot is taken before it waits for the lock, so a writer that committed
+/// in between is not seen: its version number or log position is then taken twice, which the
+/// primary keys refuse (after that writer's commit); that is reported as `None` too, and the
+/// caller plans again under the lock. Writers that hold the lock from `BEGIN` (every other
+/// unit of work) take their snapshot after it, so they never meet such a conflict.
+pub(crate) async fn publish_if_latest(
+    pool: &PgPool,
+    channel: &str,
+    project: &ProjectId,
+    expected: Option<Version>,
+    v: &StoredVersion,
+    draft: EventDraft,
+) -> StoreResult<Option<EventRecord>> {
+    if draft.change.project() != project {
+        return Err(internal(std::io::Error::other(format!(
+            "an event of project '{}' published in '{project}'",
+            draft.change.project()
+        )))
+        .into());
+    }
+    let key = lock_key(channel, project)?;
+    let prefix = events::body_prefix(&draft)?;
+    let audit = promptreg_core::audit::keys(&draft.change);
+    let sql = events::append_sql_from(&format!("{GUARDED_VERSION},"), 19, "FROM guard");
+    let query = bind_version(sqlx::query(&sql), project, v)?;
+    let row = events::bind(query, &draft, &prefix, channel, &audit)
+        .bind(key)
+        .bind(expected.map(Version::get))
+        .fetch_optional(pool)
+        .await;
+    let row = match row {
+        Ok(Some(row)) => row,
+        Ok(None) => return Ok(None),
+        Err(e) if unique_violation(&e).is_some() => return Ok(None),
+        Err(e) => return Err(Error::from(e).into()),
+    };
+    let seq = row.try_get("seq").map_err(Error::from)?;
+    Ok(Some(events::logged(draft, &prefix, seq)?))
+}
+
+/// [`INSERT_VERSION`] behind the writer lock (`$29`, the key) and the check that the prompt's
+/// newest version is `$30` (`NULL`: none): both inserts select from `guard`, which is empty
+/// when the check fails. The event's `next` selects from `guard` too.
+const GUARDED_VERSION: &str = "lock AS ( \
+         SELECT pg_advisory_xact_lock(hashtextextended($29, 0)) \
+     ), guard AS ( \
+         SELECT 1 FROM lock WHERE (SELECT MAX(version) FROM versions \
+             WHERE project = $1 AND name = $2) IS NOT DISTINCT FROM $30::bigint \
+     ), prompt AS ( \
+         INSERT INTO prompts (project, name, latest_version, created_at) \
+         SELECT $1, $2, $3, $11 FROM guard \
+         ON CONFLICT (project, name) DO UPDATE SET latest_version = EXCLUDED.latest_version \
+     ), version AS ( \
+         INSERT INTO versions (project, name, version, digest, prompt_type, content, \
+             commit_message, metadata, parent, created_by, created_at, signature, \
+             sealed_alg, kek_id, wrapped_key, nonce, ciphertext, pruned_at, ledger_seq) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE project = $1) \
+         FROM guard \
+     )";
 
 /// The prompt row (created with version 1, else pointed at the new latest) and the version,
 /// as two data-modifying CTEs binding `$1`-`$18` (see [`bind_version`]). The foreign key

@@ -131,6 +131,33 @@ pub trait Store: Send + Sync + 'static {
     /// keeps version numbers, pointer records and the event log's `seq` dense.
     async fn begin(&self, project: &ProjectId) -> StoreResult<Box<dyn StoreTx>>;
 
+    /// A publish planned outside the writer lock, written only if the plan still holds:
+    /// inserts `version` and appends `event` as one unit if, and only if, the prompt's newest
+    /// version is still `expected` (`None`: the prompt has none) and nobody took the log
+    /// position first. Returns the appended event, or `None` when nothing was written (the
+    /// caller plans again under the lock, with [`Store::begin`]).
+    ///
+    /// This is a compare-and-set, not a workflow: the service layer numbers, signs and
+    /// builds the event. The default runs it as a unit of work; a backend whose round trips
+    /// are dear may do it in one statement.
+    async fn publish_if_latest(
+        &self,
+        project: &ProjectId,
+        expected: Option<Version>,
+        version: &StoredVersion,
+        event: EventDraft,
+    ) -> StoreResult<Option<EventRecord>> {
+        let mut tx = self.begin(project).await?;
+        let latest = tx.latest_version(&version.name).await?.map(|v| v.version);
+        if latest != expected {
+            return Ok(None);
+        }
+        tx.insert_version(version).await?;
+        let record = tx.append_event(event).await?;
+        tx.commit().await?;
+        Ok(Some(record))
+    }
+
     /// One rollout of a project.
     async fn get_rollout(&self, project: &ProjectId, id: &str) -> StoreResult<RolloutRecord>;
     /// Rollouts newest first, below `page.after` (an id), filtered.

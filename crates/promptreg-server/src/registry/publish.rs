@@ -2,8 +2,11 @@
 
 use promptreg_api::CreateVersion;
 use promptreg_core::publish::{self, Latest, PublishPlan};
-use promptreg_core::{ChangeEvent, EnvName, PromptName};
-use promptreg_store::{Created, StoreTx, VersionRecord};
+use promptreg_core::{
+    ChangeEvent, Digest, EnvName, EventDraft, EventRecord, Metadata, PromptContent, PromptName,
+    Version,
+};
+use promptreg_store::{Created, StoreError, StoreTx, StoredVersion, VersionRecord};
 
 use super::pointers::Moved;
 use super::{Action, Caller, Known, Registry, Resource, ServiceResult};
@@ -33,6 +36,12 @@ impl Registry {
 
     /// Publishes a version and deploys it to each of `labels` (environments) in the same
     /// transaction, so a Langfuse `create_prompt(..., labels=[...])` is one change or none.
+    ///
+    /// A publish without labels is first planned outside the writer lock, from the newest
+    /// version as read, and written only if that version is still the newest
+    /// ([`Store::publish_if_latest`](promptreg_store::Store::publish_if_latest): one round
+    /// trip on PostgreSQL instead of four); when another writer got there first, it is
+    /// planned again under the lock. Both paths make the same plan with the same rule.
     pub async fn publish_with_labels(
         &self,
         caller: &Caller,
@@ -48,57 +57,36 @@ impl Registry {
         )?;
         let content = body.content()?;
         content.check_templates(&self.options.render)?;
+        let mut draft = Draft {
+            name,
+            digest: content.digest(),
+            content,
+            commit_message: body.commit_message,
+            metadata: body.metadata.unwrap_or_default(),
+        };
+        if labels.is_empty() {
+            match self.publish_unlocked(caller, draft).await? {
+                Ok(created) => {
+                    return Ok(Published {
+                        created,
+                        moves: Vec::new(),
+                    })
+                }
+                Err(again) => draft = again,
+            }
+        }
         let mut tx = self.store.begin(&caller.project).await?;
-        let latest = tx.latest_version(&name).await?;
-        let digest = content.digest();
-        let plan = publish::plan(
-            latest.as_ref().map(|v| Latest {
-                version: v.version,
-                digest: &v.digest,
-                prompt_type: v.content.prompt_type(),
-            }),
-            &digest,
-            content.prompt_type(),
-        )?;
-        let (version, event) = match (plan, latest) {
-            (PublishPlan::Create { version, parent }, _) => {
-                let mut record = VersionRecord {
-                    name: name.clone(),
-                    version,
-                    digest: digest.clone(),
-                    content,
-                    commit_message: body.commit_message,
-                    metadata: body.metadata.unwrap_or_default(),
-                    parent,
-                    created_by: caller.principal.actor(),
-                    created_at: self.now(),
-                    signature: None,
-                    ledger_seq: None,
-                };
-                let signed = self.sign_version(&caller.project, &record);
-                let signature_digest = signed.as_ref().map(|s| s.1.clone());
-                record.signature = signed.map(|s| s.0);
-                tx.insert_version(&self.seal(&caller.project, &record)?)
-                    .await?;
-                let change = ChangeEvent::VersionCreated {
-                    project: caller.project.clone(),
-                    name: name.clone(),
-                    version,
-                    digest,
-                    signature: signature_digest,
-                };
-                let event = tx.append_event(self.draft(caller, None, change)).await?;
+        let latest = tx.latest_version(&draft.name).await?;
+        let (version, event) = match plan(&draft, latest)? {
+            Plan::Create { version, parent } => {
+                let (mut record, sealed, event) =
+                    self.new_version(caller, draft, version, parent)?;
+                tx.insert_version(&sealed).await?;
+                let event = tx.append_event(event).await?;
                 record.ledger_seq = Some(event.seq);
                 (record, Some(event))
             }
-            (PublishPlan::Unchanged, Some(latest)) => {
-                (self.open_or_report(&caller.project, None, latest)?, None)
-            }
-            (PublishPlan::Unchanged, None) => {
-                return Err(super::ServiceError::Internal(
-                    "unchanged publish without a latest version".into(),
-                ))
-            }
+            Plan::Unchanged(latest) => (self.open_or_report(&caller.project, None, *latest)?, None),
         };
         let mut moves = Vec::new();
         for env in labels {
@@ -106,11 +94,7 @@ impl Registry {
             moves.push(planned);
         }
         tx.commit().await?;
-        tracing::info!(prompt.name = %version.name, prompt.version = %version.version,
-            prompt.digest = %version.digest, created = event.is_some(), "version published");
-        if let Some(event) = &event {
-            self.applied(event, Known::Nothing).await;
-        }
+        self.published(&version, event.as_ref()).await;
         let mut done = Vec::with_capacity(moves.len());
         for m in moves {
             done.push(self.finish_move(m).await);
@@ -122,6 +106,93 @@ impl Registry {
             },
             moves: done,
         })
+    }
+
+    /// The optimistic publish: plans from the newest version read without the lock and
+    /// writes only if it is still the newest. `Err(draft)` when it was not (nothing written).
+    async fn publish_unlocked(
+        &self,
+        caller: &Caller,
+        draft: Draft,
+    ) -> ServiceResult<Result<Created, Draft>> {
+        let latest = match self
+            .store
+            .latest_version(&caller.project, &draft.name)
+            .await
+        {
+            Ok(latest) => Some(latest),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let expected = latest.as_ref().map(|v| v.version);
+        let (version, parent) = match plan(&draft, latest)? {
+            Plan::Create { version, parent } => (version, parent),
+            Plan::Unchanged(latest) => {
+                return Ok(Ok(Created {
+                    version: self.open_or_report(&caller.project, None, *latest)?,
+                    created: false,
+                }))
+            }
+        };
+        let (mut record, sealed, event) = self.new_version(caller, draft, version, parent)?;
+        let Some(event) = self
+            .store
+            .publish_if_latest(&caller.project, expected, &sealed, event)
+            .await?
+        else {
+            return Ok(Err(Draft::from(record)));
+        };
+        record.ledger_seq = Some(event.seq);
+        self.published(&record, Some(&event)).await;
+        Ok(Ok(Created {
+            version: record,
+            created: true,
+        }))
+    }
+
+    /// The record of a new version (signed), its stored form (sealed when encryption is on)
+    /// and its event.
+    fn new_version(
+        &self,
+        caller: &Caller,
+        draft: Draft,
+        version: Version,
+        parent: Option<Version>,
+    ) -> ServiceResult<(VersionRecord, StoredVersion, EventDraft)> {
+        let mut record = VersionRecord {
+            name: draft.name,
+            version,
+            digest: draft.digest,
+            content: draft.content,
+            commit_message: draft.commit_message,
+            metadata: draft.metadata,
+            parent,
+            created_by: caller.principal.actor(),
+            created_at: self.now(),
+            signature: None,
+            ledger_seq: None,
+        };
+        let signed = self.sign_version(&caller.project, &record);
+        let signature_digest = signed.as_ref().map(|s| s.1.clone());
+        record.signature = signed.map(|s| s.0);
+        let sealed = self.seal(&caller.project, &record)?;
+        let change = ChangeEvent::VersionCreated {
+            project: caller.project.clone(),
+            name: record.name.clone(),
+            version,
+            digest: record.digest.clone(),
+            signature: signature_digest,
+        };
+        Ok((record, sealed, self.draft(caller, None, change)))
+    }
+
+    /// After the commit: the log line and, for a new version, the event applied here.
+    async fn published(&self, version: &VersionRecord, event: Option<&EventRecord>) {
+        tracing::info!(prompt.name = %version.name, prompt.version = %version.version,
+            prompt.digest = %version.digest, created = event.is_some(), "version published");
+        if let Some(event) = event {
+            self.applied(event, Known::Nothing).await;
+        }
     }
 
     /// Inside a publish: creates the label's environment if allowed and missing, and plans
@@ -143,5 +214,58 @@ impl Registry {
             super::pointers::Authority::Direct,
         )
         .await
+    }
+}
+
+/// What a publish asks for, before it has a number.
+struct Draft {
+    name: PromptName,
+    digest: Digest,
+    content: PromptContent,
+    commit_message: Option<String>,
+    metadata: Metadata,
+}
+
+impl From<VersionRecord> for Draft {
+    fn from(record: VersionRecord) -> Self {
+        Self {
+            name: record.name,
+            digest: record.digest,
+            content: record.content,
+            commit_message: record.commit_message,
+            metadata: record.metadata,
+        }
+    }
+}
+
+/// What to do with a draft, given the prompt's newest version.
+enum Plan {
+    /// A new version with this number.
+    Create {
+        version: Version,
+        parent: Option<Version>,
+    },
+    /// The content is the newest version's: that version is the answer.
+    Unchanged(Box<StoredVersion>),
+}
+
+/// Core's publish rule (numbering, idempotency on the newest digest, a prompt's type cannot
+/// change) applied to `draft`.
+fn plan(draft: &Draft, latest: Option<StoredVersion>) -> ServiceResult<Plan> {
+    let plan = publish::plan(
+        latest.as_ref().map(|v| Latest {
+            version: v.version,
+            digest: &v.digest,
+            prompt_type: v.content.prompt_type(),
+        }),
+        &draft.digest,
+        draft.content.prompt_type(),
+    )?;
+    match (plan, latest) {
+        (PublishPlan::Create { version, parent }, _) => Ok(Plan::Create { version, parent }),
+        (PublishPlan::Unchanged, Some(latest)) => Ok(Plan::Unchanged(Box::new(latest))),
+        (PublishPlan::Unchanged, None) => Err(super::ServiceError::Internal(
+            "unchanged publish without a latest version".into(),
+        )),
     }
 }

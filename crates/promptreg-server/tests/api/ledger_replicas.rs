@@ -2,12 +2,11 @@
 //! in one ledger per project, both replicas converge on the same tree (size and root), and
 //! each signature verifies with the keys either of them lists.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use promptreg_core::integrity::statement::open_version;
 use promptreg_core::integrity::{Envelope, KeyRing, PublicKey};
-use promptreg_store_postgres::PgStore;
+use promptreg_server::testing::Replicas;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -15,20 +14,11 @@ use crate::helpers::call_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_one_ledger_and_each_others_keys() {
-    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
-        eprintln!("SKIPPED replicas_share_one_ledger_and_each_others_keys: PROMPTREG_TEST_PG_URL is not set");
+    let Some(replicas) = Replicas::start("replicas_share_one_ledger_and_each_others_keys").await
+    else {
         return;
     };
-    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
-        .await
-        .unwrap();
-    let pg_b = PgStore::connect_with(pg_a.connect_options()).await.unwrap();
-    let a = promptreg_server::testing::spawn_with_store(Arc::new(pg_a))
-        .await
-        .unwrap();
-    let b = promptreg_server::testing::spawn_with_store(Arc::new(pg_b))
-        .await
-        .unwrap();
+    let (a, b) = (&replicas.a, &replicas.b);
     let c = reqwest::Client::new();
     let mut versions = Vec::new();
     for (i, server) in [a.url(), b.url(), a.url(), b.url()].into_iter().enumerate() {
@@ -101,7 +91,5 @@ async fn replicas_share_one_ledger_and_each_others_keys() {
         let envelope: Envelope = serde_json::from_value(v["signature"].clone()).unwrap();
         open_version(&envelope, &ring).unwrap();
     }
-    a.stop().await;
-    b.stop().await;
-    cleanup.await;
+    replicas.stop().await;
 }

@@ -489,22 +489,14 @@ async fn the_langfuse_routes_act_in_the_key_pairs_project(app: &TestApp) {
 /// at seq 1, which the feed applies like any project's next event).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_follows_a_project_created_on_another() {
-    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
-        eprintln!("SKIPPED a_replica_follows_a_project_created_on_another: PROMPTREG_TEST_PG_URL is not set");
+    let Some(replicas) = promptreg_server::testing::Replicas::start(
+        "a_replica_follows_a_project_created_on_another",
+    )
+    .await
+    else {
         return;
     };
-    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
-        .await
-        .unwrap();
-    let pg_b = promptreg_store_postgres::PgStore::connect_with(pg_a.connect_options())
-        .await
-        .unwrap();
-    let a = promptreg_server::testing::spawn_with_store(std::sync::Arc::new(pg_a))
-        .await
-        .unwrap();
-    let b = promptreg_server::testing::spawn_with_store(std::sync::Arc::new(pg_b))
-        .await
-        .unwrap();
+    let (a, b) = (&replicas.a, &replicas.b);
     let c = reqwest::Client::new();
     let send =
         |base: &str, method: reqwest::Method, path: &str, token: &str, body: Option<Value>| {
@@ -594,7 +586,5 @@ async fn a_replica_follows_a_project_created_on_another() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    a.stop().await;
-    b.stop().await;
-    cleanup.await;
+    replicas.stop().await;
 }

@@ -4,30 +4,21 @@
 //! so after every round of racing deploys both replicas must serve exactly what the database
 //! says is live.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptreg_store_postgres::PgStore;
+use promptreg_server::testing::Replicas;
 use serde_json::json;
 
 use crate::helpers::call_url as call;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_deploys_on_two_replicas_never_leave_one_stale() {
-    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
-        eprintln!("SKIPPED racing_deploys_on_two_replicas_never_leave_one_stale: PROMPTREG_TEST_PG_URL is not set");
+    let Some(replicas) =
+        Replicas::start("racing_deploys_on_two_replicas_never_leave_one_stale").await
+    else {
         return;
     };
-    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
-        .await
-        .unwrap();
-    let pg_b = PgStore::connect_with(pg_a.connect_options()).await.unwrap();
-    let a = promptreg_server::testing::spawn_with_store(Arc::new(pg_a))
-        .await
-        .unwrap();
-    let b = promptreg_server::testing::spawn_with_store(Arc::new(pg_b))
-        .await
-        .unwrap();
+    let (a, b) = (&replicas.a, &replicas.b);
     let c = reqwest::Client::new();
     for i in 1..=6 {
         let (s, _) = call(
@@ -93,7 +84,5 @@ async fn racing_deploys_on_two_replicas_never_leave_one_stale() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    a.stop().await;
-    b.stop().await;
-    cleanup.await;
+    replicas.stop().await;
 }

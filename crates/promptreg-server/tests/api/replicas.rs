@@ -1,10 +1,9 @@
 //! Several servers on one PostgreSQL database: a deploy or rollback on one is served by the
 //! others within milliseconds (through LISTEN/NOTIFY), and so are token changes.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use promptreg_store_postgres::PgStore;
+use promptreg_server::testing::Replicas;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -47,21 +46,12 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_serve_each_others_deploys_rollbacks_and_tokens() {
-    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
-        eprintln!("SKIPPED replicas_serve_each_others_deploys_rollbacks_and_tokens: PROMPTREG_TEST_PG_URL is not set");
+    let Some(replicas) =
+        Replicas::start("replicas_serve_each_others_deploys_rollbacks_and_tokens").await
+    else {
         return;
     };
-    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
-        .await
-        .unwrap();
-    // A second pool on the same schema stands for another server process.
-    let pg_b = PgStore::connect_with(pg_a.connect_options()).await.unwrap();
-    let a = promptreg_server::testing::spawn_with_store(Arc::new(pg_a))
-        .await
-        .unwrap();
-    let b = promptreg_server::testing::spawn_with_store(Arc::new(pg_b))
-        .await
-        .unwrap();
+    let (a, b) = (&replicas.a, &replicas.b);
     let client = reqwest::Client::new();
     let c = &client;
     let version_on = |server: String| async move {
@@ -169,9 +159,7 @@ async fn replicas_serve_each_others_deploys_rollbacks_and_tokens() {
     })
     .await;
 
-    a.stop().await;
-    b.stop().await;
-    cleanup.await;
+    replicas.stop().await;
 }
 
 /// `future.then_eq(v)`: resolves to whether the future's value is `Some(v)`.

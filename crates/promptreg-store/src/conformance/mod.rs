@@ -99,6 +99,7 @@ macro_rules! conformance_suite {
     ($make:path) => {
         $crate::conformance_suite!(@tests $make;
             versions_round_trip_through_a_tx,
+            publish_if_latest_writes_only_while_the_plan_holds,
             a_dropped_tx_leaves_nothing,
             versions_page_newest_first_and_filter,
             prompts_list_with_prefix_tag_and_deployments,

@@ -307,3 +307,162 @@ pub async fn prompts_list_with_prefix_tag_and_deployments(store: Arc<dyn Store>)
         .unwrap();
     assert_eq!(names(&list), ["support_x"]);
 }
+
+/// A publish planned outside the lock is written only while its plan holds: the newest version
+/// is still the one it was planned from. Racing such publishes and locked units of work never
+/// fail a locked writer and leave versions and the log dense, in commit order.
+pub async fn publish_if_latest_writes_only_while_the_plan_holds(store: Arc<dyn Store>) {
+    let p = name("cas/one");
+    let created = |version: &StoredVersion| {
+        draft(ChangeEvent::VersionCreated {
+            project: project(),
+            name: version.name.clone(),
+            version: version.version,
+            digest: version.digest.clone(),
+            signature: None,
+        })
+    };
+    let v1 = record("cas/one", 1, "first", Metadata::default());
+    let event = store
+        .publish_if_latest(&project(), None, &v1, created(&v1))
+        .await
+        .unwrap()
+        .expect("a new prompt has no version: the plan holds");
+    assert_eq!(event.seq, 1);
+    let stored = store.latest_version(&project(), &p).await.unwrap();
+    assert_eq!(
+        stored,
+        VersionRecord {
+            ledger_seq: Some(1),
+            ..v1.clone()
+        }
+    );
+
+    // Planned from a state that is gone: nothing is written, nothing is logged.
+    let stale = record("cas/one", 1, "first again", Metadata::default());
+    let outcome = store
+        .publish_if_latest(&project(), None, &stale, created(&stale))
+        .await
+        .unwrap();
+    assert_eq!(outcome, None);
+    let v2 = record("cas/one", 2, "second", Metadata::default());
+    assert_eq!(
+        store
+            .publish_if_latest(&project(), Some(v(2)), &v2, created(&v2))
+            .await
+            .unwrap(),
+        None,
+        "expected a version that does not exist yet"
+    );
+    assert_eq!(
+        store.events_after(&project(), 0, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(store.latest_version(&project(), &p).await.unwrap(), stored);
+
+    let event = store
+        .publish_if_latest(&project(), Some(v(1)), &v2, created(&v2))
+        .await
+        .unwrap()
+        .expect("v1 is still the newest");
+    assert_eq!(event.seq, 2);
+    assert_eq!(
+        store.latest_version(&project(), &p).await.unwrap().version,
+        v(2)
+    );
+
+    // Optimistic writers on one prompt (falling back to the lock when they lose) race locked
+    // writers on another prompt of the same project.
+    const WRITERS: i64 = 8;
+    const EACH: i64 = 4;
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut events = Vec::new();
+            for i in 0..EACH {
+                let template = format!("writer {w} write {i}");
+                if w % 2 == 0 {
+                    let (_, event) = publish(
+                        &*store,
+                        &project(),
+                        "cas/locked",
+                        &template,
+                        Metadata::default(),
+                    )
+                    .await;
+                    events.push(event);
+                    continue;
+                }
+                let latest = store.latest_version(&project(), &name("cas/race")).await;
+                let expected = latest.ok().map(|l| l.version);
+                let n = expected.map_or(1, |e| e.get() + 1);
+                let version = record("cas/race", n, &template, Metadata::default());
+                let change = draft(ChangeEvent::VersionCreated {
+                    project: project(),
+                    name: version.name.clone(),
+                    version: version.version,
+                    digest: version.digest.clone(),
+                    signature: None,
+                });
+                let written = store
+                    .publish_if_latest(&project(), expected, &version, change)
+                    .await
+                    .unwrap();
+                let event = match written {
+                    Some(event) => event,
+                    None => {
+                        publish(
+                            &*store,
+                            &project(),
+                            "cas/race",
+                            &template,
+                            Metadata::default(),
+                        )
+                        .await
+                        .1
+                    }
+                };
+                events.push(event);
+            }
+            events
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.extend(t.await.unwrap().into_iter().map(|e| e.seq));
+    }
+    seqs.sort_unstable();
+    let total = WRITERS * EACH;
+    assert_eq!(
+        seqs,
+        (3..3 + total).collect::<Vec<_>>(),
+        "the log stays dense"
+    );
+    let log = store.events_after(&project(), 0, 1000).await.unwrap();
+    assert_eq!(log.len(), usize::try_from(total + 2).unwrap());
+    // Every version of each prompt exists once, numbered densely, and a later number was
+    // committed later (its event has a higher seq).
+    for prompt in ["cas/race", "cas/locked"] {
+        let mut announced: Vec<(i64, i64)> = log
+            .iter()
+            .filter_map(|e| match &e.change {
+                ChangeEvent::VersionCreated { name, version, .. } if name.as_str() == prompt => {
+                    Some((version.get(), e.seq))
+                }
+                _ => None,
+            })
+            .collect();
+        announced.sort_unstable();
+        let numbers: Vec<i64> = announced.iter().map(|a| a.0).collect();
+        assert_eq!(numbers, (1..=total / 2).collect::<Vec<_>>(), "{prompt}");
+        assert!(announced.windows(2).all(|w| w[0].1 < w[1].1), "{prompt}");
+        for (n, seq) in announced {
+            let stored = store
+                .get_version(&project(), &name(prompt), v(n))
+                .await
+                .unwrap();
+            assert_eq!(stored.ledger_seq, Some(seq), "{prompt} v{n}");
+        }
+    }
+}

@@ -1,33 +1,24 @@
 //! Two servers on one PostgreSQL database: a change made on replica A reaches a watcher of
 //! replica B (through B's change feed), in order, and B's snapshot agrees.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use promptreg_client::{WatchEvent, WatchOptions};
 use promptreg_core::{ChangeEvent, EnvName};
-use promptreg_store_postgres::PgStore;
+use promptreg_server::testing::Replicas;
 use serde_json::json;
 
 use crate::helpers::{call_url, ADMIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_replica_reaches_a_watcher_of_the_other() {
-    let Ok(url) = std::env::var("PROMPTREG_TEST_PG_URL") else {
-        eprintln!("SKIPPED a_change_on_one_replica_reaches_a_watcher_of_the_other: PROMPTREG_TEST_PG_URL is not set");
+    let Some(replicas) =
+        Replicas::start("a_change_on_one_replica_reaches_a_watcher_of_the_other").await
+    else {
         return;
     };
-    let (pg_a, cleanup) = promptreg_store_postgres::testing::fresh(&url)
-        .await
-        .unwrap();
-    let pg_b = PgStore::connect_with(pg_a.connect_options()).await.unwrap();
-    let a = promptreg_server::testing::spawn_with_store(Arc::new(pg_a))
-        .await
-        .unwrap();
-    let b = promptreg_server::testing::spawn_with_store(Arc::new(pg_b))
-        .await
-        .unwrap();
+    let (a, b) = (&replicas.a, &replicas.b);
     let http = reqwest::Client::new();
     let client_b = promptreg_client::Client::builder(b.url())
         .token(ADMIN)
@@ -122,7 +113,5 @@ async fn a_change_on_one_replica_reaches_a_watcher_of_the_other() {
     let snap: promptreg_api::EnvSnapshot = serde_json::from_slice(&payload).unwrap();
     assert_eq!(snap.prompts[0].live.version.get(), 1);
     assert!(snap.seq >= seen.last().unwrap().0);
-    a.stop().await;
-    b.stop().await;
-    cleanup.await;
+    replicas.stop().await;
 }
