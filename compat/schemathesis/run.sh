@@ -14,61 +14,21 @@
 # target/schemathesis-venv).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-START=$(date +%s)
+source compat/lib.sh
 MAX_TIME=${SCHEMATHESIS_MAX_TIME:-120}
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-60}
 SEED=${SCHEMATHESIS_SEED:-1}
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 VENV=$TARGET/schemathesis-venv
-REQ=compat/schemathesis/requirements.txt
-CON=compat/schemathesis/constraints.txt
-if [[ ! -x $VENV/bin/schemathesis ]] || ! cat "$REQ" "$CON" | cmp -s - "$VENV/installed.txt"; then
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQ" -c "$CON"
-    cat "$REQ" "$CON" >"$VENV/installed.txt"
-fi
+compat_venv "$VENV" -r compat/schemathesis/requirements.txt -c compat/schemathesis/constraints.txt
 
-# PROMPTREG_BIN: fuzz an already built binary (a release build, say) instead of building one.
-if [[ -n ${PROMPTREG_BIN:-} ]]; then
-    BIN=$PROMPTREG_BIN
-else
-    cargo build --quiet -p promptreg-cli
-    BIN=$TARGET/debug/promptreg
-fi
-
-TMP=$(mktemp -d)
-PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
-TOKEN=schemathesis-admin-$RANDOM$RANDOM
+# PROMPTREG_BIN (compat/lib.sh): fuzz an already built binary (a release build, say).
 # The fuzzer sends thousands of requests with bad credentials on purpose (`ignored_auth`);
 # with the per-address limit on failed authentication, everything after the first twenty
 # would be a (declared) 429 and nothing else would be exercised. The limit has its own test
 # (tests/api/grants.rs).
-PROMPTREG_ADMIN_TOKEN=$TOKEN "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" \
-    --auth-failure-limit 0 \
-    >"$TMP/server.log" 2>&1 &
-PID=$!
-cleanup() {
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+compat_server --auth-failure-limit 0
 
-for _ in $(seq 1 100); do
-    curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
-    kill -0 "$PID" 2>/dev/null || { cat "$TMP/server.log"; echo "server exited" >&2; exit 1; }
-    sleep 0.1
-done
-curl -fsS "$URL/readyz" >/dev/null
-
-api() {
-    curl -fsS -X "$1" "$URL$2" -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/json' -d "$3"
-}
 api POST /v1/prompts/greeting/versions '{"type":"text","template":"Hello {{ name }}"}' >/dev/null
 api PUT /v1/environments/production/prompts/greeting '{"version":1}' >/dev/null
 field() { "$VENV/bin/python" -c "import json,sys; print(json.load(sys.stdin)['$1'])" <<<"$PAIR"; }
@@ -93,9 +53,4 @@ echo "--- Langfuse-compatible API (Basic)"
 PAIR=$(api POST /v1/key-pairs '{"name":"schemathesis","role":"admin"}')
 BASIC=$(printf '%s:%s' "$(field public_key)" "$(field secret_key)" | base64 -w0)
 run --include-path-regex '^/api/public' -H "Authorization: Basic $BASIC" || status=$?
-if [[ $status != 0 ]]; then
-    echo "--- server log" >&2
-    tail -n 40 "$TMP/server.log" >&2
-fi
-echo "compat/schemathesis/run.sh: exit $status in $(($(date +%s) - START))s"
-exit $status
+compat_finish compat/schemathesis/run.sh "$status"

@@ -91,19 +91,33 @@ impl Registry {
     /// is harmless (applying is idempotent and pointer entries never go back). Only what the
     /// audit verifies is indexed: the rest is reported (`/readyz`, `/metrics`, the log).
     pub async fn load(&self) -> ServiceResult<()> {
+        let started = Instant::now();
         let heads = self.store.event_heads().await?;
         // The log replay (the ledger's trees) and the pointers' read overlap: on a large
-        // registry each takes a good part of the start-up.
+        // registry each takes a good part of the start-up. Each is timed for the log line.
+        let timed = |what: Instant| what.elapsed().as_millis();
         let (live, replayed) = tokio::try_join!(
-            self.store.load_deployed(),
-            crate::integrity::audit::Replayed::read(&*self.store)
+            async {
+                let t = Instant::now();
+                let live = self.store.load_deployed().await?;
+                Ok::<_, promptreg_store::StoreError>((live, timed(t)))
+            },
+            async {
+                let t = Instant::now();
+                let replayed = crate::integrity::audit::Replayed::read(&*self.store).await?;
+                Ok((replayed, timed(t)))
+            }
         )?;
+        let ((live, live_ms), (replayed, replay_ms)) = (live, replayed);
+        let live_rows = live.len();
+        let audit_started = Instant::now();
         let tokens = self.store.load_tokens().await?;
         let rollouts = self.store.load_active_rollouts().await?;
         let head_map: HashMap<ProjectId, i64> = heads.iter().cloned().collect();
         let open = |project: &ProjectId, v| self.open(project, v);
         let audited =
             crate::integrity::audit::audit(&*self.store, &head_map, live, replayed, &open).await?;
+        let audit_ms = timed(audit_started);
         let mut findings = audited.findings;
         let mut with_candidates = Vec::with_capacity(rollouts.len());
         for r in rollouts {
@@ -138,6 +152,14 @@ impl Registry {
             .store(self.store.shares_database(), Ordering::Release);
         self.feed.confirm();
         self.feed.loaded.store(true, Ordering::Release);
+        tracing::info!(
+            live = live_rows,
+            live_read_ms = live_ms,
+            log_replay_ms = replay_ms,
+            audit_ms,
+            total_ms = timed(started),
+            "index loaded"
+        );
         Ok(())
     }
 
