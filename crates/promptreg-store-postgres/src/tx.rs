@@ -88,7 +88,8 @@ fn lock_key(channel: &str, project: &ProjectId) -> Result<String> {
 /// [`Store::publish_if_latest`](promptreg_store::Store::publish_if_latest) in one statement
 /// and one round trip, committed on its own (no `BEGIN`/`COMMIT`): the writer lock, the
 /// check that the newest version is still `expected`, the prompt row, the version, the event
-/// and its notification. Nothing is written when the check fails.
+/// and its notification. Nothing is written when the check fails or another writer holds the
+/// lock.
 ///
 /// The statement's snapshot is taken before it waits for the lock, so a writer that committed
 /// in between is not seen: its version number or log position is then taken twice, which the
@@ -132,11 +133,13 @@ pub(crate) async fn publish_if_latest(
 
 /// [`INSERT_VERSION`] behind the writer lock (`$29`, the key) and the check that the prompt's
 /// newest version is `$30` (`NULL`: none): both inserts select from `guard`, which is empty
-/// when the check fails. The event's `next` selects from `guard` too.
+/// when the check fails. The event's `next` selects from `guard` too. The lock is only tried:
+/// when another writer holds it, the project is busy and the plan is likely stale, so the
+/// statement writes nothing at once instead of queueing for a write that would then fail.
 const GUARDED_VERSION: &str = "lock AS ( \
-         SELECT pg_advisory_xact_lock(hashtextextended($29, 0)) \
+         SELECT pg_try_advisory_xact_lock(hashtextextended($29, 0)) AS held \
      ), guard AS ( \
-         SELECT 1 FROM lock WHERE (SELECT MAX(version) FROM versions \
+         SELECT 1 FROM lock WHERE held AND (SELECT MAX(version) FROM versions \
              WHERE project = $1 AND name = $2) IS NOT DISTINCT FROM $30::bigint \
      ), prompt AS ( \
          INSERT INTO prompts (project, name, latest_version, created_at) \

@@ -15,9 +15,8 @@ use crate::helpers::{TestApp, ADMIN};
 
 both_backends!(large_diffs_are_bounded_and_never_stall_resolves);
 
-/// The longest a resolve may wait while a diff runs: an in-memory lookup takes microseconds,
-/// the diff at least its one-second time bound.
-const STALL: Duration = Duration::from_millis(500);
+/// The diff's time bound: a diff of these versions runs at least this long.
+const DIFF_BOUND: Duration = Duration::from_secs(1);
 
 async fn send(
     router: &Router,
@@ -118,10 +117,18 @@ async fn large_diffs_are_bounded_and_never_stall_resolves(app: &TestApp) {
     let d: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(status, StatusCode::OK, "{d}");
     assert!(
-        took > STALL && resolves > 0,
+        took >= DIFF_BOUND && resolves > 1,
         "the diff must overlap the resolves for this test to mean anything ({took:?}, {resolves})"
     );
-    assert!(worst < STALL, "a resolve waited {worst:?} behind the diff");
+    // A diff on the async thread would hold every resolve for (nearly) all of its time: one
+    // gap as long as the diff. Off that thread, resolves go on; the longest gap is the
+    // request's own work around the diff (reading and answering ~1.4 MB in a debug build),
+    // which a loaded CI machine stretches, so the bound is relative to the diff's time rather
+    // than a fixed number of milliseconds.
+    assert!(
+        worst < took * 3 / 4,
+        "a resolve waited {worst:?} behind a diff that took {took:?} ({resolves} resolves)"
+    );
     assert!(took < Duration::from_secs(30), "the diff took {took:?}");
     assert_eq!(d["approximate"], true, "the time bound was reached");
     let text = d["diff"].as_str().unwrap();
