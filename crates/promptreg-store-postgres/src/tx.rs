@@ -133,13 +133,16 @@ pub(crate) async fn publish_if_latest(
 
 /// [`INSERT_VERSION`] behind the writer lock (`$29`, the key) and the check that the prompt's
 /// newest version is `$30` (`NULL`: none): both inserts select from `guard`, which is empty
-/// when the check fails. The event's `next` selects from `guard` too. The lock is only tried:
+/// when the check fails. The event's `next` selects from `guard` too. The newest version is
+/// the prompt row's `latest_version`, as the store's `latest_version` read has it: one index
+/// lookup (`MAX(version)` may be planned as a scan of every version of the prompt while the
+/// table has no statistics). The lock is only tried:
 /// when another writer holds it, the project is busy and the plan is likely stale, so the
 /// statement writes nothing at once instead of queueing for a write that would then fail.
 const GUARDED_VERSION: &str = "lock AS ( \
          SELECT pg_try_advisory_xact_lock(hashtextextended($29, 0)) AS held \
      ), guard AS ( \
-         SELECT 1 FROM lock WHERE held AND (SELECT MAX(version) FROM versions \
+         SELECT 1 FROM lock WHERE held AND (SELECT latest_version FROM prompts \
              WHERE project = $1 AND name = $2) IS NOT DISTINCT FROM $30::bigint \
      ), prompt AS ( \
          INSERT INTO prompts (project, name, latest_version, created_at) \
