@@ -299,6 +299,20 @@ impl TestApp {
         .await
     }
 
+    /// Polls rollout `id` until `done` holds (the controller passes every 250 ms) and returns
+    /// it. Tests that count events wait this way for the controller to rest first.
+    pub async fn wait_for_rollout(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..100 {
+            let r = self.get(&format!("/v1/rollouts/{id}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            if done(&r.body) {
+                return r.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("rollout {id} never reached the expected state");
+    }
+
     /// How many events the default project's log holds.
     pub async fn events(&self) -> usize {
         self.store

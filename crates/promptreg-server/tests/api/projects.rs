@@ -144,6 +144,11 @@ async fn fill_default_project(app: &TestApp) -> Holdings {
         )
         .await;
     assert_eq!(rollout.status, StatusCode::CREATED, "{}", rollout.body);
+    // Let the controller record its pause before the tests count events.
+    app.wait_for_rollout(rollout.body["id"].as_str().unwrap(), |r| {
+        r["paused_reason"] == "pause_step"
+    })
+    .await;
     let webhook = app
         .post("/v1/webhooks", json!({"url": "http://127.0.0.1:9/hook"}))
         .await;

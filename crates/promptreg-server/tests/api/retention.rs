@@ -73,14 +73,8 @@ async fn seed(app: &TestApp) {
     // The controller takes the first step (and records it) on its own pass: wait until it
     // rests at the pause, so that the tests' "no new event" checks see a quiet registry.
     let id = rollout.body["id"].as_str().unwrap();
-    for _ in 0..100 {
-        let r = app.get(&format!("/v1/rollouts/{id}")).await;
-        if r.body["paused_reason"] == "pause_step" {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("rollout {id} never reached its pause step");
+    app.wait_for_rollout(id, |r| r["paused_reason"] == "pause_step")
+        .await;
 }
 
 /// What a prune with `keep_last: 1` lets go in the seeded registry.

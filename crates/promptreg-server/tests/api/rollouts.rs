@@ -1,8 +1,6 @@
 //! Rollouts through the HTTP API: the issue's canary request, sticky assignment, commands,
 //! blue-green, immediate, and bad input, on both backends.
 
-use std::time::Duration;
-
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
@@ -50,19 +48,6 @@ async fn start(app: &TestApp, name: &str, body: Value) -> Answer {
     .await
 }
 
-/// Polls the rollout until `done` holds (the controller passes every 250 ms).
-async fn wait_for(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..100 {
-        let r = app.get(&format!("/v1/rollouts/{id}")).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        if done(&r.body) {
-            return r.body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("rollout {id} never reached the expected state");
-}
-
 async fn resolve_as(app: &TestApp, name: &str, subject: &str) -> Answer {
     app.get(&format!(
         "/v1/resolve/{name}?env=production&subject={subject}"
@@ -80,7 +65,7 @@ async fn the_issue_example_serves_a_sticky_canary_share(app: &TestApp) {
     assert_eq!(started.body["candidate_version"], 2);
     assert_eq!(started.body["steps_total"], 4);
     // The first step (5 %) completes on the controller's first pass; the 60 s pause holds.
-    let r = wait_for(app, &id, |r| r["weight"] == 500).await;
+    let r = app.wait_for_rollout(&id, |r| r["weight"] == 500).await;
     assert_eq!(r["step"], 1);
     let current = app
         .get("/v1/environments/production/prompts/greet/rollouts/current")
@@ -211,7 +196,7 @@ async fn commands_promote_pause_resume_and_abort(app: &TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = wait_for(app, &id, |r| r["status"] == "paused").await;
+    let r = app.wait_for_rollout(&id, |r| r["status"] == "paused").await;
     assert_eq!(
         (r["paused_reason"].as_str(), r["weight"].as_u64()),
         (Some("approval"), Some(1000))
@@ -222,7 +207,9 @@ async fn commands_promote_pause_resume_and_abort(app: &TestApp) {
         .post(&cmd("resume"), json!({"reason": "approved by QA"}))
         .await;
     assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
-    let r = wait_for(app, &id, |r| r["paused_reason"] == "pause_step").await;
+    let r = app
+        .wait_for_rollout(&id, |r| r["paused_reason"] == "pause_step")
+        .await;
     assert_eq!(r["weight"], 5000);
     assert_eq!(
         app.post(&cmd("pause"), json!({})).await.code(),
@@ -279,7 +266,8 @@ async fn blue_green_previews_then_switches_and_switches_back(app: &TestApp) {
     assert_eq!(resolve_as(app, "bg", "a1").await.body["version"], 1);
     let bad = app.get("/v1/resolve/bg?env=production&track=green").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    wait_for(app, &id, |r| r["paused_reason"] == "approval").await;
+    app.wait_for_rollout(&id, |r| r["paused_reason"] == "approval")
+        .await;
     let switched = app
         .post(&format!("/v1/rollouts/{id}/promote"), json!({}))
         .await;
