@@ -309,16 +309,24 @@ pub(crate) async fn index_backlog(conn: &mut PgConnection, limit: u32) -> Result
     Ok(rows.len() as u64)
 }
 
+/// The last seq of every project's log: a skip over the `(project, seq)` key, one index
+/// seek per project, where `GROUP BY project` reads every entry (the webhook dispatcher and
+/// the change feed's poll ask several times a second, and a large log holds millions).
+const HEADS: &str = "WITH RECURSIVE p(project) AS ( \
+         SELECT MIN(project) FROM event_log \
+         UNION ALL \
+         SELECT (SELECT MIN(project) FROM event_log WHERE project > p.project) FROM p \
+         WHERE p.project IS NOT NULL \
+     ) \
+     SELECT project, (SELECT MAX(seq) FROM event_log e WHERE e.project = p.project) AS seq \
+     FROM p WHERE project IS NOT NULL ORDER BY project";
+
 /// The last `seq` of every project's log.
 pub(crate) async fn heads<'e, E>(executor: E) -> Result<Vec<(ProjectId, i64)>>
 where
     E: sqlx::PgExecutor<'e>,
 {
-    let rows = sqlx::query(
-        "SELECT project, MAX(seq) AS seq FROM event_log GROUP BY project ORDER BY project",
-    )
-    .fetch_all(executor)
-    .await?;
+    let rows = sqlx::query(HEADS).fetch_all(executor).await?;
     rows.iter()
         .map(|row| {
             Ok((

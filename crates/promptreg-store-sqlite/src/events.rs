@@ -245,12 +245,21 @@ async fn entries_by_row(
         .collect())
 }
 
+/// The last seq of every project's log: a skip over the `(project, seq)` key, one index
+/// seek per project, where `GROUP BY project` reads every entry (the webhook dispatcher and
+/// the change feed ask several times a second, and a large log holds millions).
+const HEADS: &str = "WITH RECURSIVE p(project) AS ( \
+         SELECT MIN(project) FROM event_log \
+         UNION ALL \
+         SELECT (SELECT MIN(project) FROM event_log WHERE project > p.project) FROM p \
+         WHERE p.project IS NOT NULL \
+     ) \
+     SELECT project, (SELECT MAX(seq) FROM event_log e WHERE e.project = p.project) AS seq \
+     FROM p WHERE project IS NOT NULL ORDER BY project";
+
 /// The last seq of every project's log.
 pub(crate) async fn heads(pool: &SqlitePool) -> StoreResult<Vec<(ProjectId, i64)>> {
-    let rows = sqlx::query("SELECT project, MAX(seq) AS seq FROM event_log GROUP BY project")
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
+    let rows = sqlx::query(HEADS).fetch_all(pool).await.map_err(db_err)?;
     rows.iter()
         .map(|r| {
             let project = ProjectId::parse(r.get("project")).map_err(StoreError::other)?;
