@@ -141,6 +141,8 @@ impl Registry {
             .integrity_errors
             .set(i64::try_from(self.findings.count()).unwrap_or(i64::MAX));
         self.index.replace_all(audited.live);
+        // A reload may follow a restore: a hint could name a version that is gone.
+        self.newest.clear();
         self.index.replace_rollouts(with_candidates);
         self.tokens.replace_all(&tokens);
         // The change stream restarts at the heads too; streams open across a reload are

@@ -47,6 +47,7 @@ mod flags;
 pub mod follow;
 mod gates;
 mod integrity;
+mod newest;
 mod outcomes;
 mod pointers;
 pub mod policy;
@@ -184,6 +185,8 @@ pub struct Registry {
     hub: watch::hub::WatchHub,
     /// Cancelled at shutdown: every open change stream ends with `resync`.
     watch_stop: tokio_util::sync::CancellationToken,
+    /// Each prompt's newest version as last seen, to plan a publish without reading it.
+    newest: newest::NewestVersions,
 }
 
 /// What the writer of a change already knows about its result, so a local change needs no
@@ -229,6 +232,7 @@ impl Registry {
             keys: Default::default(),
             hub: watch::hub::WatchHub::new(watch::DEFAULT_BUFFER),
             watch_stop: tokio_util::sync::CancellationToken::new(),
+            newest: newest::NewestVersions::default(),
         }
     }
 
@@ -497,7 +501,14 @@ impl Registry {
                     self.metrics.protected_moves.get_or_create(&labels).inc();
                 }
             }
-            ChangeEvent::VersionCreated { .. } => {
+            ChangeEvent::VersionCreated {
+                project,
+                name,
+                version,
+                digest,
+                ..
+            } => {
+                self.newest.created(project, name, *version, digest);
                 self.metrics.versions_created.inc();
             }
             _ => {}

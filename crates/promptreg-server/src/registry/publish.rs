@@ -3,11 +3,12 @@
 use promptreg_api::CreateVersion;
 use promptreg_core::publish::{self, Latest, PublishPlan};
 use promptreg_core::{
-    ChangeEvent, Digest, EnvName, EventDraft, EventRecord, Metadata, PromptContent, PromptName,
-    Version,
+    ChangeEvent, Digest, EnvName, EventDraft, EventRecord, Metadata, ProjectId, PromptContent,
+    PromptName, Version,
 };
 use promptreg_store::{Created, StoreError, StoreTx, StoredVersion, VersionRecord};
 
+use super::newest::Newest;
 use super::pointers::Moved;
 use super::{Action, Caller, Known, Registry, Resource, ServiceResult};
 
@@ -94,7 +95,8 @@ impl Registry {
             moves.push(planned);
         }
         tx.commit().await?;
-        self.published(&version, event.as_ref()).await;
+        self.published(&caller.project, &version, event.as_ref())
+            .await;
         let mut done = Vec::with_capacity(moves.len());
         for m in moves {
             done.push(self.finish_move(m).await);
@@ -115,23 +117,39 @@ impl Registry {
         caller: &Caller,
         draft: Draft,
     ) -> ServiceResult<Result<Created, Draft>> {
-        let latest = match self
-            .store
-            .latest_version(&caller.project, &draft.name)
-            .await
-        {
-            Ok(latest) => Some(latest),
-            Err(StoreError::NotFound(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
-        let expected = latest.as_ref().map(|v| v.version);
-        let (version, parent) = match plan(&draft, latest)? {
-            Plan::Create { version, parent } => (version, parent),
-            Plan::Unchanged(latest) => {
-                return Ok(Ok(Created {
-                    version: self.open_or_report(&caller.project, None, *latest)?,
-                    created: false,
-                }))
+        let hinted = self.newest.get(&caller.project, &draft.name).and_then(|h| {
+            match plan_from(&h, &draft) {
+                Ok(PublishPlan::Create { version, parent }) => Some((h.version, version, parent)),
+                // Unchanged (the answer is the stored version) or refused (the error names
+                // what is stored): both are read, as without a hint.
+                _ => None,
+            }
+        });
+        let (expected, version, parent) = match hinted {
+            Some((expected, version, parent)) => (Some(expected), version, parent),
+            None => {
+                let latest = match self
+                    .store
+                    .latest_version(&caller.project, &draft.name)
+                    .await
+                {
+                    Ok(latest) => Some(latest),
+                    Err(StoreError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some(latest) = &latest {
+                    self.saw_newest(&caller.project, latest);
+                }
+                let expected = latest.as_ref().map(|v| v.version);
+                match plan(&draft, latest)? {
+                    Plan::Create { version, parent } => (expected, version, parent),
+                    Plan::Unchanged(latest) => {
+                        return Ok(Ok(Created {
+                            version: self.open_or_report(&caller.project, None, *latest)?,
+                            created: false,
+                        }))
+                    }
+                }
             }
         };
         let (mut record, sealed, event) = self.new_version(caller, draft, version, parent)?;
@@ -143,7 +161,7 @@ impl Registry {
             return Ok(Err(Draft::from(record)));
         };
         record.ledger_seq = Some(event.seq);
-        self.published(&record, Some(&event)).await;
+        self.published(&caller.project, &record, Some(&event)).await;
         Ok(Ok(Created {
             version: record,
             created: true,
@@ -186,13 +204,41 @@ impl Registry {
         Ok((record, sealed, self.draft(caller, None, change)))
     }
 
-    /// After the commit: the log line and, for a new version, the event applied here.
-    async fn published(&self, version: &VersionRecord, event: Option<&EventRecord>) {
+    /// After the commit: the log line, the prompt's newest version noted and, for a new
+    /// version, the event applied here.
+    async fn published(
+        &self,
+        project: &ProjectId,
+        version: &VersionRecord,
+        event: Option<&EventRecord>,
+    ) {
+        self.newest.saw(
+            project,
+            &version.name,
+            Newest {
+                version: version.version,
+                digest: version.digest.clone(),
+                prompt_type: version.content.prompt_type(),
+            },
+        );
         tracing::info!(prompt.name = %version.name, prompt.version = %version.version,
             prompt.digest = %version.digest, created = event.is_some(), "version published");
         if let Some(event) = event {
             self.applied(event, Known::Nothing).await;
         }
+    }
+
+    /// Notes a version read as its prompt's newest.
+    fn saw_newest(&self, project: &ProjectId, latest: &StoredVersion) {
+        self.newest.saw(
+            project,
+            &latest.name,
+            Newest {
+                version: latest.version,
+                digest: latest.digest.clone(),
+                prompt_type: latest.content.prompt_type(),
+            },
+        );
     }
 
     /// Inside a publish: creates the label's environment if allowed and missing, and plans
@@ -247,6 +293,19 @@ enum Plan {
     },
     /// The content is the newest version's: that version is the answer.
     Unchanged(Box<StoredVersion>),
+}
+
+/// Core's publish rule applied to `draft` after the newest version as hinted.
+fn plan_from(hint: &Newest, draft: &Draft) -> Result<PublishPlan, publish::PublishError> {
+    publish::plan(
+        Some(Latest {
+            version: hint.version,
+            digest: &hint.digest,
+            prompt_type: hint.prompt_type,
+        }),
+        &draft.digest,
+        draft.content.prompt_type(),
+    )
 }
 
 /// Core's publish rule (numbering, idempotency on the newest digest, a prompt's type cannot

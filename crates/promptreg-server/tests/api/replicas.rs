@@ -162,6 +162,65 @@ async fn replicas_serve_each_others_deploys_rollbacks_and_tokens() {
     replicas.stop().await;
 }
 
+/// Each replica plans a publish from the newest version it last saw. Publishes alternate
+/// between the replicas faster than the change feed carries them, so that a replica's
+/// plan is often stale: it must still number densely, never fork, and answer content equal
+/// to the other replica's newest version as unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_alternating_between_replicas_number_densely() {
+    let Some(replicas) = Replicas::start("publishes_alternating_between_replicas").await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let publish = |server: String, template: String| {
+        let c = &client;
+        async move {
+            send(
+                c,
+                Method::POST,
+                format!("{server}/v1/prompts/alt/versions"),
+                ADMIN,
+                Some(json!({"type": "text", "template": template})),
+            )
+            .await
+        }
+    };
+    let (a, b) = (replicas.a.url(), replicas.b.url());
+    let mut newest = 0;
+    for round in 0..20 {
+        let (first, second) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let (s, v) = publish(first.to_string(), format!("round {round}")).await;
+        assert_eq!((s, v["version"].as_i64()), (201, Some(newest + 1)), "{v}");
+        newest += 1;
+        // The same content on the other replica at once: unchanged, the same version.
+        let (s, v) = publish(second.to_string(), format!("round {round}")).await;
+        assert_eq!((s, v["version"].as_i64()), (200, Some(newest)), "{v}");
+        assert_eq!(v["created"], false);
+        // New content there: the next number.
+        let (s, v) = publish(second.to_string(), format!("round {round} again")).await;
+        assert_eq!((s, v["version"].as_i64()), (201, Some(newest + 1)), "{v}");
+        newest += 1;
+    }
+    let (s, list) = send(
+        &client,
+        Method::GET,
+        format!("{a}/v1/prompts/alt/versions?limit=100"),
+        ADMIN,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{list}");
+    let mut numbers: Vec<i64> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=newest).collect::<Vec<_>>());
+    replicas.stop().await;
+}
+
 /// `future.then_eq(v)`: resolves to whether the future's value is `Some(v)`.
 trait ThenEq {
     fn then_eq(self, v: i64) -> impl std::future::Future<Output = bool>;
