@@ -25,6 +25,7 @@
 #   BENCH_SKIP_BUILD=1 use the release binaries already built
 #   CARGO_TARGET_DIR   where cargo puts binaries          (default <repo>/target)
 #   SCALE_SERVER_BIN   the promptreg binary to measure    (default the release build)
+#   SCALE_KEEP=1       keep the filled data dirs (their path is printed) to profile start-up
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,7 +59,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/promptreg-scale.XXXXXX")
 PID=
 cleanup() {
     [[ -n $PID ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$TMP"
+    if [[ ${SCALE_KEEP:-0} == 1 ]]; then
+        log "kept the data dirs in $TMP"
+    else
+        rm -rf "$TMP"
+    fi
 }
 trap cleanup EXIT
 
@@ -191,4 +196,7 @@ while IFS=$'\t' read -r label ms rss rss_after metrics out; do
 done <"$TMP/results.tsv"
 small=$(num "$(cat "$TMP/small.json")" ok_rps)
 large=$(num "$(cat "$TMP/large.json")" ok_rps)
+# Where the large catalogue's start-up went, as the server logs it.
+printf '\nstart-up of the large catalogue, as logged: %s\n' \
+    "$(grep 'index loaded' "$TMP/server.log" | tail -1 | grep -oE '(live|live_read_ms|log_replay_ms|audit_ms|total_ms)=[0-9]+' | tr '\n' ' ')"
 printf '\nresolve @32, large / small: %s %%\n' "$(awk "BEGIN { printf \"%.1f\", 100 * $large / $small }")"
