@@ -98,7 +98,9 @@ pub(crate) async fn catalog(
     .collect()
 }
 
-pub(crate) async fn load_deployed(
+/// Every live pointer with its version, one row at a time (what [`crate::live`] falls back
+/// to when a packed batch does not decode).
+pub(crate) async fn load_deployed_by_row(
     pool: &SqlitePool,
 ) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
     sqlx::query(&format!(

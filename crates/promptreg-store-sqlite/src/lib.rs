@@ -27,6 +27,7 @@ mod events;
 mod gates;
 mod import;
 mod keys;
+mod live;
 mod outcomes;
 mod prompt_page;
 mod retention;
@@ -338,7 +339,7 @@ impl Store for SqliteStore {
     }
 
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
-        deploy::load_deployed(&self.reader).await
+        live::load_deployed(&self.reader).await
     }
 
     async fn all_versions(
