@@ -313,6 +313,25 @@ impl TestApp {
         panic!("rollout {id} never reached the expected state");
     }
 
+    /// Polls resolve of `name` in `env` until it serves `rollout` (as just read from
+    /// `GET /v1/rollouts/{id}`) at the same step: the store answers for a step from its
+    /// commit, the resolve index only once the controller has applied it.
+    pub async fn wait_until_served(&self, env: &str, name: &str, rollout: &Value) {
+        let path = format!("/v1/resolve/{}?env={env}&subject=probe", enc(name));
+        for _ in 0..100 {
+            let a = self.get(&path).await;
+            let assignment = &a.body["assignment"];
+            if assignment["rollout"] == rollout["id"] && assignment["step"] == rollout["step"] {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!(
+            "resolve never served rollout {} at step {}",
+            rollout["id"], rollout["step"]
+        );
+    }
+
     /// How many events the default project's log holds.
     pub async fn events(&self) -> usize {
         self.store

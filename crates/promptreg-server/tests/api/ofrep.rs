@@ -80,14 +80,9 @@ pub(crate) async fn canary(app: &TestApp, name: &str) -> String {
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
     let id = started.body["id"].as_str().unwrap().to_owned();
     // The first step (50 %) completes on the controller's first pass.
-    for _ in 0..200 {
-        let r = app.get(&format!("/v1/rollouts/{id}")).await;
-        if r.body["weight"] == 5000 {
-            return id;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("the canary never reached 50 %");
+    let r = app.wait_for_rollout(&id, |r| r["weight"] == 5000).await;
+    app.wait_until_served("production", name, &r).await;
+    id
 }
 
 async fn a_deployed_prompt_is_a_static_object_flag(app: &TestApp) {

@@ -67,6 +67,7 @@ async fn the_issue_example_serves_a_sticky_canary_share(app: &TestApp) {
     // The first step (5 %) completes on the controller's first pass; the 60 s pause holds.
     let r = app.wait_for_rollout(&id, |r| r["weight"] == 500).await;
     assert_eq!(r["step"], 1);
+    app.wait_until_served("production", "greet", &r).await;
     let current = app
         .get("/v1/environments/production/prompts/greet/rollouts/current")
         .await;
