@@ -24,6 +24,16 @@ pub(crate) struct Newest {
     pub prompt_type: PromptType,
 }
 
+impl Newest {
+    pub fn new(version: Version, digest: &Digest, prompt_type: PromptType) -> Self {
+        Self {
+            version,
+            digest: digest.clone(),
+            prompt_type,
+        }
+    }
+}
+
 /// The hints, per project and prompt.
 #[derive(Default)]
 pub(crate) struct NewestVersions {
@@ -84,11 +94,8 @@ mod tests {
     use super::*;
 
     fn newest(v: i64, d: &str) -> Newest {
-        Newest {
-            version: Version::new(v).unwrap(),
-            digest: Digest::of_bytes(d.as_bytes()),
-            prompt_type: PromptType::Text,
-        }
+        let digest = Digest::of_bytes(d.as_bytes());
+        Newest::new(Version::new(v).unwrap(), &digest, PromptType::Text)
     }
 
     #[test]

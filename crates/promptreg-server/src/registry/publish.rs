@@ -110,52 +110,26 @@ impl Registry {
         })
     }
 
-    /// The optimistic publish: plans from the newest version read without the lock and
-    /// writes only if it is still the newest. `Err(draft)` when it was not (nothing written).
+    /// The optimistic publish: plans from the newest version (hinted or read) without the
+    /// lock and writes only if it is still the newest. `Err(draft)` when it was not (nothing
+    /// written).
     async fn publish_unlocked(
         &self,
         caller: &Caller,
         draft: Draft,
     ) -> ServiceResult<Result<Created, Draft>> {
-        let hinted = self.newest.get(&caller.project, &draft.name).and_then(|h| {
-            match plan_from(&h, &draft) {
-                Ok(PublishPlan::Create { version, parent }) => Some((h.version, version, parent)),
-                // Unchanged (the answer is the stored version) or refused (the error names
-                // what is stored): both are read, as without a hint.
-                _ => None,
-            }
-        });
-        let (expected, version, parent) = match hinted {
-            Some((expected, version, parent)) => (Some(expected), version, parent),
-            None => {
-                let latest = match self
-                    .store
-                    .latest_version(&caller.project, &draft.name)
-                    .await
-                {
-                    Ok(latest) => Some(latest),
-                    Err(StoreError::NotFound(_)) => None,
-                    Err(e) => return Err(e.into()),
-                };
-                if let Some(latest) = &latest {
-                    self.saw_newest(&caller.project, latest);
-                }
-                let expected = latest.as_ref().map(|v| v.version);
-                match plan(&draft, latest)? {
-                    Plan::Create { version, parent } => (expected, version, parent),
-                    Plan::Unchanged(latest) => {
-                        return Ok(Ok(Created {
-                            version: self.open_or_report(&caller.project, None, *latest)?,
-                            created: false,
-                        }))
-                    }
-                }
-            }
+        let Numbered {
+            after,
+            version,
+            parent,
+        } = match self.plan_unlocked(caller, &draft).await? {
+            Ok(numbered) => numbered,
+            Err(unchanged) => return Ok(Ok(unchanged)),
         };
         let (mut record, sealed, event) = self.new_version(caller, draft, version, parent)?;
         let Some(event) = self
             .store
-            .publish_if_latest(&caller.project, expected, &sealed, event)
+            .publish_if_latest(&caller.project, after, &sealed, event)
             .await?
         else {
             return Ok(Err(Draft::from(record)));
@@ -166,6 +140,46 @@ impl Registry {
             version: record,
             created: true,
         }))
+    }
+
+    /// Numbers `draft` from the prompt's newest version: as hinted when the hint makes a new
+    /// version, else as read (content equal to the newest version is that version, `Err`).
+    async fn plan_unlocked(
+        &self,
+        caller: &Caller,
+        draft: &Draft,
+    ) -> ServiceResult<Result<Numbered, Created>> {
+        let hinted = self.newest.get(&caller.project, &draft.name);
+        if let Some(numbered) = hinted.and_then(|h| numbered_after(&h, draft)) {
+            return Ok(Ok(numbered));
+        }
+        // No hint, or one that does not make a new version (unchanged: the answer is the
+        // stored version; refused: the error names what is stored): read the newest.
+        let latest = match self
+            .store
+            .latest_version(&caller.project, &draft.name)
+            .await
+        {
+            Ok(latest) => Some(latest),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(latest) = &latest {
+            let seen = Newest::new(latest.version, &latest.digest, latest.content.prompt_type());
+            self.newest.saw(&caller.project, &latest.name, seen);
+        }
+        let after = latest.as_ref().map(|v| v.version);
+        Ok(match plan(draft, latest)? {
+            Plan::Create { version, parent } => Ok(Numbered {
+                after,
+                version,
+                parent,
+            }),
+            Plan::Unchanged(latest) => Err(Created {
+                version: self.open_or_report(&caller.project, None, *latest)?,
+                created: false,
+            }),
+        })
     }
 
     /// The record of a new version (signed), its stored form (sealed when encryption is on)
@@ -212,33 +226,17 @@ impl Registry {
         version: &VersionRecord,
         event: Option<&EventRecord>,
     ) {
-        self.newest.saw(
-            project,
-            &version.name,
-            Newest {
-                version: version.version,
-                digest: version.digest.clone(),
-                prompt_type: version.content.prompt_type(),
-            },
+        let newest = Newest::new(
+            version.version,
+            &version.digest,
+            version.content.prompt_type(),
         );
+        self.newest.saw(project, &version.name, newest);
         tracing::info!(prompt.name = %version.name, prompt.version = %version.version,
             prompt.digest = %version.digest, created = event.is_some(), "version published");
         if let Some(event) = event {
             self.applied(event, Known::Nothing).await;
         }
-    }
-
-    /// Notes a version read as its prompt's newest.
-    fn saw_newest(&self, project: &ProjectId, latest: &StoredVersion) {
-        self.newest.saw(
-            project,
-            &latest.name,
-            Newest {
-                version: latest.version,
-                digest: latest.digest.clone(),
-                prompt_type: latest.content.prompt_type(),
-            },
-        );
     }
 
     /// Inside a publish: creates the label's environment if allowed and missing, and plans
@@ -295,17 +293,30 @@ enum Plan {
     Unchanged(Box<StoredVersion>),
 }
 
-/// Core's publish rule applied to `draft` after the newest version as hinted.
-fn plan_from(hint: &Newest, draft: &Draft) -> Result<PublishPlan, publish::PublishError> {
-    publish::plan(
-        Some(Latest {
-            version: hint.version,
-            digest: &hint.digest,
-            prompt_type: hint.prompt_type,
+/// A new version's number and parent, and the newest version it follows (which the
+/// compare-and-set checks).
+struct Numbered {
+    after: Option<Version>,
+    version: Version,
+    parent: Option<Version>,
+}
+
+/// Core's publish rule applied to `draft` after the hinted newest version, when it makes a
+/// new version.
+fn numbered_after(hint: &Newest, draft: &Draft) -> Option<Numbered> {
+    let latest = Latest {
+        version: hint.version,
+        digest: &hint.digest,
+        prompt_type: hint.prompt_type,
+    };
+    match publish::plan(Some(latest), &draft.digest, draft.content.prompt_type()) {
+        Ok(PublishPlan::Create { version, parent }) => Some(Numbered {
+            after: Some(hint.version),
+            version,
+            parent,
         }),
-        &draft.digest,
-        draft.content.prompt_type(),
-    )
+        _ => None,
+    }
 }
 
 /// Core's publish rule (numbering, idempotency on the newest digest, a prompt's type cannot
