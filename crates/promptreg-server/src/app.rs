@@ -131,6 +131,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     options.policies = policies;
     options.render = config.render_limits();
     options.seal_content = !config.bench_integrity_off;
+    options.start.ledger_snapshot = Some(config.data_dir.join(LEDGER_SNAPSHOT_FILE));
     // A stream whose heartbeats are further apart than the idle timeout would be closed as
     // idle between two of them.
     let idle = std::time::Duration::from_secs(config.idle_timeout_secs);
@@ -143,6 +144,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let metrics = Metrics::with_max_resolve_series(config.metrics_max_prompt_series);
     state_with_keys(store, &admin, &instance, options, metrics, keys).await
 }
+
+/// The ledger snapshot's file in the data directory.
+pub const LEDGER_SNAPSHOT_FILE: &str = "ledger.snapshot";
 
 /// The server's keys: what signs, and what seals content at rest.
 pub struct Keys {
@@ -268,6 +272,10 @@ pub async fn state_with_keys(
     supervisor.spawn("audit backlog", move |stop| {
         let registry = indexer.clone();
         async move { registry.index_audit_backlog(stop).await }
+    });
+    let auditor = registry.clone();
+    supervisor.spawn("background audit", move |stop| {
+        auditor.clone().run_start_audits(stop)
     });
     let driver = registry.clone();
     let owner = format!("{instance}/{}", uuid::Uuid::new_v4());

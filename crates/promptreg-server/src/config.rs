@@ -80,6 +80,17 @@ pub struct ServiceConfig {
     #[arg(long, env = "PROMPTREG_OFREP_MAX_FLAGS", default_value_t = 1_000,
         value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub ofrep_max_flags: u32,
+    /// Live pointers up to which a start checks every live version's content before the
+    /// server is ready; past it, pointers are served after a check against the ledger, and
+    /// each version's content is checked where it is first needed and by a background audit
+    /// that starts right away (a large registry is then ready in about a second).
+    #[arg(long, env = "PROMPTREG_START_EAGER_MAX", default_value_t = crate::registry::DEFAULT_START_EAGER_MAX)]
+    pub start_eager_max: usize,
+    /// Log entries (over every project) from which the ledger is snapshotted in
+    /// `<data-dir>/ledger.snapshot`, so that a start replays only the log after it (the
+    /// whole log is still compared in the background right after).
+    #[arg(long, env = "PROMPTREG_LEDGER_SNAPSHOT_MIN", default_value_t = crate::registry::DEFAULT_SNAPSHOT_MIN_ENTRIES)]
+    pub ledger_snapshot_min: u64,
 }
 
 /// A heartbeat interval: a duration of at least 10 ms.
@@ -106,6 +117,8 @@ impl Default for ServiceConfig {
             watch_heartbeat: crate::registry::watch::DEFAULT_HEARTBEAT,
             watch_buffer: crate::registry::watch::DEFAULT_BUFFER,
             ofrep_max_flags: 1_000,
+            start_eager_max: crate::registry::DEFAULT_START_EAGER_MAX,
+            ledger_snapshot_min: crate::registry::DEFAULT_SNAPSHOT_MIN_ENTRIES,
         }
     }
 }
@@ -133,6 +146,12 @@ impl ServiceConfig {
                 ..Default::default()
             },
             max_bulk_flags: self.ofrep_max_flags as usize,
+            start: crate::registry::StartOptions {
+                eager_max: self.start_eager_max,
+                // Set by the caller, who knows the data directory.
+                ledger_snapshot: None,
+                snapshot_min_entries: self.ledger_snapshot_min,
+            },
         }
     }
 }

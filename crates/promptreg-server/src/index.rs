@@ -4,6 +4,11 @@
 //! the store at start-up and updated by `Registry::apply` after every
 //! committed change (this process's, or another replica's through the store's change feed).
 //! Entries are immutable and shared (`Arc`); a pointer move swaps one entry.
+//!
+//! A large registry starts *cold*: its pointers are indexed with only what the start-up audit
+//! checked (version, digest, record seq), and each one's content is read, opened and checked
+//! where it is first needed (`Registry::live_entry`) or by the background audit, which then
+//! makes the slot *warm*. A cold slot is never answered from: only warm entries are.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,8 +18,8 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use prometheus_client::metrics::counter::Counter;
 use promptreg_api::Resolved;
-use promptreg_core::{EnvName, ProjectId, PromptName};
-use promptreg_store::VersionRecord;
+use promptreg_core::{Digest, EnvName, ProjectId, PromptName, Version};
+use promptreg_store::{LivePointer, VersionRecord};
 
 use crate::metrics::{Metrics, ResolveLabels};
 
@@ -34,7 +39,52 @@ pub struct Entry {
     pub resolves: Counter,
 }
 
-type EnvMap = HashMap<String, HashMap<String, Arc<Entry>>>;
+/// A live pointer whose content has not been read yet (a large registry's start-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColdEntry {
+    /// Tenant.
+    pub project: ProjectId,
+    /// Environment.
+    pub env: EnvName,
+    /// Prompt.
+    pub name: PromptName,
+    /// The live version.
+    pub version: Version,
+    /// Its digest, as the audit checked it against the ledger: the content must recompute
+    /// to it before it is served.
+    pub digest: Digest,
+    /// The seq of the pointer record that made it live.
+    pub seq: i64,
+}
+
+/// One pointer in the index.
+#[derive(Clone)]
+pub enum Slot {
+    /// Ready to answer.
+    Warm(Arc<Entry>),
+    /// Its content still to be read.
+    Cold(Arc<ColdEntry>),
+}
+
+impl Slot {
+    /// The seq of the pointer record it stands for.
+    pub fn seq(&self) -> i64 {
+        match self {
+            Slot::Warm(e) => e.seq,
+            Slot::Cold(c) => c.seq,
+        }
+    }
+
+    /// The prompt's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Slot::Warm(e) => e.version.name.as_str(),
+            Slot::Cold(c) => c.name.as_str(),
+        }
+    }
+}
+
+type EnvMap = HashMap<String, HashMap<String, Slot>>;
 type RolloutMap = HashMap<String, HashMap<String, HashMap<String, Arc<RolloutEntry>>>>;
 
 /// What resolve needs to know of a pointer's rollout (from its latest event).
@@ -224,23 +274,44 @@ impl ResolveIndex {
         }
     }
 
-    /// The live entry for a pointer.
+    /// The live entry for a pointer, when it is warm.
     pub fn get(&self, project: &str, env: &str, name: &str) -> Option<Arc<Entry>> {
+        match self.slot(project, env, name)? {
+            Slot::Warm(e) => Some(e),
+            Slot::Cold(_) => None,
+        }
+    }
+
+    /// A pointer's slot, warm or cold.
+    pub fn slot(&self, project: &str, env: &str, name: &str) -> Option<Slot> {
         self.map.read().get(project)?.get(env)?.get(name).cloned()
     }
 
-    /// The live entries of an environment, ordered by prompt name (snapshots and OFREP bulk
+    /// The live slots of an environment, ordered by prompt name (snapshots and OFREP bulk
     /// evaluation; not the resolve path).
-    pub fn live_in(&self, project: &str, env: &str) -> Vec<Arc<Entry>> {
+    pub fn live_in(&self, project: &str, env: &str) -> Vec<Slot> {
         let map = self.map.read();
-        let mut entries: Vec<Arc<Entry>> = map
+        let mut slots: Vec<Slot> = map
             .get(project)
             .and_then(|envs| envs.get(env))
             .map(|prompts| prompts.values().cloned().collect())
             .unwrap_or_default();
         drop(map);
-        entries.sort_by(|a, b| a.version.name.as_str().cmp(b.version.name.as_str()));
-        entries
+        slots.sort_by(|a, b| a.name().cmp(b.name()));
+        slots
+    }
+
+    /// The cold slots left (the background audit's work list).
+    pub fn cold(&self) -> Vec<Arc<ColdEntry>> {
+        let map = self.map.read();
+        map.values()
+            .flat_map(|envs| envs.values())
+            .flat_map(HashMap::values)
+            .filter_map(|slot| match slot {
+                Slot::Cold(c) => Some(c.clone()),
+                Slot::Warm(_) => None,
+            })
+            .collect()
     }
 
     fn entry(
@@ -297,8 +368,8 @@ impl ResolveIndex {
         seq: i64,
     ) -> bool {
         let name = version.name.to_string();
-        let current = self.get(project.as_str(), env.as_str(), &name);
-        if current.is_some_and(|c| c.seq >= seq) {
+        let current = self.slot(project.as_str(), env.as_str(), &name);
+        if current.is_some_and(|c| c.seq() >= seq) {
             return false;
         }
         // Built outside the write lock (serialising the answer is the costly part), then
@@ -313,15 +384,15 @@ impl ResolveIndex {
             .entry(name);
         let changed = match slot {
             std::collections::hash_map::Entry::Occupied(mut o) => {
-                if o.get().seq >= seq {
+                if o.get().seq() >= seq {
                     false
                 } else {
-                    o.insert(entry);
+                    o.insert(Slot::Warm(entry));
                     true
                 }
             }
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(entry);
+                v.insert(Slot::Warm(entry));
                 true
             }
         };
@@ -329,18 +400,74 @@ impl ResolveIndex {
         changed
     }
 
-    /// Replaces the whole index (start-up and resynchronisation).
-    pub fn replace_all(&self, live: Vec<promptreg_store::DeployedVersion>) {
+    /// Warms a cold slot with its content, opened and checked by the caller: only when the
+    /// slot is still the cold one of record `cold.seq`. Returns the pointer's warm entry of
+    /// that record (this one, or the one another caller put first); `None` when the pointer
+    /// moved or left meanwhile (look it up again).
+    pub fn warm(&self, cold: &ColdEntry, version: VersionRecord) -> Option<Arc<Entry>> {
+        let entry = self.entry(&cold.project, &cold.env, version, cold.seq);
+        let mut map = self.map.write();
+        let slot = map
+            .get_mut(cold.project.as_str())?
+            .get_mut(cold.env.as_str())?
+            .get_mut(cold.name.as_str())?;
+        match slot {
+            Slot::Cold(c) if c.seq == cold.seq => {
+                *slot = Slot::Warm(entry.clone());
+                Some(entry)
+            }
+            Slot::Warm(e) if e.seq == cold.seq => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// Takes a cold slot out of the index (its content did not verify), when it is still
+    /// the cold one of record `cold.seq`.
+    pub fn remove_cold(&self, cold: &ColdEntry) {
+        let mut map = self.map.write();
+        let Some(prompts) = map
+            .get_mut(cold.project.as_str())
+            .and_then(|envs| envs.get_mut(cold.env.as_str()))
+        else {
+            return;
+        };
+        if matches!(prompts.get(cold.name.as_str()), Some(Slot::Cold(c)) if c.seq == cold.seq) {
+            prompts.remove(cold.name.as_str());
+        }
+        self.metrics.index_entries.set(count(&map));
+    }
+
+    /// Replaces the whole index (start-up and resynchronisation): `warm` pointers with their
+    /// content, `cold` ones without.
+    pub fn replace_all(&self, warm: Vec<promptreg_store::DeployedVersion>, cold: Vec<LivePointer>) {
         let mut fresh: HashMap<String, EnvMap> = HashMap::new();
-        for d in live {
-            let name = d.version.name.to_string();
-            let entry = self.entry(&d.project, &d.env, d.version, d.seq);
+        let mut put = |project: &ProjectId, env: &EnvName, name: &PromptName, slot: Slot| {
             fresh
-                .entry(d.project.to_string())
+                .entry(project.to_string())
                 .or_default()
-                .entry(d.env.to_string())
+                .entry(env.to_string())
                 .or_default()
-                .insert(name, entry);
+                .insert(name.to_string(), slot);
+        };
+        for d in warm {
+            let (project, env, name) = (d.project.clone(), d.env.clone(), d.version.name.clone());
+            put(
+                &project,
+                &env,
+                &name,
+                Slot::Warm(self.entry(&d.project, &d.env, d.version, d.seq)),
+            );
+        }
+        for p in cold {
+            let cold = Slot::Cold(Arc::new(ColdEntry {
+                project: p.project.clone(),
+                env: p.env.clone(),
+                name: p.name.clone(),
+                version: p.version,
+                digest: p.digest,
+                seq: p.seq,
+            }));
+            put(&p.project, &p.env, &p.name, cold);
         }
         let mut map = self.map.write();
         *map = fresh;

@@ -3,7 +3,7 @@
 
 use promptreg_core::{EnvName, ProjectId, PromptName};
 use promptreg_store::{
-    CatalogRecord, DeployedVersion, DeploymentRecord, PageRequest, StoredContent,
+    CatalogRecord, DeployedVersion, DeploymentRecord, LivePointer, PageRequest, StoredContent,
 };
 use sqlx::Row;
 
@@ -110,6 +110,28 @@ pub(crate) async fn load_deployed(store: &PgStore) -> Result<Vec<DeployedVersion
                 env: rows::env_name(row.try_get("pointer_env")?)?,
                 version: rows::version(row)?,
                 seq: row.try_get("pointer_seq")?,
+            })
+        })
+        .collect()
+}
+
+/// Every live pointer of every project, without content.
+pub(crate) async fn load_live_pointers(store: &PgStore) -> Result<Vec<LivePointer>> {
+    let rows = sqlx::query(&format!(
+        "SELECT p.project, p.env, p.name, p.version, v.digest, p.seq \
+         FROM {POINTER_JOIN} ORDER BY p.project, p.env, p.name"
+    ))
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(LivePointer {
+                project: rows::project(row.try_get("project")?)?,
+                env: rows::env_name(row.try_get("env")?)?,
+                name: rows::prompt_name(row.try_get("name")?)?,
+                version: rows::version_number(row.try_get("version")?)?,
+                digest: rows::digest(row.try_get("digest")?)?,
+                seq: row.try_get("seq")?,
             })
         })
         .collect()

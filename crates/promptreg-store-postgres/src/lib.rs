@@ -297,6 +297,10 @@ impl Store for PgStore {
         Ok(deploy::load_deployed(self).await?)
     }
 
+    async fn load_live_pointers(&self) -> StoreResult<Vec<promptreg_store::LivePointer>> {
+        Ok(deploy::load_live_pointers(self).await?)
+    }
+
     async fn list_tokens(&self, project: &ProjectId) -> StoreResult<Vec<TokenRecord>> {
         Ok(tokens::list(self, project).await?)
     }

@@ -342,6 +342,10 @@ impl Store for SqliteStore {
         live::load_deployed(&self.reader).await
     }
 
+    async fn load_live_pointers(&self) -> StoreResult<Vec<LivePointer>> {
+        live::load_live_pointers(&self.reader).await
+    }
+
     async fn all_versions(
         &self,
         after: Option<&VersionKey>,

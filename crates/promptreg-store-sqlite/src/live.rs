@@ -9,7 +9,9 @@
 use chrono::{DateTime, Utc};
 use promptreg_core::{Digest, EnvName, Metadata, ProjectId, PromptName, Version};
 use promptreg_store::codec::{self, SealedColumns};
-use promptreg_store::{DeployedVersion, StoreResult, StoredContent, VersionRecord};
+use promptreg_store::{
+    DeployedVersion, LivePointer, StoreError, StoreResult, StoredContent, VersionRecord,
+};
 use serde::Deserialize;
 use sqlx::SqlitePool;
 
@@ -38,6 +40,62 @@ const PACKED: &str = "SELECT COUNT(*), json_group_array(json_array( \
                             AND v.version = p.version \
             WHERE (p.project, p.env, p.name) > (?1, ?2, ?3) \
             ORDER BY p.project, p.env, p.name LIMIT ?4)";
+
+/// One batch of pointers without content, as [`PACKED`] but three numbers and three names
+/// per pointer.
+const PACKED_POINTERS: &str = "SELECT COUNT(*), json_group_array(json_array( \
+         project, env, name, version, digest, pointer_seq)) \
+     FROM (SELECT p.project, p.env, p.name, p.version, v.digest, p.seq AS pointer_seq \
+             FROM pointers p \
+             JOIN versions v ON v.project = p.project AND v.name = p.name \
+                            AND v.version = p.version \
+            WHERE (p.project, p.env, p.name) > (?1, ?2, ?3) \
+            ORDER BY p.project, p.env, p.name LIMIT ?4)";
+
+/// One pointer as packed by [`PACKED_POINTERS`].
+type PointerRow = (String, String, String, i64, String, i64);
+
+/// Every live pointer without content. A row that does not decode (edited behind the
+/// server's back) is an error naming it: the start-up falls back to the full read, which
+/// leaves that pointer out and reports it.
+pub(crate) async fn load_live_pointers(pool: &SqlitePool) -> StoreResult<Vec<LivePointer>> {
+    let mut live = Vec::new();
+    let mut after = (String::new(), String::new(), String::new());
+    loop {
+        let (count, json): (i64, String) = sqlx::query_as(PACKED_POINTERS)
+            .bind(&after.0)
+            .bind(&after.1)
+            .bind(&after.2)
+            .bind(BATCH)
+            .fetch_one(pool)
+            .await
+            .map_err(db_err)?;
+        let rows: Vec<PointerRow> = serde_json::from_str(&json).map_err(|e| {
+            StoreError::Other(format!("a live pointer row does not decode: {e}").into())
+        })?;
+        if let Some(last) = rows.last() {
+            after = (last.0.clone(), last.1.clone(), last.2.clone());
+        }
+        for (project, env, name, version, digest, seq) in rows {
+            let bad = |what: &str| {
+                StoreError::Other(
+                    format!("pointer ({project}, {env}, {name}): {what} does not decode").into(),
+                )
+            };
+            live.push(LivePointer {
+                project: ProjectId::parse(&project).map_err(|_| bad("the project"))?,
+                env: EnvName::parse(&env).map_err(|_| bad("the environment"))?,
+                name: PromptName::parse(&name).map_err(|_| bad("the name"))?,
+                version: Version::new(version).map_err(|_| bad("the version"))?,
+                digest: Digest::parse(&digest).map_err(|_| bad("the digest"))?,
+                seq,
+            });
+        }
+        if count < BATCH {
+            return Ok(live);
+        }
+    }
+}
 
 /// One live pointer as packed by [`PACKED`], in its column order.
 #[derive(Deserialize)]

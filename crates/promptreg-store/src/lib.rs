@@ -287,6 +287,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every live pointer of every project with the seq of the record that made it live, to
     /// build the resolve index at start-up.
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>>;
+    /// Every live pointer of every project with its version's number and digest but not its
+    /// content, in (project, environment, prompt) order: a large registry's start-up.
+    async fn load_live_pointers(&self) -> StoreResult<Vec<LivePointer>>;
 
     /// Every version of every project in (project, prompt, version) order after `after`, at
     /// most `limit`: what re-keying (a KEK rotation) walks.

@@ -316,6 +316,24 @@ pub struct CatalogRecord {
     pub deployed_at: DateTime<Utc>,
 }
 
+/// A live pointer without its version's content: what a large registry's start-up indexes
+/// before it serves (the content is read, opened and checked when first needed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivePointer {
+    /// Tenant.
+    pub project: ProjectId,
+    /// Environment.
+    pub env: EnvName,
+    /// Prompt.
+    pub name: PromptName,
+    /// The live version.
+    pub version: Version,
+    /// That version's stored digest.
+    pub digest: Digest,
+    /// The seq of the pointer record that made it live.
+    pub seq: i64,
+}
+
 /// A live pointer with its version, for the resolve index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeployedVersion<C = PromptContent> {

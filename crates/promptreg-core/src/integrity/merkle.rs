@@ -125,6 +125,11 @@ impl Tree {
         self.len() == 0
     }
 
+    /// Every leaf hash, in order (what a snapshot of the tree keeps).
+    pub fn leaves(&self) -> &[Hash] {
+        self.levels.first().map_or(&[], Vec::as_slice)
+    }
+
     /// The leaf hash at `index`.
     pub fn leaf(&self, index: u64) -> Option<Hash> {
         let i = usize::try_from(index).ok()?;

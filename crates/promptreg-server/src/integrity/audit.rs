@@ -6,40 +6,40 @@
 //! or wrapped key changed or swapped between rows, a KEK the server does not hold) is refused
 //! like one whose digest does not recompute.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use promptreg_core::integrity::merkle::{leaf_hash, Tree};
 use promptreg_core::{ChangeEvent, Digest, EnvName, EventRecord, ProjectId, PromptName, Version};
 use promptreg_store::{
-    DeployedVersion, Store, StoreResult, StoredContent, StoredVersion, VersionRecord,
+    DeployedVersion, LivePointer, Store, StoreResult, StoredContent, StoredVersion, VersionRecord,
 };
 
-use super::ledger::{is_legacy, leaf_of};
+use super::ledger::{is_legacy, leaf_of, leaf_of_stored};
+use super::snapshot::Snapshot;
 use super::Finding;
 
 /// Events read per query while rebuilding a tree (one packed row on SQLite).
 const BATCH: u32 = 10_000;
 
-/// What the audit found.
-pub struct Audited {
+/// What the audit of live versions found.
+pub struct Audited<T> {
     /// The live pointers that verify (the index is built from these only).
-    pub live: Vec<DeployedVersion>,
-    /// Every project's tree.
-    pub trees: HashMap<ProjectId, Tree>,
+    pub live: Vec<T>,
     /// What did not verify.
     pub findings: Vec<Finding>,
 }
 
 /// The last move of one pointer, as the ledger tells it.
-struct LastMove {
+#[derive(Clone)]
+pub(super) struct LastMove {
     /// The event's position in the project's log.
-    log_seq: i64,
-    seq: i64,
-    to_version: Version,
-    digest: Digest,
+    pub(super) log_seq: i64,
+    pub(super) seq: i64,
+    pub(super) to_version: Version,
+    pub(super) digest: Digest,
 }
 
-type PointerKey = (ProjectId, EnvName, PromptName);
+pub(super) type PointerKey = (ProjectId, EnvName, PromptName);
 
 /// Every project's log replayed into its tree, with each pointer's last move: read while the
 /// live pointers are loaded (the two reads overlap), then caught up with the log heads read
@@ -47,9 +47,10 @@ type PointerKey = (ProjectId, EnvName, PromptName);
 #[derive(Default)]
 pub struct Replayed {
     /// Per project, its tree and the last seq read into it.
-    logs: HashMap<ProjectId, (Tree, i64)>,
-    moves: HashMap<PointerKey, LastMove>,
-    findings: Vec<Finding>,
+    pub(super) logs: HashMap<ProjectId, (Tree, i64)>,
+    pub(super) moves: HashMap<PointerKey, LastMove>,
+    /// What did not add up in the logs themselves (gaps, undecodable entries).
+    pub(super) findings: Vec<Finding>,
 }
 
 impl Replayed {
@@ -58,6 +59,36 @@ impl Replayed {
         let mut replayed = Replayed::default();
         replayed.catch_up(store).await?;
         Ok(replayed)
+    }
+
+    /// Reads every project's log from a snapshot on: a project the snapshot holds is read
+    /// only after its size, when its log still ends at or after it and its entry there still
+    /// hashes to the snapshot's last leaf; any other project is read whole.
+    pub async fn resume(store: &dyn Store, snapshot: Snapshot) -> StoreResult<Self> {
+        let heads: HashMap<ProjectId, i64> = store.event_heads().await?.into_iter().collect();
+        let mut seeded = snapshot.into_replayed();
+        let mut stale = Vec::new();
+        for (project, (tree, size)) in &seeded.logs {
+            let holds = match (heads.get(project), tree.leaf(tree.len().wrapping_sub(1))) {
+                (Some(head), Some(last)) if *head >= *size => {
+                    let entry = store.log_entries(project, *size - 1, 1).await?;
+                    entry
+                        .first()
+                        .is_some_and(|e| e.seq == *size && leaf_of_stored(&e.body).1 == last)
+                }
+                _ => false,
+            };
+            if !holds {
+                stale.push(project.clone());
+            }
+        }
+        for project in stale {
+            tracing::info!(project = %project, "ledger snapshot does not match the log: replaying it whole");
+            seeded.logs.remove(&project);
+            seeded.moves.retain(|(p, _, _), _| *p != project);
+        }
+        seeded.catch_up(store).await?;
+        Ok(seeded)
     }
 
     /// Reads what was appended to each log since the last read, up to the heads as they are
@@ -78,6 +109,34 @@ impl Replayed {
         }
         Ok(())
     }
+
+    /// What did not add up in the logs.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// The projects whose log did not add up (never saved in a snapshot).
+    pub fn troubled(&self) -> HashSet<ProjectId> {
+        self.findings.iter().map(|f| f.project.clone()).collect()
+    }
+
+    /// The number of entries replayed, over every project.
+    pub fn size(&self) -> u64 {
+        self.logs.values().map(|(tree, _)| tree.len()).sum()
+    }
+
+    /// Every project's tree, taken.
+    pub fn into_trees(self) -> HashMap<ProjectId, Tree> {
+        self.logs
+            .into_iter()
+            .map(|(p, (tree, _))| (p, tree))
+            .collect()
+    }
+
+    /// Every project's tree.
+    pub fn trees(&self) -> impl Iterator<Item = (&ProjectId, &Tree)> {
+        self.logs.iter().map(|(p, (tree, _))| (p, tree))
+    }
 }
 
 /// Checks `live` (as `load_deployed` read it) against the replayed log, after catching it up
@@ -90,69 +149,121 @@ pub async fn audit(
     store: &dyn Store,
     heads: &HashMap<ProjectId, i64>,
     live: Vec<DeployedVersion<StoredContent>>,
-    mut replayed: Replayed,
+    replayed: &mut Replayed,
     open: &(dyn Fn(&ProjectId, StoredVersion) -> Result<VersionRecord, String> + Sync),
-) -> StoreResult<Audited> {
+) -> StoreResult<Audited<DeployedVersion>> {
     replayed.catch_up(store).await?;
-    let Replayed {
-        logs,
-        mut moves,
-        mut findings,
-    } = replayed;
-    let trees = logs.into_iter().map(|(p, (tree, _))| (p, tree)).collect();
+    let mut seen = HashSet::with_capacity(live.len());
     let mut served = Vec::with_capacity(live.len());
+    let mut findings = Vec::new();
     for d in live {
         let key = (d.project.clone(), d.env.clone(), d.version.name.clone());
-        let last = moves.remove(&key);
-        let d = match open(&d.project, d.version) {
-            Ok(version) => DeployedVersion {
-                project: d.project,
-                env: d.env,
-                version,
-                seq: d.seq,
-            },
-            Err(message) => {
-                let (project, env, name) = key;
-                findings.push(Finding {
-                    project,
-                    env: Some(env),
-                    name: Some(name),
-                    message,
-                });
-                continue;
+        let last = replayed.moves.get(&key);
+        let verdict = match open(&d.project, d.version) {
+            Ok(version) => {
+                let d = DeployedVersion {
+                    project: d.project,
+                    env: d.env,
+                    version,
+                    seq: d.seq,
+                };
+                let v = &d.version;
+                let verdict = match content_problem(v) {
+                    Some(message) => Verdict::Refuse(message),
+                    None => check(v.version, &v.digest, d.seq, last),
+                };
+                if let Verdict::Serve = verdict {
+                    served.push(d);
+                }
+                verdict
             }
+            Err(message) => Verdict::Refuse(message),
         };
-        match check(&d, last) {
-            Verdict::Serve => served.push(d),
-            Verdict::Superseded => {}
-            Verdict::Refuse(message) => findings.push(Finding {
-                project: d.project.clone(),
-                env: Some(d.env.clone()),
-                name: Some(d.version.name.clone()),
-                message,
-            }),
+        if let Verdict::Refuse(message) = verdict {
+            findings.push(finding_at(&key, message));
         }
+        seen.insert(key);
     }
-    for ((project, env, name), m) in moves {
-        if m.log_seq > heads.get(&project).copied().unwrap_or(0) {
-            continue;
-        }
-        findings.push(Finding {
-            project,
-            env: Some(env),
-            name: Some(name),
-            message: format!(
-                "the ledger's last move (record {}) made version {} live, but no live pointer \
-                 with that version's content is stored",
-                m.seq, m.to_version
-            ),
-        });
-    }
+    findings.extend(unmatched(&replayed.moves, &seen, heads));
     Ok(Audited {
         live: served,
-        trees,
         findings,
     })
+}
+
+/// Checks live pointers without their content against the replayed log, as [`audit`] does
+/// (the content is checked where it is first opened: it recomputes to the digest checked
+/// here, or it is not served).
+pub async fn audit_pointers(
+    store: &dyn Store,
+    heads: &HashMap<ProjectId, i64>,
+    live: Vec<LivePointer>,
+    replayed: &mut Replayed,
+) -> StoreResult<Audited<LivePointer>> {
+    replayed.catch_up(store).await?;
+    let mut seen = HashSet::with_capacity(live.len());
+    let mut served = Vec::with_capacity(live.len());
+    let mut findings = Vec::new();
+    for p in live {
+        let key = (p.project.clone(), p.env.clone(), p.name.clone());
+        match check(p.version, &p.digest, p.seq, replayed.moves.get(&key)) {
+            Verdict::Serve => served.push(p),
+            Verdict::Superseded => {}
+            Verdict::Refuse(message) => findings.push(finding_at(&key, message)),
+        }
+        seen.insert(key);
+    }
+    findings.extend(unmatched(&replayed.moves, &seen, heads));
+    Ok(Audited {
+        live: served,
+        findings,
+    })
+}
+
+/// Why a version opened from the store must not be served: its content does not recompute
+/// to its stored digest.
+pub fn content_problem(v: &VersionRecord) -> Option<String> {
+    let recomputed = v.content.digest();
+    (recomputed != v.digest).then(|| {
+        format!(
+            "version {}'s content hashes to {recomputed}, not to its stored digest {}",
+            v.version, v.digest
+        )
+    })
+}
+
+fn finding_at((project, env, name): &PointerKey, message: String) -> Finding {
+    Finding {
+        project: project.clone(),
+        env: Some(env.clone()),
+        name: Some(name.clone()),
+        message,
+    }
+}
+
+/// The ledger's last moves that no live pointer matched (moves logged after `heads` may not
+/// have their pointer read yet).
+fn unmatched(
+    moves: &HashMap<PointerKey, LastMove>,
+    seen: &HashSet<PointerKey>,
+    heads: &HashMap<ProjectId, i64>,
+) -> Vec<Finding> {
+    moves
+        .iter()
+        .filter(|(key, m)| {
+            !seen.contains(*key) && m.log_seq <= heads.get(&key.0).copied().unwrap_or(0)
+        })
+        .map(|(key, m)| {
+            finding_at(
+                key,
+                format!(
+                    "the ledger's last move (record {}) made version {} live, but no live \
+                     pointer with that version's content is stored",
+                    m.seq, m.to_version
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Reads a project's log in order into a tree, noting each pointer's last move. Leaves are
@@ -251,46 +362,28 @@ enum Verdict {
     Refuse(String),
 }
 
-/// Whether a live pointer may be served.
-fn check(d: &DeployedVersion, last: Option<LastMove>) -> Verdict {
-    match problem(d, last) {
-        Ok(()) => Verdict::Serve,
-        Err(None) => Verdict::Superseded,
-        Err(Some(message)) => Verdict::Refuse(message),
-    }
-}
-
-/// Why a live pointer must not be served (`None` inside: only because it is stale).
-fn problem(d: &DeployedVersion, last: Option<LastMove>) -> Result<(), Option<String>> {
-    let v = &d.version;
-    let recomputed = v.content.digest();
-    if recomputed != v.digest {
-        return Err(Some(format!(
-            "version {}'s content hashes to {recomputed}, not to its stored digest {}",
-            v.version, v.digest
-        )));
-    }
+/// Whether a live pointer (its version, digest and record seq) may be served.
+fn check(version: Version, digest: &Digest, seq: i64, last: Option<&LastMove>) -> Verdict {
     let Some(last) = last else {
-        return Err(Some(format!(
-            "the pointer to version {} (record {}) has no pointer move in the ledger",
-            v.version, d.seq
-        )));
+        return Verdict::Refuse(format!(
+            "the pointer to version {version} (record {seq}) has no pointer move in the ledger"
+        ));
     };
-    if last.seq > d.seq {
-        return Err(None);
+    if last.seq > seq {
+        return Verdict::Superseded;
     }
-    if last.seq != d.seq || last.to_version != v.version {
-        return Err(Some(format!(
-            "the pointer says version {} (record {}) but the ledger's last move says version {} \
-             (record {})",
-            v.version, d.seq, last.to_version, last.seq
-        )));
+    if last.seq != seq || last.to_version != version {
+        return Verdict::Refuse(format!(
+            "the pointer says version {version} (record {seq}) but the ledger's last move says \
+             version {} (record {})",
+            last.to_version, last.seq
+        ));
     }
-    if last.digest != v.digest {
-        return Err(Some(format!(
-            "version {} has digest {} but the ledger's last move recorded {}",
-            v.version, v.digest, last.digest
-        )));
+    if last.digest != *digest {
+        return Verdict::Refuse(format!(
+            "version {version} has digest {digest} but the ledger's last move recorded {}",
+            last.digest
+        ));
     }
-    Ok(())
+    Verdict::Serve
 }

@@ -111,6 +111,18 @@ impl Ledger {
             .collect();
     }
 
+    /// The seq of the first leaf where `replayed` (the log read again) and this project's
+    /// tree differ, over the leaves both hold.
+    pub fn first_difference(&self, project: &ProjectId, replayed: &Tree) -> Option<i64> {
+        self.with(project, |tree| {
+            tree.leaves()
+                .iter()
+                .zip(replayed.leaves())
+                .position(|(a, b)| a != b)
+                .map(|i| i as i64 + 1)
+        })
+    }
+
     /// The number of leaves of a project's tree.
     pub fn size(&self, project: &ProjectId) -> u64 {
         self.projects

@@ -9,6 +9,8 @@
 //!   rest): a file generated 0600 in the data directory, or the operator's; its rotation.
 //! - [`audit`]: the start-up (and resynchronisation) check of every live pointer against its
 //!   content digest and the last pointer move in the ledger.
+//! - [`snapshot`]: the ledger's leaves and last moves saved at a log head, so that a large
+//!   registry's start-up replays only the log after it.
 //!
 //! Signing happens inside the service layer's write path (`registry/publish.rs`,
 //! `registry/pointers.rs`): the envelope is stored with the row, and its digest goes into the
@@ -18,6 +20,7 @@ pub mod audit;
 pub mod kek;
 pub mod keys;
 pub mod ledger;
+pub mod snapshot;
 
 use parking_lot::Mutex;
 use promptreg_core::{EnvName, ProjectId, PromptName};

@@ -66,7 +66,7 @@ impl Registry {
         subject: Option<&str>,
     ) -> ServiceResult<Evaluation> {
         self.check(caller, Action::Resolve, Resource::Project(&caller.project))?;
-        if self.index.get(caller.project.as_str(), env, key).is_none() {
+        if self.index.slot(caller.project.as_str(), env, key).is_none() {
             return self.flag_miss(caller, env, key).await;
         }
         let target = Target {
@@ -99,9 +99,11 @@ impl Registry {
                 return Ok(FlagSet::InvalidEnvironment(reason));
             }
         }
-        let matching: Vec<Arc<Entry>> = live
-            .into_iter()
-            .filter(|e| prefix.is_none_or(|p| e.version.name.as_str().starts_with(p)))
+        let matching: Vec<String> = live
+            .iter()
+            .map(|slot| slot.name())
+            .filter(|name| prefix.is_none_or(|p| name.starts_with(p)))
+            .map(str::to_owned)
             .collect();
         let total = matching.len();
         let target = Target {
@@ -109,8 +111,7 @@ impl Registry {
             track: None,
         };
         let mut flags = Vec::with_capacity(total.min(limit));
-        for entry in matching.into_iter().take(limit) {
-            let name = entry.version.name.to_string();
+        for name in matching.into_iter().take(limit) {
             let verdict = match self.resolve(caller, env, &name, &target).await {
                 Ok(served) => self.verdict(caller, env, &name, subject, served),
                 // Undeployed since the listing: no longer part of the set.

@@ -22,6 +22,7 @@ use promptreg_store::StoreNotice;
 use tokio_util::sync::CancellationToken;
 
 use super::{Known, Registry, ServiceResult};
+use crate::integrity::audit::{self, Replayed};
 
 /// How often a follower confirms it is current by reading the log heads.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -90,35 +91,62 @@ impl Registry {
     /// first, so anything committed during the load is applied again by the follower, which
     /// is harmless (applying is idempotent and pointer entries never go back). Only what the
     /// audit verifies is indexed: the rest is reported (`/readyz`, `/metrics`, the log).
+    ///
+    /// How much is checked before the replica is ready scales with the registry (see
+    /// [`super::StartOptions`]): the ledger is replayed from its snapshot when one matches the
+    /// log, and past `eager_max` live pointers their content is left cold. Whatever a start
+    /// leaves out, the background audit (`warm.rs`) does right after.
     pub async fn load(&self) -> ServiceResult<()> {
         let started = Instant::now();
         let heads = self.store.event_heads().await?;
+        let snapshot = match self.options.start.ledger_snapshot.clone() {
+            Some(path) => tokio::task::spawn_blocking(move || {
+                crate::integrity::snapshot::Snapshot::load(&path)
+            })
+            .await
+            .ok()
+            .flatten(),
+            None => None,
+        };
+        let from_snapshot = snapshot.is_some();
         // The log replay (the ledger's trees) and the pointers' read overlap: on a large
         // registry each takes a good part of the start-up. Each is timed for the log line.
         let timed = |what: Instant| what.elapsed().as_millis();
-        let (live, replayed) = tokio::try_join!(
+        let (pointers, replayed) = tokio::try_join!(
             async {
                 let t = Instant::now();
-                let live = self.store.load_deployed().await?;
+                let live = self.store.load_live_pointers().await?;
                 Ok::<_, promptreg_store::StoreError>((live, timed(t)))
             },
             async {
                 let t = Instant::now();
-                let replayed = crate::integrity::audit::Replayed::read(&*self.store).await?;
+                let replayed = match snapshot {
+                    Some(s) => Replayed::resume(&*self.store, s).await?,
+                    None => Replayed::read(&*self.store).await?,
+                };
                 Ok((replayed, timed(t)))
             }
         )?;
-        let ((live, live_ms), (replayed, replay_ms)) = (live, replayed);
-        let live_rows = live.len();
+        let ((pointers, live_ms), (mut replayed, replay_ms)) = (pointers, replayed);
+        let live_rows = pointers.len();
+        let eager = live_rows <= self.options.start.eager_max;
         let audit_started = Instant::now();
+        let head_map: HashMap<ProjectId, i64> = heads.iter().cloned().collect();
+        let (warm, cold, pointer_findings) = if eager {
+            let live = self.store.load_deployed().await?;
+            let open = |project: &ProjectId, v| self.open(project, v);
+            let audited = audit::audit(&*self.store, &head_map, live, &mut replayed, &open).await?;
+            (audited.live, Vec::new(), audited.findings)
+        } else {
+            let audited =
+                audit::audit_pointers(&*self.store, &head_map, pointers, &mut replayed).await?;
+            (Vec::new(), audited.live, audited.findings)
+        };
+        let audit_ms = timed(audit_started);
         let tokens = self.store.load_tokens().await?;
         let rollouts = self.store.load_active_rollouts().await?;
-        let head_map: HashMap<ProjectId, i64> = heads.iter().cloned().collect();
-        let open = |project: &ProjectId, v| self.open(project, v);
-        let audited =
-            crate::integrity::audit::audit(&*self.store, &head_map, live, replayed, &open).await?;
-        let audit_ms = timed(audit_started);
-        let mut findings = audited.findings;
+        let mut findings = replayed.findings().to_vec();
+        findings.extend(pointer_findings);
         let mut with_candidates = Vec::with_capacity(rollouts.len());
         for r in rollouts {
             let candidate = self
@@ -135,12 +163,14 @@ impl Registry {
                 }),
             }
         }
-        self.ledger.replace_all(audited.trees);
+        if !from_snapshot {
+            self.save_snapshot(&replayed);
+        }
+        self.ledger.replace_all(replayed.into_trees());
         self.findings.replace(findings);
-        self.metrics
-            .integrity_errors
-            .set(i64::try_from(self.findings.count()).unwrap_or(i64::MAX));
-        self.index.replace_all(audited.live);
+        self.count_findings();
+        let cold_count = cold.len();
+        self.index.replace_all(warm, cold);
         // A reload may follow a restore: a hint could name a version that is gone.
         self.newest.clear();
         self.index.replace_rollouts(with_candidates);
@@ -154,8 +184,13 @@ impl Registry {
             .store(self.store.shares_database(), Ordering::Release);
         self.feed.confirm();
         self.feed.loaded.store(true, Ordering::Release);
+        if from_snapshot || cold_count > 0 {
+            self.start_audit_due.notify_one();
+        }
         tracing::info!(
             live = live_rows,
+            cold = cold_count,
+            from_snapshot,
             live_read_ms = live_ms,
             log_replay_ms = replay_ms,
             audit_ms,

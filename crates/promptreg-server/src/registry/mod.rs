@@ -60,6 +60,7 @@ mod rollouts;
 mod sealing;
 mod serve;
 mod tokens;
+mod warm;
 pub mod watch;
 mod webhooks;
 
@@ -136,6 +137,37 @@ pub struct RegistryOptions {
     /// The most flags one OFREP bulk evaluation answers (the first by name; the answer's
     /// metadata says when more matched).
     pub max_bulk_flags: usize,
+    /// How a start-up scales with the registry's size.
+    pub start: StartOptions,
+}
+
+/// How a start-up scales: what a large registry leaves to the background audit.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Up to this many live pointers, every live version's content is read, opened and
+    /// checked before the replica is ready; past it, pointers are indexed cold (checked
+    /// against the ledger, their content checked where first needed and by the background
+    /// audit right after).
+    pub eager_max: usize,
+    /// Where the ledger snapshot is kept (`None`: the whole log is replayed on every start).
+    pub ledger_snapshot: Option<std::path::PathBuf>,
+    /// Log entries (over every project) from which a snapshot is saved.
+    pub snapshot_min_entries: u64,
+}
+
+/// Live pointers up to which a start-up checks every version's content before it is ready.
+pub const DEFAULT_START_EAGER_MAX: usize = 10_000;
+/// Log entries from which a ledger snapshot is saved.
+pub const DEFAULT_SNAPSHOT_MIN_ENTRIES: u64 = 100_000;
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self {
+            eager_max: DEFAULT_START_EAGER_MAX,
+            ledger_snapshot: None,
+            snapshot_min_entries: DEFAULT_SNAPSHOT_MIN_ENTRIES,
+        }
+    }
 }
 
 impl Default for RegistryOptions {
@@ -152,6 +184,7 @@ impl Default for RegistryOptions {
             auth_failure_limit: crate::throttle::DEFAULT_LIMIT,
             watch: WatchOptions::default(),
             max_bulk_flags: DEFAULT_MAX_BULK_FLAGS,
+            start: StartOptions::default(),
         }
     }
 }
@@ -177,6 +210,8 @@ pub struct Registry {
     ledger: crate::integrity::Ledger,
     /// What did not verify.
     findings: crate::integrity::Findings,
+    /// Set by a load that left work to the background audit (`warm.rs`).
+    start_audit_due: tokio::sync::Notify,
     /// The key-encryption keys that seal and open version content.
     keyring: Arc<crate::integrity::Keyring>,
     /// Every public signing key, to check stored signatures with.
@@ -228,6 +263,7 @@ impl Registry {
             signer: Arc::new(crate::integrity::Signer::ephemeral()),
             ledger: crate::integrity::Ledger::default(),
             findings: crate::integrity::Findings::default(),
+            start_audit_due: tokio::sync::Notify::new(),
             keyring: Arc::new(crate::integrity::Keyring::ephemeral()),
             keys: Default::default(),
             hub: watch::hub::WatchHub::new(watch::DEFAULT_BUFFER),
@@ -542,12 +578,8 @@ pub(crate) fn verifies(
     v: &VersionRecord,
     announced: &promptreg_core::Digest,
 ) -> Result<(), String> {
-    let recomputed = v.content.digest();
-    if recomputed != v.digest {
-        return Err(format!(
-            "version {}'s content hashes to {recomputed}, not to its stored digest {}",
-            v.version, v.digest
-        ));
+    if let Some(problem) = crate::integrity::audit::content_problem(v) {
+        return Err(problem);
     }
     if &v.digest != announced {
         return Err(format!(

@@ -185,8 +185,21 @@ impl Reads<'_> {
         Ok(self.store.list_rollouts(self.project, filter, page).await?)
     }
 
-    /// The live entry of a pointer, from memory.
-    pub fn live(&self, env: &str, name: &str) -> Option<Arc<Entry>> {
-        self.registry.index.get(self.project.as_str(), env, name)
+    /// The live entry of a pointer, from memory (its content read first when the start-up
+    /// left it cold).
+    pub async fn live(&self, env: &str, name: &str) -> ServiceResult<Option<Arc<Entry>>> {
+        self.registry
+            .live_entry(self.project.as_str(), env, name)
+            .await
+    }
+
+    /// The live version of a pointer, from memory.
+    pub fn live_version(&self, env: &str, name: &str) -> Option<promptreg_core::Version> {
+        Some(
+            match self.registry.index.slot(self.project.as_str(), env, name)? {
+                crate::index::Slot::Warm(entry) => entry.version.version,
+                crate::index::Slot::Cold(cold) => cold.version,
+            },
+        )
     }
 }

@@ -86,7 +86,7 @@ impl Registry {
     ) -> ServiceResult<Served> {
         self.check(caller, Action::Resolve, Resource::Project(&caller.project))?;
         let project = caller.project.as_str();
-        let Some(live) = self.index.get(project, env, name) else {
+        let Some(live) = self.live_entry(project, env, name).await? else {
             return Err(self.explain_miss(caller, env, name).await);
         };
         if target.subject.is_none() && target.track.is_none() {

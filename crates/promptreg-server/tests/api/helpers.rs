@@ -124,6 +124,38 @@ impl TestApp {
         TestApp::with_router(self, promptreg_server::router(state, 64 * 1024))
     }
 
+    /// The same database behind a newly started server with `start` options (a cold start,
+    /// a ledger snapshot).
+    pub async fn restarted_with_start(
+        &self,
+        start: promptreg_server::registry::StartOptions,
+    ) -> TestApp {
+        let options = promptreg_server::registry::RegistryOptions {
+            start,
+            ..Default::default()
+        };
+        let state = promptreg_server::state_with_options(
+            self.store.clone(),
+            ADMIN,
+            "test",
+            options,
+            promptreg_server::metrics::Metrics::default(),
+        )
+        .await
+        .unwrap();
+        TestApp::with_router(self, promptreg_server::router(state, 64 * 1024))
+    }
+
+    /// The same database behind a newly started server that indexes every pointer cold
+    /// (its content checked where first needed and by the background audit).
+    pub async fn restarted_cold(&self) -> TestApp {
+        self.restarted_with_start(promptreg_server::registry::StartOptions {
+            eager_max: 0,
+            ..Default::default()
+        })
+        .await
+    }
+
     /// The same database behind a newly started server holding `keys` (a KEK file, say);
     /// the error is why it does not start.
     pub async fn restarted_with(&self, keys: promptreg_server::Keys) -> anyhow::Result<TestApp> {

@@ -171,6 +171,9 @@ impl Store for Proxy {
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>> {
         self.inner.load_deployed().await
     }
+    async fn load_live_pointers(&self) -> StoreResult<Vec<LivePointer>> {
+        self.inner.load_live_pointers().await
+    }
     async fn all_versions(
         &self,
         after: Option<&VersionKey>,

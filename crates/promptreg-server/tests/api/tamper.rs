@@ -31,9 +31,21 @@ async fn seed(app: &TestApp) {
 }
 
 /// After the edit, a restarted server: does it serve `t/a` in production and `t/b` in
-/// staging, and is it ready?
+/// staging, and is it ready? A cold start (every pointer's content left to where it is first
+/// needed, as on a large registry) must answer exactly as the full start does.
 async fn after_restart(app: &TestApp) -> (TestApp, bool, bool) {
-    let restarted = app.restarted().await;
+    let cold = app.restarted_cold().await;
+    let (_, cold_a, cold_b) = served_after_restart(cold).await;
+    let (restarted, a, b) = served_after_restart(app.restarted().await).await;
+    assert_eq!(
+        (cold_a, cold_b),
+        (a, b),
+        "a cold start serves what a full one does"
+    );
+    (restarted, a, b)
+}
+
+async fn served_after_restart(restarted: TestApp) -> (TestApp, bool, bool) {
     let a = restarted.get("/v1/resolve/t%2Fa?env=production").await;
     let b = restarted.get("/v1/resolve/t%2Fb?env=staging").await;
     if a.status == StatusCode::OK {

@@ -158,15 +158,14 @@ impl Registry {
         self.store.get_environment(project, &env).await?;
         let seq = self.hub.head(project);
         let taken_at = self.now();
-        let mut entries = self.index.live_in(project.as_str(), env.as_str());
-        entries.retain(|e| {
-            prefix
-                .as_deref()
-                .is_none_or(|p| e.version.name.as_str().starts_with(p))
-        });
-        entries.sort_by(|a, b| a.version.name.cmp(&b.version.name));
-        let mut prompts = Vec::with_capacity(entries.len());
-        for entry in entries {
+        let mut slots = self.index.live_in(project.as_str(), env.as_str());
+        slots.retain(|slot| prefix.as_deref().is_none_or(|p| slot.name().starts_with(p)));
+        let mut prompts = Vec::with_capacity(slots.len());
+        for slot in slots {
+            // Moved, left or refused since the listing: not part of this state.
+            let Some(entry) = self.warm_slot(slot).await? else {
+                continue;
+            };
             let name = entry.version.name.as_str();
             let rollout = match self.index.rollout(project.as_str(), env.as_str(), name) {
                 Some(r) => match &r.candidate {

@@ -74,11 +74,7 @@ async fn labels_of(
     let envs = reads.environments().await?;
     let mut labels: Vec<String> = envs
         .iter()
-        .filter(|e| {
-            reads
-                .live(e.name.as_str(), v.name.as_str())
-                .is_some_and(|live| live.version.version == v.version)
-        })
+        .filter(|e| reads.live_version(e.name.as_str(), v.name.as_str()) == Some(v.version))
         .map(|e| e.name.to_string())
         .collect();
     if v.version == latest {
@@ -143,6 +139,7 @@ pub async fn get_prompt(
             } else {
                 store
                     .live(&label, name.as_str())
+                    .await?
                     .map(|live| live.version.clone())
                     .ok_or_else(|| {
                         ApiError::not_found(format!(
