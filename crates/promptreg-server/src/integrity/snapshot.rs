@@ -175,7 +175,8 @@ impl Snapshot {
     /// Writes the snapshot to `path` (0600, through a temporary file renamed over it).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let bytes = self.encode();
-        let tmp = path.with_extension("tmp");
+        // Two saves may overlap (a load's and the background audit's): each its own file.
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -183,11 +184,17 @@ impl Snapshot {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
+        let written = options.open(&tmp).and_then(|mut file| {
+            file.write_all(&bytes)?;
+            file.sync_all()
+        });
+        match written.and_then(|()| std::fs::rename(&tmp, path)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
     }
 }
 

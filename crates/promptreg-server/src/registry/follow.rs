@@ -115,7 +115,15 @@ impl Registry {
         let (pointers, replayed) = tokio::try_join!(
             async {
                 let t = Instant::now();
-                let live = self.store.load_live_pointers().await?;
+                // A pointer row that does not decode is not fatal: the full read below
+                // names it and leaves it out.
+                let live = match self.store.load_live_pointers().await {
+                    Ok(live) => Some(live),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live pointers: reading them with their content instead");
+                        None
+                    }
+                };
                 Ok::<_, promptreg_store::StoreError>((live, timed(t)))
             },
             async {
@@ -128,19 +136,24 @@ impl Registry {
             }
         )?;
         let ((pointers, live_ms), (mut replayed, replay_ms)) = (pointers, replayed);
-        let live_rows = pointers.len();
-        let eager = live_rows <= self.options.start.eager_max;
+        let live_rows = pointers.as_ref().map_or(0, Vec::len);
+        let pointers = pointers.filter(|p| p.len() > self.options.start.eager_max);
         let audit_started = Instant::now();
         let head_map: HashMap<ProjectId, i64> = heads.iter().cloned().collect();
-        let (warm, cold, pointer_findings) = if eager {
-            let live = self.store.load_deployed().await?;
-            let open = |project: &ProjectId, v| self.open(project, v);
-            let audited = audit::audit(&*self.store, &head_map, live, &mut replayed, &open).await?;
-            (audited.live, Vec::new(), audited.findings)
-        } else {
-            let audited =
-                audit::audit_pointers(&*self.store, &head_map, pointers, &mut replayed).await?;
-            (Vec::new(), audited.live, audited.findings)
+        let (warm, cold, pointer_findings) = match pointers {
+            // Few enough (or unreadable without content): every version opened and checked.
+            None => {
+                let live = self.store.load_deployed().await?;
+                let open = |project: &ProjectId, v| self.open(project, v);
+                let audited =
+                    audit::audit(&*self.store, &head_map, live, &mut replayed, &open).await?;
+                (audited.live, Vec::new(), audited.findings)
+            }
+            Some(pointers) => {
+                let audited =
+                    audit::audit_pointers(&*self.store, &head_map, pointers, &mut replayed).await?;
+                (Vec::new(), audited.live, audited.findings)
+            }
         };
         let audit_ms = timed(audit_started);
         let tokens = self.store.load_tokens().await?;

@@ -16,6 +16,7 @@ mod deploy;
 mod diff_bounds;
 mod differential;
 mod encryption;
+mod fast_start;
 mod feed_faults;
 mod files;
 mod gates;

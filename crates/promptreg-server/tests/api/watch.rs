@@ -4,7 +4,7 @@
 
 mod options;
 mod replicas;
-mod snapshot;
+pub(crate) mod snapshot;
 pub mod sse;
 
 use axum::http::StatusCode;

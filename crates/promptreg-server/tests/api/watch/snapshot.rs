@@ -34,7 +34,7 @@ async fn ring(app: &TestApp) -> KeyRing {
 }
 
 /// A snapshot, checked against the keys: its envelope, its content and its ETag.
-async fn snapshot(app: &TestApp, query: &str) -> (Envelope, EnvSnapshot, String) {
+pub(crate) async fn snapshot(app: &TestApp, query: &str) -> (Envelope, EnvSnapshot, String) {
     let a = app
         .get(&format!("/v1/environments/production/snapshot{query}"))
         .await;
