@@ -235,7 +235,7 @@ small=$(num "$(cat "$TMP/small.json")" ok_rps)
 large=$(num "$(cat "$TMP/large.json")" ok_rps)
 # Where the large catalogue's start-up went, as the server logs it.
 printf '\nstart-up of the large catalogue, as logged: %s\n' \
-    "$(grep 'index loaded' "$TMP/server.log" | tail -1 | grep -oE '(live|cold|from_snapshot|live_read_ms|log_replay_ms|audit_ms|total_ms)=[0-9a-z]+' | tr '\n' ' ')"
+    "$(grep 'index loaded' "$TMP/server.log" | tail -1 | grep -oE '(live|cold|from_snapshot|live_read_ms|log_replay_ms|audit_ms|index_ms|total_ms)=[0-9a-z]+' | tr '\n' ' ')"
 printf '\nthe large catalogue'"'"'s starts:\n'
 sed 's/^/  /' "$TMP/starts.txt"
 printf '\nresolve @32, large / small: %s %%\n' "$(awk "BEGIN { printf \"%.1f\", 100 * $large / $small }")"

@@ -50,8 +50,8 @@ pub struct ColdEntry {
     pub name: PromptName,
     /// The live version.
     pub version: Version,
-    /// Its digest, as the audit checked it against the ledger: the content must recompute
-    /// to it before it is served.
+    /// Its digest, as the ledger's last move of the pointer recorded it: the stored version
+    /// must have it, and its content recompute to it, before it is served.
     pub digest: Digest,
     /// The seq of the pointer record that made it live.
     pub seq: i64,
@@ -439,7 +439,11 @@ impl ResolveIndex {
 
     /// Replaces the whole index (start-up and resynchronisation): `warm` pointers with their
     /// content, `cold` ones without.
-    pub fn replace_all(&self, warm: Vec<promptreg_store::DeployedVersion>, cold: Vec<LivePointer>) {
+    pub fn replace_all(
+        &self,
+        warm: Vec<promptreg_store::DeployedVersion>,
+        cold: Vec<(LivePointer, Digest)>,
+    ) {
         let mut fresh: HashMap<String, EnvMap> = HashMap::new();
         let mut put = |project: &ProjectId, env: &EnvName, name: &PromptName, slot: Slot| {
             fresh
@@ -458,13 +462,13 @@ impl ResolveIndex {
                 Slot::Warm(self.entry(&d.project, &d.env, d.version, d.seq)),
             );
         }
-        for p in cold {
+        for (p, digest) in cold {
             let cold = Slot::Cold(Arc::new(ColdEntry {
                 project: p.project.clone(),
                 env: p.env.clone(),
                 name: p.name.clone(),
                 version: p.version,
-                digest: p.digest,
+                digest,
                 seq: p.seq,
             }));
             put(&p.project, &p.env, &p.name, cold);

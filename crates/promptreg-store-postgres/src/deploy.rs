@@ -115,12 +115,11 @@ pub(crate) async fn load_deployed(store: &PgStore) -> Result<Vec<DeployedVersion
         .collect()
 }
 
-/// Every live pointer of every project, without content.
+/// Every live pointer of every project, without its version.
 pub(crate) async fn load_live_pointers(store: &PgStore) -> Result<Vec<LivePointer>> {
-    let rows = sqlx::query(&format!(
-        "SELECT p.project, p.env, p.name, p.version, v.digest, p.seq \
-         FROM {POINTER_JOIN} ORDER BY p.project, p.env, p.name"
-    ))
+    let rows = sqlx::query(
+        "SELECT project, env, name, version, seq FROM pointers ORDER BY project, env, name",
+    )
     .fetch_all(&store.pool)
     .await?;
     rows.iter()
@@ -130,7 +129,6 @@ pub(crate) async fn load_live_pointers(store: &PgStore) -> Result<Vec<LivePointe
                 env: rows::env_name(row.try_get("env")?)?,
                 name: rows::prompt_name(row.try_get("name")?)?,
                 version: rows::version_number(row.try_get("version")?)?,
-                digest: rows::digest(row.try_get("digest")?)?,
                 seq: row.try_get("seq")?,
             })
         })

@@ -41,21 +41,18 @@ const PACKED: &str = "SELECT COUNT(*), json_group_array(json_array( \
             WHERE (p.project, p.env, p.name) > (?1, ?2, ?3) \
             ORDER BY p.project, p.env, p.name LIMIT ?4)";
 
-/// One batch of pointers without content, as [`PACKED`] but three numbers and three names
-/// per pointer.
+/// One batch of pointers alone, as [`PACKED`] but without the versions (whose rows, content
+/// and all, would be read for a join: most of the time on a large registry).
 const PACKED_POINTERS: &str = "SELECT COUNT(*), json_group_array(json_array( \
-         project, env, name, version, digest, pointer_seq)) \
-     FROM (SELECT p.project, p.env, p.name, p.version, v.digest, p.seq AS pointer_seq \
-             FROM pointers p \
-             JOIN versions v ON v.project = p.project AND v.name = p.name \
-                            AND v.version = p.version \
-            WHERE (p.project, p.env, p.name) > (?1, ?2, ?3) \
-            ORDER BY p.project, p.env, p.name LIMIT ?4)";
+         project, env, name, version, seq)) \
+     FROM (SELECT project, env, name, version, seq FROM pointers \
+            WHERE (project, env, name) > (?1, ?2, ?3) \
+            ORDER BY project, env, name LIMIT ?4)";
 
 /// One pointer as packed by [`PACKED_POINTERS`].
-type PointerRow = (String, String, String, i64, String, i64);
+type PointerRow = (String, String, String, i64, i64);
 
-/// Every live pointer without content. A row that does not decode (edited behind the
+/// Every live pointer, without its version. A row that does not decode (edited behind the
 /// server's back) is an error naming it: the start-up falls back to the full read, which
 /// leaves that pointer out and reports it.
 pub(crate) async fn load_live_pointers(pool: &SqlitePool) -> StoreResult<Vec<LivePointer>> {
@@ -76,7 +73,7 @@ pub(crate) async fn load_live_pointers(pool: &SqlitePool) -> StoreResult<Vec<Liv
         if let Some(last) = rows.last() {
             after = (last.0.clone(), last.1.clone(), last.2.clone());
         }
-        for (project, env, name, version, digest, seq) in rows {
+        for (project, env, name, version, seq) in rows {
             let bad = |what: &str| {
                 StoreError::Other(
                     format!("pointer ({project}, {env}, {name}): {what} does not decode").into(),
@@ -87,7 +84,6 @@ pub(crate) async fn load_live_pointers(pool: &SqlitePool) -> StoreResult<Vec<Liv
                 env: EnvName::parse(&env).map_err(|_| bad("the environment"))?,
                 name: PromptName::parse(&name).map_err(|_| bad("the name"))?,
                 version: Version::new(version).map_err(|_| bad("the version"))?,
-                digest: Digest::parse(&digest).map_err(|_| bad("the digest"))?,
                 seq,
             });
         }

@@ -287,8 +287,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every live pointer of every project with the seq of the record that made it live, to
     /// build the resolve index at start-up.
     async fn load_deployed(&self) -> StoreResult<Vec<DeployedVersion<StoredContent>>>;
-    /// Every live pointer of every project with its version's number and digest but not its
-    /// content, in (project, environment, prompt) order: a large registry's start-up.
+    /// Every live pointer of every project (its version's number, not the version), in
+    /// (project, environment, prompt) order: a large registry's start-up.
     async fn load_live_pointers(&self) -> StoreResult<Vec<LivePointer>>;
 
     /// Every version of every project in (project, prompt, version) order after `after`, at

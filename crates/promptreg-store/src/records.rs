@@ -316,8 +316,8 @@ pub struct CatalogRecord {
     pub deployed_at: DateTime<Utc>,
 }
 
-/// A live pointer without its version's content: what a large registry's start-up indexes
-/// before it serves (the content is read, opened and checked when first needed).
+/// A live pointer without its version: what a large registry's start-up indexes before it
+/// serves (the version is read, opened and checked when first needed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LivePointer {
     /// Tenant.
@@ -328,8 +328,6 @@ pub struct LivePointer {
     pub name: PromptName,
     /// The live version.
     pub version: Version,
-    /// That version's stored digest.
-    pub digest: Digest,
     /// The seq of the pointer record that made it live.
     pub seq: i64,
 }

@@ -170,7 +170,7 @@ pub async fn audit(
                 let v = &d.version;
                 let verdict = match content_problem(v) {
                     Some(message) => Verdict::Refuse(message),
-                    None => check(v.version, &v.digest, d.seq, last),
+                    None => check(v.version, Some(&v.digest), d.seq, last),
                 };
                 if let Verdict::Serve = verdict {
                     served.push(d);
@@ -191,25 +191,35 @@ pub async fn audit(
     })
 }
 
-/// Checks live pointers without their content against the replayed log, as [`audit`] does
-/// (the content is checked where it is first opened: it recomputes to the digest checked
-/// here, or it is not served).
+/// Checks live pointers without their versions against the replayed log, as [`audit`]
+/// does, and gives each the digest of the ledger's last move: the version, where it is first
+/// opened, must have that digest and content that recomputes to it, or it is not served.
 pub async fn audit_pointers(
     store: &dyn Store,
     heads: &HashMap<ProjectId, i64>,
     live: Vec<LivePointer>,
     replayed: &mut Replayed,
-) -> StoreResult<Audited<LivePointer>> {
+) -> StoreResult<Audited<(LivePointer, Digest)>> {
     replayed.catch_up(store).await?;
     let mut seen = HashSet::with_capacity(live.len());
     let mut served = Vec::with_capacity(live.len());
     let mut findings = Vec::new();
     for p in live {
-        let key = (p.project.clone(), p.env.clone(), p.name.clone());
-        match check(p.version, &p.digest, p.seq, replayed.moves.get(&key)) {
-            Verdict::Serve => served.push(p),
-            Verdict::Superseded => {}
-            Verdict::Refuse(message) => findings.push(finding_at(&key, message)),
+        let key = (p.project, p.env, p.name);
+        let last = replayed.moves.get(&key);
+        match (check(p.version, None, p.seq, last), last) {
+            (Verdict::Serve, Some(last)) => served.push((
+                LivePointer {
+                    project: key.0.clone(),
+                    env: key.1.clone(),
+                    name: key.2.clone(),
+                    version: p.version,
+                    seq: p.seq,
+                },
+                last.digest.clone(),
+            )),
+            (Verdict::Refuse(message), _) => findings.push(finding_at(&key, message)),
+            _ => {}
         }
         seen.insert(key);
     }
@@ -362,8 +372,9 @@ enum Verdict {
     Refuse(String),
 }
 
-/// Whether a live pointer (its version, digest and record seq) may be served.
-fn check(version: Version, digest: &Digest, seq: i64, last: Option<&LastMove>) -> Verdict {
+/// Whether a live pointer (its version, record seq and, when read, its version's digest) may
+/// be served.
+fn check(version: Version, digest: Option<&Digest>, seq: i64, last: Option<&LastMove>) -> Verdict {
     let Some(last) = last else {
         return Verdict::Refuse(format!(
             "the pointer to version {version} (record {seq}) has no pointer move in the ledger"
@@ -379,7 +390,7 @@ fn check(version: Version, digest: &Digest, seq: i64, last: Option<&LastMove>) -
             last.to_version, last.seq
         ));
     }
-    if last.digest != *digest {
+    if let Some(digest) = digest.filter(|d| **d != last.digest) {
         return Verdict::Refuse(format!(
             "version {version} has digest {digest} but the ledger's last move recorded {}",
             last.digest

@@ -99,16 +99,6 @@ impl Registry {
     pub async fn load(&self) -> ServiceResult<()> {
         let started = Instant::now();
         let heads = self.store.event_heads().await?;
-        let snapshot = match self.options.start.ledger_snapshot.clone() {
-            Some(path) => tokio::task::spawn_blocking(move || {
-                crate::integrity::snapshot::Snapshot::load(&path)
-            })
-            .await
-            .ok()
-            .flatten(),
-            None => None,
-        };
-        let from_snapshot = snapshot.is_some();
         // The log replay (the ledger's trees) and the pointers' read overlap: on a large
         // registry each takes a good part of the start-up. Each is timed for the log line.
         let timed = |what: Instant| what.elapsed().as_millis();
@@ -128,14 +118,24 @@ impl Registry {
             },
             async {
                 let t = Instant::now();
+                let snapshot = match self.options.start.ledger_snapshot.clone() {
+                    Some(path) => tokio::task::spawn_blocking(move || {
+                        crate::integrity::snapshot::Snapshot::load(&path)
+                    })
+                    .await
+                    .ok()
+                    .flatten(),
+                    None => None,
+                };
                 let replayed = match snapshot {
-                    Some(s) => Replayed::resume(&*self.store, s).await?,
-                    None => Replayed::read(&*self.store).await?,
+                    Some(s) => (Replayed::resume(&*self.store, s).await?, true),
+                    None => (Replayed::read(&*self.store).await?, false),
                 };
                 Ok((replayed, timed(t)))
             }
         )?;
-        let ((pointers, live_ms), (mut replayed, replay_ms)) = (pointers, replayed);
+        let ((pointers, live_ms), ((mut replayed, from_snapshot), replay_ms)) =
+            (pointers, replayed);
         let live_rows = pointers.as_ref().map_or(0, Vec::len);
         let pointers = pointers.filter(|p| p.len() > self.options.start.eager_max);
         let audit_started = Instant::now();
@@ -183,7 +183,9 @@ impl Registry {
         self.findings.replace(findings);
         self.count_findings();
         let cold_count = cold.len();
+        let index_started = Instant::now();
         self.index.replace_all(warm, cold);
+        let index_ms = timed(index_started);
         // A reload may follow a restore: a hint could name a version that is gone.
         self.newest.clear();
         self.index.replace_rollouts(with_candidates);
@@ -207,6 +209,7 @@ impl Registry {
             live_read_ms = live_ms,
             log_replay_ms = replay_ms,
             audit_ms,
+            index_ms,
             total_ms = timed(started),
             "index loaded"
         );

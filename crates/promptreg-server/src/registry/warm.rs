@@ -56,10 +56,24 @@ impl Registry {
     }
 
     async fn warm_cold(&self, cold: &ColdEntry) -> ServiceResult<Option<Arc<Entry>>> {
-        let stored = self
+        let stored = match self
             .store
             .get_version(&cold.project, &cold.name, cold.version)
-            .await?;
+            .await
+        {
+            Ok(stored) => stored,
+            Err(promptreg_store::StoreError::NotFound(_)) => {
+                self.refuse_cold(
+                    cold,
+                    format!(
+                        "version {} is live (record {}) but is no longer stored",
+                        cold.version, cold.seq
+                    ),
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
         match self.opened_as_announced(&cold.project, stored, &cold.digest) {
             Ok(version) => Ok(self.index.warm(cold, version)),
             Err(message) => {
