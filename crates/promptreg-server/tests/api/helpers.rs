@@ -124,16 +124,11 @@ impl TestApp {
         TestApp::with_router(self, promptreg_server::router(state, 64 * 1024))
     }
 
-    /// The same database behind a newly started server with `start` options (a cold start,
-    /// a ledger snapshot).
-    pub async fn restarted_with_start(
+    /// The same database behind a newly started server with `options`.
+    pub async fn restarted_with_options(
         &self,
-        start: promptreg_server::registry::StartOptions,
+        options: promptreg_server::registry::RegistryOptions,
     ) -> TestApp {
-        let options = promptreg_server::registry::RegistryOptions {
-            start,
-            ..Default::default()
-        };
         let state = promptreg_server::state_with_options(
             self.store.clone(),
             ADMIN,
@@ -144,6 +139,19 @@ impl TestApp {
         .await
         .unwrap();
         TestApp::with_router(self, promptreg_server::router(state, 64 * 1024))
+    }
+
+    /// The same database behind a newly started server with `start` options (a cold start,
+    /// a ledger snapshot).
+    pub async fn restarted_with_start(
+        &self,
+        start: promptreg_server::registry::StartOptions,
+    ) -> TestApp {
+        self.restarted_with_options(promptreg_server::registry::RegistryOptions {
+            start,
+            ..Default::default()
+        })
+        .await
     }
 
     /// The same database behind a newly started server that indexes every pointer cold

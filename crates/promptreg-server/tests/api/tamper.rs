@@ -103,6 +103,22 @@ async fn assert_refused(restarted: &TestApp, env: &str, name: &str) {
     );
 }
 
+/// Changes one byte of the stored ciphertext of the versions `filter` selects.
+pub(crate) async fn flip_ciphertext_byte(app: &TestApp, filter: &str) {
+    app.tamper(
+        &format!(
+            "UPDATE versions SET ciphertext = substr(ciphertext, 1, 4) \
+                 || CASE WHEN substr(ciphertext, 5, 1) = x'00' THEN x'01' ELSE x'00' END \
+                 || substr(ciphertext, 6) WHERE {filter}"
+        ),
+        &format!(
+            "UPDATE versions SET ciphertext = set_byte(ciphertext, 4, get_byte(ciphertext, 4) # 1) \
+             WHERE {filter}"
+        ),
+    )
+    .await;
+}
+
 async fn untouched_database_is_served_and_ready(app: &TestApp) {
     seed(app).await;
     let (_, a, b) = after_restart(app).await;
@@ -112,14 +128,7 @@ async fn untouched_database_is_served_and_ready(app: &TestApp) {
 async fn a_changed_template_byte_is_not_served(app: &TestApp) {
     seed(app).await;
     // The template is stored encrypted: a changed byte of its ciphertext.
-    app.tamper(
-        "UPDATE versions SET ciphertext = substr(ciphertext, 1, 4) \
-             || CASE WHEN substr(ciphertext, 5, 1) = x'00' THEN x'01' ELSE x'00' END \
-             || substr(ciphertext, 6) WHERE name = 't/a' AND version = 2",
-        "UPDATE versions SET ciphertext = set_byte(ciphertext, 4, get_byte(ciphertext, 4) # 1) \
-         WHERE name = 't/a' AND version = 2",
-    )
-    .await;
+    flip_ciphertext_byte(app, "name = 't/a' AND version = 2").await;
     let (restarted, a, b) = after_restart(app).await;
     assert!(!a && b);
     assert_refused(&restarted, "production", "t/a").await;
@@ -245,14 +254,7 @@ async fn an_edited_version_is_never_deployed(app: &TestApp) {
         app.push("t/c", "Original").await.status,
         StatusCode::CREATED
     );
-    app.tamper(
-        "UPDATE versions SET ciphertext = substr(ciphertext, 1, 4) \
-             || CASE WHEN substr(ciphertext, 5, 1) = x'00' THEN x'01' ELSE x'00' END \
-             || substr(ciphertext, 6) WHERE name = 't/c'",
-        "UPDATE versions SET ciphertext = set_byte(ciphertext, 4, get_byte(ciphertext, 4) # 1) \
-         WHERE name = 't/c'",
-    )
-    .await;
+    flip_ciphertext_byte(app, "name = 't/c'").await;
     let a = app.deploy("production", "t/c", 1).await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
     assert_eq!(a.code(), "integrity_error");

@@ -253,16 +253,7 @@ async fn requests_expire(app: &TestApp) {
         change_request_ttl: std::time::Duration::ZERO,
         ..Default::default()
     };
-    let state = promptreg_server::state_with_options(
-        app.store.clone(),
-        ADMIN,
-        "test",
-        options,
-        promptreg_server::metrics::Metrics::default(),
-    )
-    .await
-    .unwrap();
-    let brief = TestApp::with_router(app, promptreg_server::router(state, 64 * 1024));
+    let brief = app.restarted_with_options(options).await;
     let a = request(&brief, &who.deployer, 1).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     assert_eq!(a.body["status"], "expired");

@@ -114,16 +114,7 @@ pub(crate) async fn authentication_and_authorization(app: &TestApp) {
         policies: Some(admins_only),
         ..Default::default()
     };
-    let state = promptreg_server::state_with_options(
-        app.store.clone(),
-        ADMIN,
-        "test",
-        options,
-        promptreg_server::metrics::Metrics::default(),
-    )
-    .await
-    .unwrap();
-    let strict = TestApp::with_router(app, promptreg_server::router(state, 64 * 1024));
+    let strict = app.restarted_with_options(options).await;
     for path in [format!("{FLAGS}/p"), FLAGS.to_owned()] {
         let a = post_raw(&strict, &path, Some(&reader), body, &[]).await;
         assert_failure(&a, StatusCode::FORBIDDEN, "GENERAL", "");

@@ -125,16 +125,7 @@ pub(crate) async fn bulk_follows_rollouts_and_the_server_limit(app: &TestApp) {
         max_bulk_flags: 1,
         ..Default::default()
     };
-    let state = promptreg_server::state_with_options(
-        app.store.clone(),
-        ADMIN,
-        "test",
-        options,
-        promptreg_server::metrics::Metrics::default(),
-    )
-    .await
-    .unwrap();
-    let small = TestApp::with_router(app, promptreg_server::router(state, 64 * 1024));
+    let small = app.restarted_with_options(options).await;
     let a = bulk(&small, json!({"targetingKey": "s-1"}), None).await;
     assert_eq!(keys(&a), ["greet"]);
     assert_eq!(

@@ -25,16 +25,7 @@ async fn with_options(app: &TestApp, watch: WatchOptions, policy: Option<&str>) 
     if let Some(text) = policy {
         options.policies = Some(CedarPolicy::builtin().prepare(text, "test").unwrap());
     }
-    let state = promptreg_server::state_with_options(
-        app.store.clone(),
-        ADMIN,
-        "test",
-        options,
-        promptreg_server::metrics::Metrics::default(),
-    )
-    .await
-    .unwrap();
-    TestApp::with_router(app, promptreg_server::router(state, 64 * 1024))
+    app.restarted_with_options(options).await
 }
 
 both_backends!(
