@@ -156,7 +156,9 @@ impl Snapshot {
     }
 
     /// Reads the snapshot at `path`; `None` (with the reason logged) when there is none to use.
+    /// Temporary files that a save cut short (a crash) left beside it are removed.
     pub fn load(path: &Path) -> Option<Self> {
+        remove_leftovers(path);
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -176,7 +178,7 @@ impl Snapshot {
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let bytes = self.encode();
         // Two saves may overlap (a load's and the background audit's): each its own file.
-        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        let tmp = temporary(path);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -194,6 +196,35 @@ impl Snapshot {
                 let _ = std::fs::remove_file(&tmp);
                 Err(e)
             }
+        }
+    }
+}
+
+/// The temporary file of a save to `path`: unique, so overlapping saves never share one.
+fn temporary(path: &Path) -> std::path::PathBuf {
+    path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// Removes the temporary files of saves to `path` that never finished.
+fn remove_leftovers(path: &Path) {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_stem().and_then(|s| s.to_str())) else {
+        return;
+    };
+    let prefix = format!("{stem}.tmp-");
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix))
+        {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }
@@ -285,6 +316,35 @@ mod tests {
         }
         assert!(Snapshot::decode(&bytes[..bytes.len() - 1]).is_none());
         assert!(Snapshot::decode(b"").is_none());
+    }
+
+    /// A save leaves only the snapshot (0600); a temporary file a crash left is removed by
+    /// the next load.
+    #[test]
+    fn saves_atomically_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.snapshot");
+        sample().save(&path).unwrap();
+        let leftover = temporary(&path);
+        std::fs::write(&leftover, b"cut short").unwrap();
+        let names = |dir: &Path| {
+            let mut n: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(dir.path()).len(), 2);
+        let loaded = Snapshot::load(&path).unwrap();
+        assert_eq!(loaded.leaves, sample().leaves);
+        assert_eq!(names(dir.path()), ["ledger.snapshot"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     /// The tree rebuilt from a snapshot has the replay's root.
