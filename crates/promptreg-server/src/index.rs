@@ -1,12 +1,14 @@
 //! The resolve index: every live pointer with its version content and a pre-serialised answer.
 //!
-//! Resolve is the agents' hot path, so it never touches the database: the index is built from
-//! the store at start-up and updated by `Registry::apply` after every
-//! committed change (this process's, or another replica's through the store's change feed).
+//! Resolve is the agents' hot path, so it does not touch the database (but for a cold pointer's
+//! first answer, below): the index is built from the store at start-up and updated by
+//! `Registry::apply` after every committed change (this process's, or another replica's
+//! through the store's change feed).
 //! Entries are immutable and shared (`Arc`); a pointer move swaps one entry.
 //!
 //! A large registry starts *cold*: its pointers are indexed with only what the start-up audit
-//! checked (version, digest, record seq), and each one's content is read, opened and checked
+//! checked (version, record seq, the ledger's digest), and each one's version is read, opened
+//! and checked
 //! where it is first needed (`Registry::live_entry`) or by the background audit, which then
 //! makes the slot *warm*. A cold slot is never answered from: only warm entries are.
 
@@ -271,14 +273,6 @@ impl ResolveIndex {
                 switched: r.state.switched,
             };
             self.set_rollout(&r.project, &r.env, overlay, candidate);
-        }
-    }
-
-    /// The live entry for a pointer, when it is warm.
-    pub fn get(&self, project: &str, env: &str, name: &str) -> Option<Arc<Entry>> {
-        match self.slot(project, env, name)? {
-            Slot::Warm(e) => Some(e),
-            Slot::Cold(_) => None,
         }
     }
 
