@@ -8,9 +8,8 @@
 //!
 //! A large registry starts *cold*: its pointers are indexed with only what the start-up audit
 //! checked (version, record seq, the ledger's digest), and each one's version is read, opened
-//! and checked
-//! where it is first needed (`Registry::live_entry`) or by the background audit, which then
-//! makes the slot *warm*. A cold slot is never answered from: only warm entries are.
+//! and checked where it is first needed (`Registry::live_entry`) or by the background audit,
+//! which then makes the slot *warm*. A cold slot is never answered from: only warm entries are.
 
 use std::collections::HashMap;
 use std::sync::Arc;
