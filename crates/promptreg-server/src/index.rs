@@ -41,7 +41,6 @@ pub struct Entry {
 }
 
 /// A live pointer whose content has not been read yet (a large registry's start-up).
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColdEntry {
     /// Tenant.
     pub project: ProjectId,
@@ -56,6 +55,10 @@ pub struct ColdEntry {
     pub digest: Digest,
     /// The seq of the pointer record that made it live.
     pub seq: i64,
+    /// The outcome of warming it, shared: callers that need it at once wait for one read
+    /// (`None`: it did not verify, or the pointer moved meanwhile). A failed read is not
+    /// kept: the next caller tries again.
+    pub warmed: tokio::sync::OnceCell<Option<Arc<Entry>>>,
 }
 
 /// One pointer in the index.
@@ -463,6 +466,7 @@ impl ResolveIndex {
                 version: p.version,
                 digest,
                 seq: p.seq,
+                warmed: tokio::sync::OnceCell::new(),
             }));
             put(&p.project, &p.env, &p.name, cold);
         }

@@ -55,7 +55,15 @@ impl Registry {
         }
     }
 
+    /// Warms a cold pointer once however many callers ask at the same time.
     async fn warm_cold(&self, cold: &ColdEntry) -> ServiceResult<Option<Arc<Entry>>> {
+        cold.warmed
+            .get_or_try_init(|| self.read_cold(cold))
+            .await
+            .cloned()
+    }
+
+    async fn read_cold(&self, cold: &ColdEntry) -> ServiceResult<Option<Arc<Entry>>> {
         let stored = match self
             .store
             .get_version(&cold.project, &cold.name, cold.version)
