@@ -297,17 +297,14 @@ impl ResolveIndex {
         slots
     }
 
-    /// The cold slots left (the background audit's work list).
-    pub fn cold(&self) -> Vec<Arc<ColdEntry>> {
+    /// How many cold slots are left.
+    pub fn cold_count(&self) -> usize {
         let map = self.map.read();
         map.values()
             .flat_map(|envs| envs.values())
             .flat_map(HashMap::values)
-            .filter_map(|slot| match slot {
-                Slot::Cold(c) => Some(c.clone()),
-                Slot::Warm(_) => None,
-            })
-            .collect()
+            .filter(|slot| matches!(slot, Slot::Cold(_)))
+            .count()
     }
 
     fn entry(

@@ -199,6 +199,9 @@ impl Registry {
             .store(self.store.shares_database(), Ordering::Release);
         self.feed.confirm();
         self.feed.loaded.store(true, Ordering::Release);
+        if from_snapshot {
+            self.start_replay_due.store(true, Ordering::Release);
+        }
         if from_snapshot || cold_count > 0 {
             self.start_audit_due.notify_one();
         }

@@ -212,6 +212,9 @@ pub struct Registry {
     findings: crate::integrity::Findings,
     /// Set by a load that left work to the background audit (`warm.rs`).
     start_audit_due: tokio::sync::Notify,
+    /// Set by a load from a ledger snapshot: the background audit replays the whole log (a
+    /// load without one has just done so).
+    start_replay_due: std::sync::atomic::AtomicBool,
     /// The key-encryption keys that seal and open version content.
     keyring: Arc<crate::integrity::Keyring>,
     /// Every public signing key, to check stored signatures with.
@@ -264,6 +267,7 @@ impl Registry {
             ledger: crate::integrity::Ledger::default(),
             findings: crate::integrity::Findings::default(),
             start_audit_due: tokio::sync::Notify::new(),
+            start_replay_due: std::sync::atomic::AtomicBool::new(false),
             keyring: Arc::new(crate::integrity::Keyring::ephemeral()),
             keys: Default::default(),
             hub: watch::hub::WatchHub::new(watch::DEFAULT_BUFFER),

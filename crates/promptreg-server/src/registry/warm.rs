@@ -6,11 +6,13 @@
 //! read, opened and its content must recompute to the digest the audit checked, or it is
 //! taken out of the index and reported like any start-up finding. Right after such a start,
 //! the background audit ([`Registry::run_start_audits`]) does what the start-up left out:
-//! it replays the whole log and compares every leaf with the ledger the replica started
-//! from (a snapshot may predate an entry edited behind the server's back), saves a fresh
-//! ledger snapshot, and warms every cold pointer that is left, so that `/readyz` names any
-//! finding within seconds and resolve stops touching the database.
+//! after a start from a ledger snapshot, it replays the whole log and compares every leaf
+//! with the ledger the replica started from (a snapshot may predate an entry edited behind
+//! the server's back) and saves a fresh ledger snapshot; it warms every cold pointer that
+//! is left, so that `/readyz` names any finding within seconds and resolve stops touching
+//! the database.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -124,7 +126,7 @@ impl Registry {
                 Ok(()) => {
                     tracing::info!(
                         ms = started.elapsed().as_millis(),
-                        cold = self.index.cold().len(),
+                        cold = self.index.cold_count(),
                         "background audit done"
                     );
                     false
@@ -144,30 +146,17 @@ impl Registry {
         }
     }
 
-    /// What a fast start left out: the whole log against the ledger, then the content of
-    /// every pointer still cold.
+    /// What a fast start left out: the whole log against the ledger (after a start from a
+    /// snapshot), then the content of every pointer still cold.
     async fn audit_in_background(&self) -> ServiceResult<()> {
-        let full = Replayed::read(&*self.store).await?;
-        for finding in full.findings() {
-            self.findings.add(finding.clone());
-        }
-        for (project, tree) in full.trees() {
-            if let Some(seq) = self.ledger.first_difference(project, tree) {
-                self.findings.add(Finding {
-                    project: project.clone(),
-                    env: None,
-                    name: None,
-                    message: format!(
-                        "event_log row seq {seq} is not the entry this replica's ledger holds \
-                         (changed behind the server's back since it was logged)"
-                    ),
-                });
+        if self.start_replay_due.swap(false, Ordering::AcqRel) {
+            if let Err(e) = self.compare_with_log().await {
+                // Not done: the retry replays again.
+                self.start_replay_due.store(true, Ordering::Release);
+                return Err(e);
             }
         }
-        self.count_findings();
-        self.save_snapshot(&full);
-        let cold = self.index.cold();
-        if cold.is_empty() {
+        if self.index.cold_count() == 0 {
             return Ok(());
         }
         // One read of every live version (packed), rather than one query per cold pointer.
@@ -189,6 +178,32 @@ impl Registry {
                 Err(message) => self.refuse_cold(&c, message),
             }
         }
+        Ok(())
+    }
+
+    /// Compares the whole log, replayed again, with the ledger this replica started from
+    /// (its snapshot may predate an entry edited behind the server's back), then saves a
+    /// fresh snapshot.
+    async fn compare_with_log(&self) -> ServiceResult<()> {
+        let full = Replayed::read(&*self.store).await?;
+        for finding in full.findings() {
+            self.findings.add(finding.clone());
+        }
+        for (project, tree) in full.trees() {
+            if let Some(seq) = self.ledger.first_difference(project, tree) {
+                self.findings.add(Finding {
+                    project: project.clone(),
+                    env: None,
+                    name: None,
+                    message: format!(
+                        "event_log row seq {seq} is not the entry this replica's ledger holds \
+                         (changed behind the server's back since it was logged)"
+                    ),
+                });
+            }
+        }
+        self.count_findings();
+        self.save_snapshot(&full);
         Ok(())
     }
 
